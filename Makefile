@@ -1,0 +1,52 @@
+# `make book` builds the HTML book (paper profile); `make test` runs every test (quick profile).
+# Both install what they need into .venv on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export DNC_CACHE_DIR ?= $(CURDIR)/.cache/dnc
+export MPLBACKEND ?= Agg
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: book test lint unit nbval book-quick figures bench refresh-reference clean venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+book: $(STAMP)
+	DNC_PROFILE=$${DNC_PROFILE:-paper} $(PY) tools/build_book.py
+
+test: $(STAMP)
+	$(MAKE) --no-print-directory lint unit nbval book-quick
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check lib tests tools benchmarks
+	$(VENV)/bin/ruff format --check lib tests tools benchmarks
+
+unit: $(STAMP)
+	DNC_PROFILE=quick $(PY) -m pytest -q tests/unit
+
+nbval: $(STAMP)
+	DNC_PROFILE=quick $(PY) tools/nbval_notebooks.py prepare build/nbval
+	DNC_PROFILE=quick $(PY) -m pytest -q --nbval-lax --nbval-cell-timeout=1200 -p no:cacheprovider build/nbval
+
+book-quick: $(STAMP)
+	DNC_PROFILE=quick $(PY) tools/build_book.py
+
+refresh-reference: $(STAMP)
+	DNC_PROFILE=quick $(PY) tools/nbval_notebooks.py refresh tests/reference
+
+figures: $(STAMP)
+	$(PY) -m dnc figure all --out figures
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+clean:
+	rm -rf _build build .cache

@@ -1,0 +1,72 @@
+"""Command line: regenerate the book's figures without the book.
+
+python -m dnc list
+python -m dnc figure NAME [--profile quick|paper] [--out DIR]
+python -m dnc figure all  [--profile quick|paper] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+
+def _registry():
+    importlib.import_module("dnc.figures.all")
+    from .figures import REGISTRY
+
+    return REGISTRY
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dnc", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="list the figures and the paper figure each reproduces")
+    fig = sub.add_parser("figure", help="regenerate one figure (or 'all') as PNG and PDF")
+    fig.add_argument("name")
+    fig.add_argument(
+        "--profile",
+        choices=("quick", "paper"),
+        default=None,
+        help="sizes to run at (default: $DNC_PROFILE, else quick)",
+    )
+    fig.add_argument("--out", default="figures", help="output folder (default: figures)")
+    sub.add_parser("code-version", help="print the hash of the lib's code that keys the caches")
+    args = parser.parse_args(argv)
+
+    if args.command == "code-version":
+        from .cache import code_version
+
+        print(code_version())
+        return 0
+    registry = _registry()
+    if args.command == "list":
+        width = max(len(n) for n in registry)
+        for spec in registry.values():
+            print(f"{spec.name:<{width}}  {spec.label:<20}  {spec.summary}")
+        return 0
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .figures import get, save
+
+    names = list(registry) if args.name == "all" else [args.name]
+    for name in names:
+        try:
+            spec = get(name)
+        except KeyError as err:
+            print(err.args[0], file=sys.stderr)
+            return 2
+        fig = spec.function(profile=args.profile)
+        for path in save(fig, args.out, name):
+            print(path)
+        plt.close(fig)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

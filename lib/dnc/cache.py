@@ -1,0 +1,109 @@
+"""On-disk cache of long runs, keyed by (name, config, code version); atomic writes; resumable.
+
+A result lives at ``<cache_dir>/<name>/<key>.npz``; a run in progress keeps its last checkpoint
+beside it at ``<key>.ckpt.npz``. Files are written to a temporary name and moved into place with
+``os.replace``, so a killed run never leaves a half-written file that is later read as valid.
+Arrays are stored as ``.npz`` with metadata as a JSON string: no pickle anywhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+_PACKAGE = Path(__file__).resolve().parent
+_META = "__meta__"
+
+
+def code_version() -> str:
+    """SHA-256 (first 16 hex digits) of every ``.py`` file of the ``dnc`` package."""
+    digest = hashlib.sha256()
+    for path in sorted(_PACKAGE.rglob("*.py")):
+        digest.update(str(path.relative_to(_PACKAGE)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cache_dir() -> Path:
+    """``$DNC_CACHE_DIR`` if set, else ``~/.cache/dnc``."""
+    return Path(os.environ.get("DNC_CACHE_DIR", Path.home() / ".cache" / "dnc"))
+
+
+def run_key(name: str, config: dict) -> str:
+    """Hash of the run's name, its full config (JSON) and the code version."""
+    blob = json.dumps({"name": name, "config": config, "code": code_version()}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+
+
+def save_arrays(path: Path, arrays: dict[str, np.ndarray], meta: dict | None = None) -> None:
+    """Write ``arrays`` (and JSON ``meta``) to ``path`` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {k: np.asarray(v) for k, v in arrays.items()}
+    payload[_META] = np.array(json.dumps(meta or {}))
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **payload)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict]:
+    """Read what :func:`save_arrays` wrote: (arrays, meta)."""
+    with np.load(path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files if k != _META}
+        meta = json.loads(str(data[_META])) if _META in data.files else {}
+    return arrays, meta
+
+
+class Checkpoint:
+    """The last saved state of an unfinished run; ``load()`` is ``None`` when there is none."""
+
+    def __init__(self, path: Path | None):
+        self.path = None if path is None else Path(path)
+
+    def load(self) -> tuple[dict[str, np.ndarray], dict] | None:
+        if self.path is None or not self.path.exists():
+            return None
+        return load_arrays(self.path)
+
+    def save(self, arrays: dict[str, np.ndarray], meta: dict | None = None) -> None:
+        if self.path is not None:
+            save_arrays(self.path, arrays, meta)
+
+    def clear(self) -> None:
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
+
+
+def cached(
+    name: str,
+    config: dict,
+    compute: Callable[[Checkpoint], tuple[dict[str, np.ndarray], dict]],
+    use_cache: bool = True,
+) -> tuple[dict[str, np.ndarray], dict]:
+    """Return the stored result of ``compute`` for (name, config), computing and storing it if absent.
+
+    ``compute(checkpoint)`` returns (arrays, meta); it may save intermediate state to
+    ``checkpoint`` and resumes from ``checkpoint.load()`` after an interruption.
+    """
+    if not use_cache:
+        return compute(Checkpoint(None))
+    key = run_key(name, config)
+    path = cache_dir() / name / f"{key}.npz"
+    if path.exists():
+        return load_arrays(path)
+    checkpoint = Checkpoint(path.with_name(f"{key}.ckpt.npz"))
+    arrays, meta = compute(checkpoint)
+    save_arrays(path, arrays, {**meta, "config": config, "code_version": code_version()})
+    checkpoint.clear()
+    return arrays, meta

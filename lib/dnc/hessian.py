@@ -1,0 +1,165 @@
+"""Layer-wise Hessian of the deep UFM's data term with respect to W_l (paper A §4.1, App. A, B, F).
+
+    Hess_l = (1/N) Σ_i Ã_iᵀ Ã_i ⊗ x_i x_iᵀ,   Ã_i = ∂f(x_i)/∂(W_l x_i) ∈ R^{K×d_l},  x_i = h_i^(l),
+
+flattened row-major ((W_l)_{ab} is entry a·d_{l−1} + b of w_l). For the linear model Ã_i = A^(l+1)
+for every sample, so Hess_l = A^(l+1)ᵀA^(l+1) ⊗ Av{h h ᵀ} (Theorem 4.1's starting point). The MSE
+loss has identity output Hessian and f is linear in W_l, so E_l = 0 and Hess_l = G_l = (1/N) JᵀJ,
+J having one row v_icc' = ã_ic' ⊗ x_i per (sample, output): the Gauss–Newton form that gives
+Papyan's class/cross-class decomposition.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .ufm import ACTIVATIONS, check_params, layer_inputs
+
+
+def _layer(Ws, l) -> int:
+    L = len(Ws)
+    if isinstance(l, bool) or int(l) != l or not 1 <= int(l) <= L:
+        raise ValueError(
+            f"layer index l must be an integer in 1..{L} (1-based, as in paper A), got {l!r}"
+        )
+    return int(l)
+
+
+def jacobian_factors(H1, Ws, l, activation: str = "linear"):
+    """(Ã, X): Ã of shape (N, K, d_l) with Ã_i = ∂f(x_i)/∂(W_l x_i), and X = h^(l) of shape d_{l−1}×N.
+
+    ∂f_c(x_i)/∂(W_l)_{ab} = Ã_i[c, a] X[b, i]. ReLU: Ã_i = W_L D_{L−1,i} W_{L−1} ⋯ W_{l+1} D_{l,i} with
+    D_{m,i} = diag 1[W_m h_i^(m) > 0]; linear: Ã_i = A^(l+1) = W_L ⋯ W_{l+1}.
+    """
+    H1, Ws = check_params(H1, Ws)
+    l = _layer(Ws, l)
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    xs = layer_inputs(H1, Ws, activation)
+    L, N, K = len(Ws), H1.shape[1], Ws[-1].shape[0]
+    T = np.broadcast_to(np.eye(K), (N, K, K))
+    for m in range(L, l, -1):  # multiply by W_m then by the mask of layer m−1's output
+        T = T @ Ws[m - 1]
+        if activation == "relu":
+            T = T * (Ws[m - 2] @ xs[m - 2] > 0).T[:, None, :]
+    return np.ascontiguousarray(T), xs[l - 1]
+
+
+def layer_hessian(H1, Ws, l, activation: str = "linear") -> np.ndarray:
+    """Dense Hess_l (d_l d_{l−1} × d_l d_{l−1}) of the data term, no regularisation."""
+    At, X = jacobian_factors(H1, Ws, l, activation)
+    N = X.shape[1]
+    if activation == "linear":
+        A = At[0]
+        return np.kron(A.T @ A, X @ X.T / N)
+    J = np.einsum("ica,bi->icab", At, X).reshape(N * At.shape[1], -1)
+    return J.T @ J / N
+
+
+def _gram_spectrum(At, X, dim: int) -> np.ndarray:
+    """Eigenvalues of (1/N) JᵀJ from the NK×NK Gram (1/N) J Jᵀ, padded with zeros to ``dim``."""
+    N, K, _ = At.shape
+    gram = np.einsum("ica,jea->icje", At, At) * (X.T @ X)[:, None, :, None]
+    vals = np.linalg.eigvalsh(gram.reshape(N * K, N * K) / N)
+    vals = np.clip(vals, 0.0, None)
+    return _pad_desc(vals, dim)
+
+
+def _pad_desc(vals: np.ndarray, dim: int) -> np.ndarray:
+    vals = np.sort(vals)[::-1][:dim]
+    return np.concatenate([vals, np.zeros(dim - vals.size)])
+
+
+def layer_hessian_spectrum(H1, Ws, l, activation: str = "linear") -> np.ndarray:
+    """All d_l d_{l−1} eigenvalues of Hess_l, descending, without forming Hess_l.
+
+    Linear: eig(A ᵀA ⊗ Σ) = {α_i σ_j}, products of the factors' eigenvalues (O(d³)).
+    ReLU: the nonzero eigenvalues of (1/N) JᵀJ are those of the NK×NK Gram (1/N) JJᵀ with entries
+    (ã_ic·ã_je)(x_i·x_j)/N; the rest are zero.
+    """
+    At, X = jacobian_factors(H1, Ws, l, activation)
+    dim = At.shape[2] * X.shape[0]
+    if activation == "linear":
+        A = At[0]
+        left = np.clip(np.linalg.eigvalsh(A.T @ A), 0.0, None)
+        right = np.clip(np.linalg.eigvalsh(X @ X.T / X.shape[1]), 0.0, None)
+        return _pad_desc(np.outer(left, right).ravel(), dim)
+    return _gram_spectrum(At, X, dim)
+
+
+def hessian_matvec(H1, Ws, l, v, activation: str = "linear") -> np.ndarray:
+    """Hess_l v for a flattened v (length d_l d_{l−1}): (1/N) Σ_i vec(Ã_iᵀ Ã_i V x_i x_iᵀ), V = unvec(v)."""
+    At, X = jacobian_factors(H1, Ws, l, activation)
+    V = np.asarray(v, dtype=np.float64).reshape(At.shape[2], X.shape[0])
+    r = np.einsum("ica,ab,bi->ic", At, V, X)  # J v, one entry per (sample, output)
+    return (np.einsum("ic,ica,bi->ab", r, At, X) / X.shape[1]).ravel()
+
+
+def rayleigh_alignment(H1, Ws, l, v, activation: str = "linear") -> float:
+    """|vᵀ Hess v|² / (‖v‖² ‖Hess v‖²) ∈ [0, 1]: equal to 1 iff v is an eigenvector (paper A's f_cc')."""
+    v = np.asarray(v, dtype=np.float64).ravel()
+    hv = hessian_matvec(H1, Ws, l, v, activation)
+    denom = (v @ v) * (hv @ hv)
+    return float((v @ hv) ** 2 / denom) if denom > 0 else 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Papyan's decomposition G_l = G_class + G_cross + G_within (paper A eq. 3, App. B)
+# ---------------------------------------------------------------------------------------------
+
+COMPONENTS = ("class", "cross", "within")
+
+
+def papyan_vectors(H1, Ws, l, activation: str = "linear", K: int | None = None) -> np.ndarray:
+    """v_icc' = ã_ic' ⊗ x_ic as an array (K, n, K, D): class c, sample i, output c', flattened dim D.
+
+    The columns of H1 must be ordered by class, n per class (as in the UFM).
+    """
+    At, X = jacobian_factors(H1, Ws, l, activation)
+    N, Kout, dl = At.shape
+    K = Kout if K is None else K
+    if N % K:
+        raise ValueError(f"N = {N} columns cannot be split into K = {K} equal classes")
+    n = N // K
+    V = np.einsum("ica,bi->icab", At, X).reshape(N, Kout, dl * X.shape[0])
+    return V.reshape(K, n, Kout, -1)
+
+
+def papyan_components(H1, Ws, l, activation: str = "linear") -> dict[str, np.ndarray]:
+    """Each component as rows U with G = UᵀU.
+
+    v_cc' = Av_i v_icc', v_c = Av_c' v_cc';  G_class = Σ_c v_c v_cᵀ,
+    G_cross = Σ_{c,c'} (1/K)(v_cc' − v_c)(·)ᵀ,  G_within = Σ_{c,c'} (1/K) Av_i (v_icc' − v_cc')(·)ᵀ.
+    """
+    V = papyan_vectors(H1, Ws, l, activation)
+    K, n, Kout, D = V.shape
+    v_cc = V.mean(axis=1)  # (K, Kout, D)
+    v_c = v_cc.mean(axis=1)  # (K, D)
+    return {
+        "class": v_c,
+        "cross": ((v_cc - v_c[:, None, :]) / np.sqrt(Kout)).reshape(-1, D),
+        "within": ((V - v_cc[:, None]) / np.sqrt(Kout * n)).reshape(-1, D),
+    }
+
+
+def lowrank_spectrum(U: np.ndarray, dim: int | None = None) -> np.ndarray:
+    """Eigenvalues of UᵀU (descending, padded with zeros to ``dim``) from the smaller Gram U Uᵀ."""
+    U = np.asarray(U, dtype=np.float64)
+    dim = U.shape[1] if dim is None else dim
+    small = U @ U.T if U.shape[0] <= U.shape[1] else U.T @ U
+    return _pad_desc(np.clip(np.linalg.eigvalsh(small), 0.0, None), dim)
+
+
+def knockout_spectra(H1, Ws, l, activation: str = "linear") -> dict[str, np.ndarray]:
+    """Spectra of Hess_l and of Hess_l minus each Papyan component (descending, full length).
+
+    Keys: ``"Hess"``, ``"minus class"``, ``"minus cross"``, ``"minus within"``. Since the three
+    components sum to Hess_l exactly, each knockout is the spectrum of the other two together.
+    """
+    parts = papyan_components(H1, Ws, l, activation)
+    dim = parts["class"].shape[1]
+    out = {"Hess": lowrank_spectrum(np.vstack(list(parts.values())), dim)}
+    for name in COMPONENTS:
+        rest = np.vstack([parts[k] for k in COMPONENTS if k != name])
+        out[f"minus {name}"] = lowrank_spectrum(rest, dim)
+    return out

@@ -1,0 +1,374 @@
+"""Full-batch gradient descent on the deep UFM with closed-form backpropagation.
+
+One step: W_l ← (1 − η λ_{W_l}) W_l − η ∂ℓ/∂W_l and H_1 ← (1 − η λ_{H_1}) H_1 − η ∂ℓ/∂H_1, where ℓ is the
+data term of eq. (1), the decay and the gradient fused in one ``baddbmm``. B configurations (seeds)
+train together as a batch (leading dimension of every tensor).
+
+Linear model: with A^(l) = W_L⋯W_l (K×d_{l−1}), R = (A^(1) H_1 − Y)/N and P = R H_1ᵀ,
+    ∂ℓ/∂W_l = A^(l+1)ᵀ Q_l,  Q_1 = P,  Q_{l+1} = Q_l W_lᵀ,      ∂ℓ/∂H_1 = A^(1)ᵀ R,
+so the backpropagated error is carried in its rank-K factored form and no d×d×N product is formed.
+ReLU model: ordinary backpropagation with the masks 1[W_l h^(l) > 0].
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from . import cache
+from .ufm import UFMConfig, targets
+
+
+def default_device(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else CUDA when present, else CPU."""
+    if device is not None:
+        return torch.device(device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def initial_params(config: UFMConfig, seeds, dtype=torch.float64, device=None):
+    """Gaussian initialisation, one draw per seed: entries of W_l ~ N(0, s²/d_{l−1}), of H_1 ~ N(0, s²/d)
+    with s = ``config.init_scale``. Returns (H (B,d,N), [W_1 … W_L] each (B,d_l,d_{l−1}))."""
+    widths = config.widths()
+    Hs, Ws = [], [[] for _ in range(config.L)]
+    for seed in seeds:
+        gen = torch.Generator().manual_seed(int(seed))
+        s = config.init_scale
+        Hs.append(
+            torch.randn(config.d, config.N, generator=gen, dtype=torch.float64)
+            * s
+            / np.sqrt(config.d)
+        )
+        for l in range(config.L):
+            fan_in = widths[l]
+            Ws[l].append(
+                torch.randn(widths[l + 1], fan_in, generator=gen, dtype=torch.float64)
+                * s
+                / np.sqrt(fan_in)
+            )
+    dev = default_device(device)
+    H = torch.stack(Hs).to(dev, dtype)
+    return H, [torch.stack(w).to(dev, dtype) for w in Ws]
+
+
+class Stepper:
+    """Closed-form GD step for a batch of deep UFMs sharing sizes, λ's and learning rate."""
+
+    def __init__(self, config: UFMConfig, lr: float, H: torch.Tensor):
+        self.config = config
+        self.lr = float(lr)
+        B, dev, dt = H.shape[0], H.device, H.dtype
+        Y = torch.as_tensor(targets(config.K, config.n), dtype=dt, device=dev)
+        self.Y = Y.expand(B, -1, -1).contiguous()
+        self.alpha = -self.lr / config.N
+        self.decay_W = [1.0 - self.lr * lam for lam in config.lambda_W_list]
+        self.decay_H = 1.0 - self.lr * config.lambda_H
+        self.eye = torch.eye(config.K, dtype=dt, device=dev).expand(B, -1, -1).contiguous()
+
+    def step(self, H, Ws) -> torch.Tensor:
+        """Update H and Ws in place; return the data loss ‖Z − Y‖²/(2N) before the step, per model."""
+        if self.config.activation == "linear":
+            return self._linear(H, Ws)
+        return self._relu(H, Ws)
+
+    def data_loss(self, H, Ws) -> torch.Tensor:
+        """‖f(H_1) − Y‖²/(2N) per model, without updating anything."""
+        x = H
+        for l, W in enumerate(Ws):
+            x = W @ x
+            if self.config.activation == "relu" and l < len(Ws) - 1:
+                x = x.clamp_min(0.0)
+        return (x - self.Y).square().sum(dim=(1, 2)) / (2 * self.config.N)
+
+    def regulariser(self, H, Ws) -> torch.Tensor:
+        """Σ_l ½λ_{W_l}‖W_l‖_F² + ½λ_{H_1}‖H_1‖_F² per model."""
+        reg = 0.5 * self.config.lambda_H * H.square().sum(dim=(1, 2))
+        for lam, W in zip(self.config.lambda_W_list, Ws, strict=True):
+            reg = reg + 0.5 * lam * W.square().sum(dim=(1, 2))
+        return reg
+
+    def _linear(self, H, Ws):
+        L = len(Ws)
+        A = [None] * (L + 2)  # A[l] = W_L ⋯ W_l; A[L+1] = I is never formed
+        A[L] = Ws[L - 1]
+        for l in range(L - 1, 0, -1):
+            A[l] = A[l + 1] @ Ws[l - 1]
+        R = torch.baddbmm(self.Y, A[1], H, beta=-1.0)  # Z − Y
+        loss = R.square().sum(dim=(1, 2)) / (2 * self.config.N)
+        Qs = [R @ H.mT]  # Q_1 = P = (Z − Y) H_1ᵀ; the 1/N sits in alpha
+        for l in range(1, L):
+            Qs.append(Qs[-1] @ Ws[l - 1].mT)
+        H.baddbmm_(A[1].mT, R, beta=self.decay_H, alpha=self.alpha)
+        for l in range(1, L):
+            Ws[l - 1].baddbmm_(A[l + 1].mT, Qs[l - 1], beta=self.decay_W[l - 1], alpha=self.alpha)
+        Ws[L - 1].mul_(self.decay_W[L - 1]).add_(Qs[L - 1], alpha=self.alpha)
+        return loss
+
+    def _relu(self, H, Ws):
+        L = len(Ws)
+        xs, masks = [H], []
+        for l in range(L - 1):
+            pre = Ws[l] @ xs[-1]
+            masks.append(pre > 0)
+            xs.append(pre.clamp_min_(0.0))
+        delta = torch.baddbmm(self.Y, Ws[L - 1], xs[-1], beta=-1.0)  # Z − Y
+        loss = delta.square().sum(dim=(1, 2)) / (2 * self.config.N)
+        for l in range(L, 0, -1):
+            W = Ws[l - 1]
+            back = W.mT @ delta  # uses W_l before its update
+            W.baddbmm_(delta, xs[l - 1].mT, beta=self.decay_W[l - 1], alpha=self.alpha)
+            delta = back.mul_(masks[l - 2]) if l > 1 else back
+        H.mul_(self.decay_H).add_(delta, alpha=self.alpha)
+        return loss
+
+
+@dataclass
+class TrainResult:
+    """Snapshots of parameters at chosen epochs and the loss history of a batch of runs."""
+
+    config: UFMConfig
+    lr: float
+    epochs: int
+    seeds: tuple[int, ...]
+    snapshot_epochs: np.ndarray
+    H: np.ndarray  # (S, B, d, N)
+    Ws: list[np.ndarray]  # L arrays (S, B, d_l, d_{l−1})
+    loss_epochs: np.ndarray
+    loss: np.ndarray  # (T, B): the full objective (1) at loss_epochs
+    meta: dict = field(default_factory=dict)
+
+    def params(self, epoch: int | None = None, b: int = 0):
+        """(H_1, [W_1, …, W_L]) as float64 arrays at a snapshot epoch (default: the last)."""
+        if epoch is None:
+            i = len(self.snapshot_epochs) - 1
+        else:
+            hits = np.flatnonzero(self.snapshot_epochs == epoch)
+            if hits.size == 0:
+                raise KeyError(
+                    f"no snapshot at epoch {epoch}; have {self.snapshot_epochs.tolist()}"
+                )
+            i = int(hits[0])
+        return self.H[i, b], [W[i, b] for W in self.Ws]
+
+    @property
+    def final_loss(self) -> np.ndarray:
+        return self.loss[-1]
+
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
+        arrays = {
+            "snapshot_epochs": self.snapshot_epochs,
+            "H": self.H,
+            "loss_epochs": self.loss_epochs,
+            "loss": self.loss,
+        }
+        arrays.update({f"W{l}": W for l, W in enumerate(self.Ws)})
+        meta = {
+            "config": self.config.as_dict(),
+            "lr": self.lr,
+            "epochs": self.epochs,
+            "seeds": list(self.seeds),
+            **self.meta,
+        }
+        return arrays, meta
+
+    @classmethod
+    def from_arrays(cls, arrays, meta) -> TrainResult:
+        config = UFMConfig(**meta["config"])
+        Ws = [arrays[f"W{l}"] for l in range(config.L)]
+        extra = {k: v for k, v in meta.items() if k not in ("config", "lr", "epochs", "seeds")}
+        return cls(
+            config,
+            meta["lr"],
+            meta["epochs"],
+            tuple(meta["seeds"]),
+            arrays["snapshot_epochs"],
+            arrays["H"],
+            Ws,
+            arrays["loss_epochs"],
+            arrays["loss"],
+            extra,
+        )
+
+
+def _snapshot_plan(epochs: int, snapshots) -> np.ndarray:
+    snaps = np.unique(np.asarray(list(snapshots) + [epochs], dtype=np.int64))
+    if snaps.min() < 0 or snaps.max() > epochs:
+        raise ValueError(f"snapshot epochs must lie in [0, {epochs}], got {snaps.tolist()}")
+    return snaps
+
+
+def _check_diverged(values: np.ndarray, epochs: list[int], reference: float, lr: float):
+    bad = ~np.isfinite(values).all(axis=1) | (values > 1e6 * max(reference, 1.0)).any(axis=1)
+    if bad.any():
+        raise FloatingPointError(
+            f"gradient descent diverged near epoch {epochs[int(np.argmax(bad))]} with learning "
+            f"rate {lr:g}: the loss became {'non-finite' if not np.isfinite(values).all() else 'huge'}"
+            f"; try a smaller learning rate, e.g. {lr / 10:g}"
+        )
+
+
+def train(
+    config: UFMConfig,
+    epochs: int,
+    lr: float,
+    snapshots=(),
+    seeds=None,
+    log_every: int = 1,
+    device=None,
+    dtype=torch.float64,
+    progress: bool | None = None,
+    checkpoint: cache.Checkpoint | None = None,
+    checkpoint_seconds: float = 60.0,
+) -> TrainResult:
+    """Run full-batch GD for ``epochs`` steps from the seeded initialisation.
+
+    ``snapshots``: epochs (0 = initialisation) at which parameters are stored; the last epoch
+    always is. ``log_every``: record the objective (1) every this many epochs. Stops with an
+    error naming a smaller learning rate if the loss diverges. ``checkpoint``: resume from it,
+    and save to it every ``checkpoint_seconds`` of wall time.
+    """
+    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 0:
+        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
+    if not (np.isfinite(lr) and lr > 0):
+        raise ValueError(f"the learning rate must be a positive finite number, got {lr!r}")
+    epochs = int(epochs)
+    seeds = (config.seed,) if seeds is None else tuple(int(s) for s in seeds)
+    snaps = _snapshot_plan(epochs, snapshots)
+    log_every = max(1, int(log_every))
+    H, Ws = initial_params(config, seeds, dtype, device)
+    start, H_snaps, W_snaps, losses, loss_epochs = 0, [], [[] for _ in Ws], [], []
+    state = checkpoint.load() if checkpoint is not None else None
+    if state is not None:
+        arrays, meta = state
+        start = int(meta["epoch"])
+        H = torch.as_tensor(arrays["H"], dtype=dtype, device=H.device).clone()
+        Ws = [
+            torch.as_tensor(arrays[f"W{l}"], dtype=dtype, device=H.device).clone()
+            for l in range(len(Ws))
+        ]
+        H_snaps = list(arrays["H_snaps"])
+        W_snaps = [list(arrays[f"W{l}_snaps"]) for l in range(len(Ws))]
+        losses, loss_epochs = list(arrays["loss"]), [int(e) for e in arrays["loss_epochs"]]
+
+    stepper = Stepper(config, lr, H)
+    reference = float(np.max(losses[0])) if losses else None
+    pending: list[torch.Tensor] = []
+    pending_epochs: list[int] = []
+    if progress is None:
+        progress = sys.stderr.isatty()
+    bar = tqdm(
+        total=epochs,
+        initial=start,
+        disable=not progress,
+        unit="epoch",
+        mininterval=0.5,
+        desc=f"{config.activation} UFM d={config.d} L={config.L}",
+    )
+
+    def flush():
+        nonlocal reference
+        if not pending:
+            return
+        values = torch.stack(pending).cpu().numpy()
+        if reference is None:
+            reference = float(np.max(values[0]))
+        _check_diverged(values, pending_epochs, reference, lr)
+        losses.extend(values)
+        loss_epochs.extend(pending_epochs)
+        pending.clear()
+        pending_epochs.clear()
+
+    last_save = time.time()
+    next_snap = int(np.searchsorted(snaps, start))
+    for epoch in range(start, epochs + 1):
+        if next_snap < len(snaps) and snaps[next_snap] == epoch:
+            H_snaps.append(H.cpu().numpy().copy())
+            for l, W in enumerate(Ws):
+                W_snaps[l].append(W.cpu().numpy().copy())
+            next_snap += 1
+        log = epoch % log_every == 0 or epoch == epochs
+        reg = stepper.regulariser(H, Ws) if log else None
+        data = stepper.step(H, Ws) if epoch < epochs else stepper.data_loss(H, Ws)
+        if log:
+            pending.append(data + reg)
+            pending_epochs.append(epoch)
+        if len(pending) >= 512:
+            flush()
+        if (epoch + 1) % 1000 == 0:
+            bar.update(min(1000, epochs - bar.n))
+        if (
+            checkpoint is not None
+            and epoch < epochs
+            and time.time() - last_save > checkpoint_seconds
+        ):
+            flush()
+            arrays = {
+                "H": H.cpu().numpy(),
+                "H_snaps": np.asarray(H_snaps),
+                "loss": np.asarray(losses),
+                "loss_epochs": np.asarray(loss_epochs),
+            }
+            for l, W in enumerate(Ws):
+                arrays[f"W{l}"] = W.cpu().numpy()
+                arrays[f"W{l}_snaps"] = np.asarray(W_snaps[l])
+            checkpoint.save(arrays, {"epoch": epoch + 1})
+            last_save = time.time()
+    flush()
+    bar.close()
+    return TrainResult(
+        config=config,
+        lr=float(lr),
+        epochs=epochs,
+        seeds=seeds,
+        snapshot_epochs=snaps,
+        H=np.stack(H_snaps),
+        Ws=[np.stack(w) for w in W_snaps],
+        loss_epochs=np.asarray(loss_epochs),
+        loss=np.asarray(losses),
+    )
+
+
+def train_cached(
+    config: UFMConfig,
+    epochs: int,
+    lr: float,
+    snapshots=(),
+    seeds=None,
+    log_every: int = 1,
+    device=None,
+    progress: bool | None = None,
+    use_cache: bool = True,
+) -> TrainResult:
+    """:func:`train`, stored on disk by its full arguments and the code version, and resumable."""
+    seeds = (config.seed,) if seeds is None else tuple(int(s) for s in seeds)
+    key = {
+        "config": config.as_dict(),
+        "epochs": int(epochs),
+        "lr": float(lr),
+        "snapshots": sorted(int(s) for s in snapshots),
+        "seeds": list(seeds),
+        "log_every": int(log_every),
+        "dtype": "float64",
+    }
+
+    def compute(checkpoint):
+        result = train(
+            config,
+            epochs,
+            lr,
+            snapshots,
+            seeds,
+            log_every,
+            device,
+            progress=progress,
+            checkpoint=checkpoint,
+        )
+        return result.to_arrays()
+
+    arrays, meta = cache.cached("ufm_train", key, compute, use_cache=use_cache)
+    return TrainResult.from_arrays(arrays, meta)

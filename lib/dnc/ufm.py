@@ -1,0 +1,222 @@
+"""The deep unconstrained feature model (paper A, eq. 1 and §3.1).
+
+    L(H_1, W_1..W_L) = 1/(2Kn) ‖W_L σ(W_{L−1} … σ(W_1 H_1)) − Y‖_F² + Σ_l ½λ_{W_l}‖W_l‖_F² + ½λ_{H_1}‖H_1‖_F²
+
+with H_1 ∈ R^{d×Kn} free features (column i + c·n is sample i of class c), W_1..W_{L−1} ∈ R^{d×d},
+W_L ∈ R^{K×d}, Y = I_K ⊗ 1_nᵀ and σ the identity (deep linear UFM) or ReLU.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+from scipy.optimize import brentq
+
+from ._checks import as_matrix, positive, positive_int, positive_list
+
+ACTIVATIONS = ("linear", "relu")
+LOSSES = ("mse",)
+
+
+@dataclass(frozen=True)
+class UFMConfig:
+    """Sizes and regularisation of a deep UFM; ``lambda_W`` holds one value per layer."""
+
+    K: int
+    n: int
+    d: int
+    L: int
+    lambda_W: tuple[float, ...] | float = 5e-3
+    lambda_H: float = 5e-3
+    activation: str = "linear"
+    loss: str = "mse"
+    init_scale: float = 1.0
+    seed: int = 0
+    lambda_W_list: tuple[float, ...] = field(init=False, repr=False)
+
+    def __post_init__(self):
+        K = positive_int(self.K, "K")
+        if K < 2:
+            raise ValueError(f"K must be at least 2 classes, got {K}")
+        positive_int(self.n, "n")
+        d = positive_int(self.d, "d")
+        L = positive_int(self.L, "L")
+        if d < K:
+            raise ValueError(f"the width d = {d} must be at least the number of classes K = {K}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES} (cross-entropy is not implemented yet)")
+        object.__setattr__(
+            self, "lambda_W_list", tuple(positive_list(self.lambda_W, L, "lambda_W"))
+        )
+        positive(self.lambda_H, "lambda_H")
+        positive(self.init_scale, "init_scale")
+        if self.activation == "linear" and not below_threshold(
+            K, self.n, self.lambda_W_list, self.lambda_H
+        ):
+            warnings.warn(
+                f"the regularisation violates paper A's condition (2) for K={K}, n={self.n}, "
+                f"L={L}: the global optimum is the zero solution and no deep neural collapse "
+                "is expected",
+                stacklevel=2,
+            )
+
+    @property
+    def N(self) -> int:
+        return self.K * self.n
+
+    def widths(self) -> list[int]:
+        """[d_0, d_1, …, d_L] = [d, d, …, d, K]: W_l is d_l × d_{l−1}."""
+        return [self.d] * self.L + [self.K]
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out.pop("lambda_W_list")
+        out["lambda_W"] = list(self.lambda_W_list)
+        return out
+
+
+def labels(K: int, n: int) -> np.ndarray:
+    """Class index of each column of H_1: [0]*n + [1]*n + … + [K−1]*n."""
+    return np.repeat(np.arange(K), n)
+
+
+def targets(K: int, n: int) -> np.ndarray:
+    """Y = I_K ⊗ 1_nᵀ, the K×Kn one-hot targets."""
+    return np.kron(np.eye(K), np.ones((1, n)))
+
+
+# --------------------------------------------------------------------------------------------
+# Forward quantities of one model (numpy, float64): the objects the theorems talk about.
+# --------------------------------------------------------------------------------------------
+
+
+def check_params(H1, Ws) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Validate shapes: H1 is d×N, Ws = [W_1, …, W_L] with W_l of shape d_l × d_{l−1}."""
+    H1 = as_matrix(H1, "H1")
+    if len(Ws) == 0:
+        raise ValueError("Ws must hold at least one weight matrix")
+    mats = [as_matrix(W, f"W_{i + 1}") for i, W in enumerate(Ws)]
+    rows = H1.shape[0]
+    for i, W in enumerate(mats):
+        if W.shape[1] != rows:
+            raise ValueError(
+                f"W_{i + 1} has shape {W.shape} but its input has {rows} rows "
+                f"(H1 is {H1.shape}); shapes do not chain"
+            )
+        rows = W.shape[0]
+    return H1, mats
+
+
+def layer_inputs(H1, Ws, activation: str = "linear") -> list[np.ndarray]:
+    """[h^(1), …, h^(L), output]: h^(l) is the input of W_l (h^(1) = H_1), the last is the output.
+
+    Linear: h^(l) = W_{l−1}…W_1 H_1. ReLU: h^(l+1) = σ(W_l h^(l)) for l < L.
+    """
+    H1, Ws = check_params(H1, Ws)
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    xs = [H1]
+    for i, W in enumerate(Ws):
+        pre = W @ xs[-1]
+        last = i == len(Ws) - 1
+        xs.append(pre if (last or activation == "linear") else np.maximum(pre, 0.0))
+    return xs
+
+
+def data_loss(H1, Ws, activation: str = "linear") -> float:
+    """1/(2N) ‖f(H_1) − Y‖_F², the data term of eq. (1), for balanced classes."""
+    out = layer_inputs(H1, Ws, activation)[-1]
+    K, N = out.shape
+    if N % K:
+        raise ValueError(f"N = {N} samples cannot be split into K = {K} equal classes")
+    return float(np.sum((out - targets(K, N // K)) ** 2) / (2 * N))
+
+
+def objective(H1, Ws, config: UFMConfig) -> float:
+    """The full objective (1): data term plus ½λ‖·‖_F² on every W_l and on H_1."""
+    H1, Ws = check_params(H1, Ws)
+    reg = sum(0.5 * lam * np.sum(W**2) for lam, W in zip(config.lambda_W_list, Ws, strict=True))
+    return data_loss(H1, Ws, config.activation) + reg + 0.5 * config.lambda_H * np.sum(H1**2)
+
+
+# --------------------------------------------------------------------------------------------
+# The global optimum of the deep linear UFM in closed form.
+# --------------------------------------------------------------------------------------------
+
+
+def _lambdas(lambda_Ws, lambda_H):
+    lam = [positive(v, f"lambda_Ws[{i}]") for i, v in enumerate(np.atleast_1d(lambda_Ws))]
+    return lam, positive(lambda_H, "lambda_H")
+
+
+def regularisation_ratio(K: int, n: int, lambda_Ws, lambda_H) -> float:
+    """(K^{L+1} n Π λ) / ((L−1)^{L−1}/L^{2L}); condition (2) of paper A holds iff this is < 1."""
+    lam, lam_h = _lambdas(lambda_Ws, lambda_H)
+    L = len(lam)
+    log_lhs = (L + 1) * math.log(K) + math.log(n) + sum(map(math.log, lam)) + math.log(lam_h)
+    log_rhs = ((L - 1) * math.log(L - 1) if L > 1 else 0.0) - 2 * L * math.log(L)
+    return math.exp(log_lhs - log_rhs)
+
+
+def below_threshold(K: int, n: int, lambda_Ws, lambda_H) -> bool:
+    """Whether paper A's condition (2) holds, so that the optimum is collapsed and nonzero."""
+    return regularisation_ratio(K, n, lambda_Ws, lambda_H) < 1.0
+
+
+@dataclass(frozen=True)
+class LinearOptimum:
+    """Closed-form global optimum of the deep linear UFM (all K singular values equal).
+
+    ``product_sv``: singular value s of W_L⋯W_1H_1; ``factor_sv``: singular values σ of
+    [H_1, W_1, …, W_L] with λ σ² = c s^{2/q} equal across factors (balance); ``loss``: min of (1).
+    """
+
+    loss: float
+    product_sv: float
+    factor_sv: tuple[float, ...]
+    collapsed: bool
+
+
+def linear_optimum(K: int, n: int, lambda_Ws, lambda_H) -> LinearOptimum:
+    """Global minimum of eq. (1) with σ = identity.
+
+    With q = L+1 factors and c = (λ_{H_1} Π_l λ_{W_l})^{1/q}, balancing the factors reduces (1) to
+    K copies of φ(s) = (s − √n)²/(2Kn) + (q/2) c s^{2/q} over the shared singular value s ≥ 0
+    (Dang et al.). The minimum is at s = 0 or at the largest root of
+    (1 − t) t^{1−2/q} = K c n^{1/q}, s = t√n.
+    """
+    positive_int(K, "K"), positive_int(n, "n")
+    lam, lam_h = _lambdas(lambda_Ws, lambda_H)
+    q = len(lam) + 1
+    log_c = (sum(map(math.log, lam)) + math.log(lam_h)) / q
+    c = math.exp(log_c)
+    N = K * n
+
+    def phi(s):
+        return (s - math.sqrt(n)) ** 2 / (2 * N) + 0.5 * q * c * s ** (2 / q)
+
+    beta = K * c * n ** (1 / q)
+    t_peak = (q - 2) / (2 * q - 2)  # maximiser of (1 − t) t^{1−2/q} on [0, 1]
+
+    def g(t):
+        return (1 - t) * t ** (1 - 2 / q) - beta
+
+    s_best, best = 0.0, phi(0.0)
+    if g(max(t_peak, 1e-300)) > 0:
+        t = brentq(g, max(t_peak, 1e-300), 1.0, xtol=1e-15, rtol=1e-15, maxiter=500)
+        s = t * math.sqrt(n)
+        if phi(s) < best:
+            s_best, best = s, phi(s)
+    kappa = c * s_best ** (2 / q)
+    factor_sv = tuple(math.sqrt(kappa / lam_i) for lam_i in [lam_h, *lam])
+    return LinearOptimum(K * best, s_best, factor_sv, s_best > 0)
+
+
+def optimal_loss(K: int, n: int, lambda_Ws, lambda_H) -> float:
+    """Minimum of paper A eq. (1) for the deep linear UFM (see :func:`linear_optimum`)."""
+    return linear_optimum(K, n, lambda_Ws, lambda_H).loss
