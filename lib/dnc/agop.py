@@ -1,0 +1,113 @@
+"""Average gradient outer product AGOP(f, X) = (1/N) Σ_i J_f(x_i)ᵀ J_f(x_i) ∈ R^{D×D}.
+
+J_f(x) ∈ R^{K×D} is the input Jacobian of a predictor f: R^D → R^K; X holds one ROW per sample
+(N×D, batch-first as torch models take it). The Neural Feature Ansatz (NFA) says that the Gram
+matrix W_lᵀW_l of a trained network's l-th weight matrix is close to a power of the AGOP taken
+with respect to that layer's input; :func:`nfa_correlation` measures how close.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch.func import jacrev, vmap
+
+from ._checks import as_matrix, positive, positive_int
+
+
+def _rows(X, name: str = "X") -> torch.Tensor:
+    if isinstance(X, torch.Tensor):
+        if X.ndim != 2:
+            raise ValueError(f"{name} must be a 2D N×D batch, got shape {tuple(X.shape)}")
+        if not torch.isfinite(X).all():
+            raise ValueError(f"{name} contains NaN or infinite entries")
+        return X.detach()
+    return torch.as_tensor(as_matrix(X, name))
+
+
+def jacobians(f: Callable, X, chunk_size: int = 256) -> torch.Tensor:
+    """The N×K×D stack of input Jacobians J_f(x_i), by ``vmap(jacrev)`` in chunks of rows.
+
+    ``f`` must map an N×D batch to N×K outputs and treat rows independently (no batch norm).
+    """
+    X = _rows(X)
+    chunk_size = positive_int(chunk_size, "chunk_size")
+
+    def single(x):
+        out = f(x.unsqueeze(0))
+        if out.ndim != 2 or out.shape[0] != 1:
+            raise ValueError(
+                f"f must map an N×D batch to N×K outputs, got shape {tuple(out.shape)}"
+            )
+        return out[0]
+
+    jac = vmap(jacrev(single))
+    return torch.cat([jac(X[i : i + chunk_size]) for i in range(0, X.shape[0], chunk_size)])
+
+
+def agop(f: Callable, X, chunk_size: int = 256) -> np.ndarray:
+    """AGOP(f, X) = (1/N) Σ_i J_f(x_i)ᵀ J_f(x_i), returned as a float64 D×D numpy array.
+
+    Memory is bounded by ``chunk_size``: only one chunk of Jacobians is held at a time.
+    """
+    X = _rows(X)
+    chunk_size = positive_int(chunk_size, "chunk_size")
+    D = X.shape[1]
+    total = torch.zeros(D, D, dtype=torch.float64)
+    for i in range(0, X.shape[0], chunk_size):
+        J = jacobians(f, X[i : i + chunk_size], chunk_size).detach().to(torch.float64)
+        total += torch.einsum("nkd,nke->de", J, J)
+    return (total / X.shape[0]).numpy()
+
+
+def layer_agops(model, X, chunk_size: int = 256) -> list[np.ndarray]:
+    """AGOP of the network with respect to the input of each weight layer l.
+
+    AGOP_l = (1/N) Σ_i J_l(h_{l−1,i})ᵀ J_l(h_{l−1,i}), where J_l is the Jacobian of the map from
+    layer l's input h_{l−1} to the network output. ``model`` must offer ``layer_inputs(X)`` (the
+    list of h_{l−1}, each N×d_{l−1}) and ``forward_from(l, h)`` (the network from layer l on), as
+    :class:`dnc.mlp.MLP` does.
+    """
+    X = _rows(X).to(next(model.parameters()).dtype)
+    with torch.no_grad():
+        inputs = model.layer_inputs(X)
+    return [
+        agop(lambda h, l=l: model.forward_from(l, h), H, chunk_size) for l, H in enumerate(inputs)
+    ]
+
+
+def psd_power(M, power: float) -> np.ndarray:
+    """M^p = V diag(max(λ, 0)^p) Vᵀ for a symmetric PSD matrix M = V diag(λ) Vᵀ."""
+    M = as_matrix(M, "M")
+    if M.shape[0] != M.shape[1]:
+        raise ValueError(f"M must be square, got shape {M.shape}")
+    positive(power, "power")
+    vals, vecs = np.linalg.eigh((M + M.T) / 2)
+    return (vecs * np.clip(vals, 0.0, None) ** power) @ vecs.T
+
+
+def pearson(A, B) -> float:
+    """Pearson correlation of the entries: ⟨A − Ā, B − B̄⟩ / (‖A − Ā‖_F ‖B − B̄‖_F)."""
+    A, B = as_matrix(A, "A"), as_matrix(B, "B")
+    if A.shape != B.shape:
+        raise ValueError(f"A and B must have the same shape, got {A.shape} and {B.shape}")
+    a, b = A.ravel() - A.mean(), B.ravel() - B.mean()
+    denom = np.linalg.norm(a) * np.linalg.norm(b)
+    if denom == 0:
+        raise ValueError("a constant matrix has no correlation")
+    return float(a @ b / denom)
+
+
+def nfa_correlation(W, G, power: float = 0.5) -> float:
+    """NFA correlation ρ(WᵀW, G^p): Pearson correlation of the entries of WᵀW and G^p.
+
+    ``W`` is a layer's d_out×d_in weight matrix, ``G`` the d_in×d_in AGOP w.r.t. its input;
+    p = 1/2 and p = 1 are the two versions of the ansatz in the literature.
+    """
+    W = as_matrix(W, "W")
+    G = as_matrix(G, "G")
+    if G.shape != (W.shape[1], W.shape[1]):
+        raise ValueError(f"G must be {W.shape[1]}×{W.shape[1]} to match W {W.shape}, got {G.shape}")
+    return pearson(W.T @ W, psd_power(G, power))

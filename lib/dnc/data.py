@@ -1,0 +1,319 @@
+"""Labelled data sets as (X, y): X ∈ R^{N×D} (one ROW per sample, as torch takes it), y ∈ {0..K−1}^N.
+
+Offline sources: scikit-learn's handwritten digits (ships with the package), MNIST-1D (generated
+locally by the ``mnist1d`` package) and Gaussian class mixtures. MNIST, CIFAR-10 and SVHN are read
+from their standard on-disk formats in a directory (IDX ``.gz``, python pickle batches, ``.mat``);
+a missing file raises an error saying how to get it, and the network is used only when the caller
+passes ``download=True``. Features for :mod:`dnc.metrics` are the transpose, ``X.T`` (D×N).
+"""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from ._checks import as_labels, as_matrix, positive, positive_int
+
+OFFLINE = ("digits", "mnist1d", "gaussian")
+ON_DISK = ("mnist", "cifar10", "svhn")
+
+# --------------------------------------------------------------------------- preprocessing
+
+
+def balanced_subsample(X, y, n_per_class: int, seed: int = 0, classes=None):
+    """Draw ``n_per_class`` samples of each class without replacement; rows ordered by class.
+
+    Ordering by class makes the labels Y = I_K ⊗ 1_nᵀ, as paper B writes them.
+    """
+    X = as_matrix(X, "X")
+    y = as_labels(y, X.shape[0], "y")
+    n_per_class = positive_int(n_per_class, "n_per_class")
+    classes = np.unique(y) if classes is None else np.asarray(classes)
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in classes:
+        idx = np.flatnonzero(y == c)
+        if idx.size < n_per_class:
+            raise ValueError(
+                f"class {c} has {idx.size} samples, fewer than n_per_class={n_per_class}"
+            )
+        rows.append(np.sort(rng.choice(idx, size=n_per_class, replace=False)))
+    rows = np.concatenate(rows)
+    relabel = {int(c): i for i, c in enumerate(classes)}
+    return X[rows], np.array([relabel[int(c)] for c in y[rows]], dtype=np.int64)
+
+
+def standardize(X):
+    """Per-feature z-score (x − mean)/std over the samples; constant features are only centred."""
+    X = as_matrix(X, "X")
+    mean = X.mean(axis=0)
+    std = X.std(axis=0)
+    std[std == 0] = 1.0
+    return (X - mean) / std
+
+
+def normalize_rows(X):
+    """Each sample scaled to unit Euclidean norm, x/‖x‖ (zero rows stay zero)."""
+    X = as_matrix(X, "X")
+    norms = np.linalg.norm(X, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return X / norms
+
+
+def one_hot(y, K: int | None = None, on: float = 1.0, off: float = 0.0):
+    """N×K targets: ``on`` in the label's column, ``off`` elsewhere."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be a 1D array of labels, got shape {y.shape}")
+    y = as_labels(y, y.shape[0], "y")
+    K = int(y.max()) + 1 if K is None else positive_int(K, "K")
+    if y.min() < 0 or y.max() >= K:
+        raise ValueError(f"labels must lie in 0..{K - 1}, got range {y.min()}..{y.max()}")
+    T = np.full((y.shape[0], K), float(off))
+    T[np.arange(y.shape[0]), y] = on
+    return T
+
+
+# --------------------------------------------------------------------------- offline data
+
+
+def digits():
+    """scikit-learn's 8×8 handwritten digits: 1797 samples, D = 64, K = 10 (pixel values 0..16)."""
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return bunch.data.astype(np.float64), bunch.target.astype(np.int64)
+
+
+def mnist1d(num_samples: int = 5000, seed: int = 42):
+    """MNIST-1D (Greydanus 2020) generated locally: D = 40, K = 10, ``num_samples`` in all.
+
+    Uses the package's own generator with its default transforms; the global numpy random state
+    it seeds is saved and restored, so calling this has no side effect on other code.
+    """
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    num_samples = positive_int(num_samples, "num_samples")
+    args = get_dataset_args()
+    args.num_samples = num_samples
+    args.train_split = 1.0
+    args.seed = int(seed)
+    state = np.random.get_state()
+    try:
+        data = make_dataset(args)
+    finally:
+        np.random.set_state(state)
+    return np.asarray(data["x"], dtype=np.float64), np.asarray(data["y"], dtype=np.int64)
+
+
+def gaussian_mixture(
+    K: int = 4,
+    n_per_class: int = 50,
+    D: int = 20,
+    separation: float = 1.0,
+    noise: float = 1.0,
+    seed: int = 0,
+):
+    """x_ic = separation·μ_c + noise·z, μ_c and z i.i.d. N(0, I_D/D); rows ordered by class."""
+    K, n, D = positive_int(K, "K"), positive_int(n_per_class, "n_per_class"), positive_int(D, "D")
+    positive(separation, "separation")
+    positive(noise, "noise")
+    rng = np.random.default_rng(seed)
+    means = rng.standard_normal((K, D)) / np.sqrt(D)
+    y = np.repeat(np.arange(K), n)
+    X = separation * means[y] + noise * rng.standard_normal((K * n, D)) / np.sqrt(D)
+    return X, y
+
+
+# --------------------------------------------------------------------------- on-disk formats
+
+_MNIST_FILES = {
+    True: ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    False: ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+_IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def _missing(name: str, path: Path, how: str) -> FileNotFoundError:
+    return FileNotFoundError(
+        f"{name} not found at {path}. {how} Or call the loader with download=True "
+        "(needs a network; the book never does this itself)."
+    )
+
+
+def read_idx(path) -> np.ndarray:
+    """Parse an IDX file (optionally gzipped): magic 0x0000 <dtype> <ndim>, ndim big-endian sizes."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        raw = handle.read()
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+        raise ValueError(f"{path} is not an IDX file (bad magic number {raw[:4]!r})")
+    code, ndim = raw[2], raw[3]
+    if code not in _IDX_DTYPES:
+        raise ValueError(f"{path}: unknown IDX data type code 0x{code:02x}")
+    shape = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+    data = np.frombuffer(raw, dtype=_IDX_DTYPES[code], offset=4 + 4 * ndim)
+    if data.size != int(np.prod(shape)):
+        raise ValueError(f"{path}: header promises shape {shape} but holds {data.size} values")
+    return data.reshape(shape)
+
+
+def _find(root: Path, name: str, subdirs) -> Path | None:
+    for sub in subdirs:
+        candidate = root / sub / name
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def load_mnist(root, train: bool = True, download: bool = False):
+    """MNIST from the four IDX ``.gz`` files in ``root`` (or ``root/MNIST/raw``, torchvision's place).
+
+    Returns X (N×784, pixel values 0..255 as float64) and y.
+    """
+    root = Path(root)
+    if download:
+        _download("mnist", root, train)
+    images, labels = _MNIST_FILES[bool(train)]
+    found = [_find(root, f, ("", "MNIST/raw")) for f in (images, labels)]
+    for f, p in zip((images, labels), found, strict=True):
+        if p is None:
+            raise _missing(
+                f"MNIST file {f}",
+                root,
+                "Get the four IDX .gz files from https://yann.lecun.com/exdb/mnist/ (or a mirror).",
+            )
+    X = read_idx(found[0]).reshape(-1, 28 * 28).astype(np.float64)
+    y = read_idx(found[1]).astype(np.int64)
+    if X.shape[0] != y.shape[0]:
+        raise ValueError(f"MNIST images ({X.shape[0]}) and labels ({y.shape[0]}) disagree")
+    return X, y
+
+
+def load_cifar10(root, train: bool = True, download: bool = False):
+    """CIFAR-10 from ``root/cifar-10-batches-py`` (python pickle batches with b'data', b'labels').
+
+    Returns X (N×3072, channel-major as stored, values 0..255 as float64) and y. The batches are
+    the data set's own pickle format, unpickled with ``encoding='bytes'``; only open files you trust.
+    """
+    root = Path(root)
+    if download:
+        _download("cifar10", root, train)
+    folder = root / "cifar-10-batches-py"
+    names = [f"data_batch_{i}" for i in range(1, 6)] if train else ["test_batch"]
+    Xs, ys = [], []
+    for name in names:
+        path = folder / name
+        if not path.exists():
+            raise _missing(
+                f"CIFAR-10 batch {name}",
+                path,
+                "Download cifar-10-python.tar.gz from https://www.cs.toronto.edu/~kriz/cifar.html "
+                f"and unpack it in {root}.",
+            )
+        with open(path, "rb") as handle:
+            batch = pickle.load(handle, encoding="bytes")
+        if b"data" not in batch or b"labels" not in batch:
+            raise ValueError(f"{path} is not a CIFAR-10 batch (keys {sorted(batch)})")
+        Xs.append(np.asarray(batch[b"data"], dtype=np.float64).reshape(-1, 3072))
+        ys.append(np.asarray(batch[b"labels"], dtype=np.int64))
+    return np.concatenate(Xs), np.concatenate(ys)
+
+
+def load_svhn(root, split: str = "train", download: bool = False):
+    """SVHN from ``root/<split>_32x32.mat`` (MATLAB: X is 32×32×3×N, y is N×1 with 10 for digit 0).
+
+    Returns X (N×3072, channel-major, values 0..255 as float64) and y with label 10 mapped to 0.
+    """
+    if split not in ("train", "test", "extra"):
+        raise ValueError(f"split must be 'train', 'test' or 'extra', got {split!r}")
+    from scipy.io import loadmat
+
+    root = Path(root)
+    if download:
+        _download("svhn", root, split == "train", split=split)
+    path = root / f"{split}_32x32.mat"
+    if not path.exists():
+        raise _missing(
+            f"SVHN file {path.name}",
+            path,
+            "Download it from http://ufldl.stanford.edu/housenumbers/.",
+        )
+    mat = loadmat(path)
+    images, labels = mat["X"], mat["y"].reshape(-1).astype(np.int64)
+    X = np.transpose(images, (3, 2, 0, 1)).reshape(images.shape[3], -1).astype(np.float64)
+    labels[labels == 10] = 0
+    return X, labels
+
+
+def _download(name: str, root: Path, train: bool, split: str = "train") -> None:
+    """Fetch a data set into ``root`` with torchvision if importable, else urllib (explicit only)."""
+    root.mkdir(parents=True, exist_ok=True)
+    try:
+        import torchvision.datasets as tvd
+    except ImportError:
+        tvd = None
+    if tvd is not None:
+        if name == "mnist":
+            tvd.MNIST(root, train=train, download=True)
+        elif name == "cifar10":
+            tvd.CIFAR10(root, train=train, download=True)
+        else:
+            tvd.SVHN(root, split=split, download=True)
+        return
+    import tarfile
+    import urllib.request
+
+    if name == "mnist":
+        base = "https://ossci-datasets.s3.amazonaws.com/mnist/"
+        for f in _MNIST_FILES[train]:
+            urllib.request.urlretrieve(base + f, root / f)
+    elif name == "cifar10":
+        archive = root / "cifar-10-python.tar.gz"
+        urllib.request.urlretrieve(
+            "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", archive
+        )
+        with tarfile.open(archive) as tar:
+            tar.extractall(root, filter="data")
+    else:
+        f = f"{split}_32x32.mat"
+        urllib.request.urlretrieve(f"http://ufldl.stanford.edu/housenumbers/{f}", root / f)
+
+
+# --------------------------------------------------------------------------- one entry point
+
+
+def load(
+    name: str,
+    n_per_class: int | None = None,
+    seed: int = 0,
+    root=None,
+    standardized: bool = True,
+    **kwargs,
+):
+    """Data set ``name`` ∈ {digits, mnist1d, gaussian, mnist, cifar10, svhn} as (X, y).
+
+    Optionally a class-balanced subsample of ``n_per_class`` per class (rows ordered by class),
+    then per-feature standardisation. ``root`` is the directory of the on-disk data sets.
+    """
+    if name == "digits":
+        X, y = digits()
+    elif name == "mnist1d":
+        X, y = mnist1d(**kwargs)
+    elif name == "gaussian":
+        X, y = gaussian_mixture(seed=seed, **kwargs)
+    elif name in ON_DISK:
+        if root is None:
+            raise ValueError(f"data set {name!r} is read from disk: pass root=<directory>")
+        loader = {"mnist": load_mnist, "cifar10": load_cifar10, "svhn": load_svhn}[name]
+        X, y = loader(root, **kwargs)
+    else:
+        raise ValueError(f"unknown data set {name!r}; choose from {OFFLINE + ON_DISK}")
+    if n_per_class is not None:
+        X, y = balanced_subsample(X, y, n_per_class, seed=seed)
+    return (standardize(X) if standardized else X), y
