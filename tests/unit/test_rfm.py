@@ -1,0 +1,126 @@
+"""Laplace kernel, closed-form kernel AGOP vs autograd, arc-cosine kernel, Deep RFM."""
+
+import numpy as np
+import pytest
+import torch
+from dnc import agop, metrics, rfm
+from scipy import integrate
+
+
+def spd(D, seed):
+    B = np.random.default_rng(seed).standard_normal((D, D))
+    return B @ B.T / D + 0.1 * np.eye(D)
+
+
+def test_laplace_kernel_matches_definition():
+    rng = np.random.default_rng(0)
+    X, Z, M = rng.standard_normal((4, 3)), rng.standard_normal((5, 3)), spd(3, 1)
+    K = rfm.laplace_kernel(X, Z, M, bandwidth=2.0)
+    for i in range(4):
+        for j in range(5):
+            v = X[i] - Z[j]
+            assert K[i, j] == pytest.approx(np.exp(-np.sqrt(v @ M @ v) / 2.0), rel=1e-12)
+
+
+def torch_predictor(X_train, alpha, M, L):
+    Xt, At, Mt = (torch.as_tensor(a) for a in (X_train, alpha, M))
+
+    def f(x):  # N×D → N×K, the kernel predictor written independently with autograd
+        diff = x[:, None, :] - Xt[None, :, :]
+        sq = torch.einsum("npd,de,npe->np", diff, Mt, diff)
+        dist = torch.sqrt(sq.clamp_min(1e-30))  # gradient 0 at the kink x = x_i
+        return torch.exp(-dist / L) @ At
+
+    return f
+
+
+@pytest.mark.parametrize("use_M", [False, True])
+def test_closed_form_agop_matches_autograd(use_M):
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((15, 4))
+    T = rng.standard_normal((15, 3))
+    M = spd(4, 3) if use_M else np.eye(4)
+    alpha = rfm.fit(X, T, M, bandwidth=1.5, ridge=1e-2)
+    f = torch_predictor(X, alpha, M, 1.5)
+    X_new = rng.standard_normal((9, 4))
+    G_closed = rfm.laplace_agop(X, alpha, M, 1.5, X_eval=X_new, chunk=4)
+    np.testing.assert_allclose(G_closed, agop.agop(f, X_new), rtol=1e-9, atol=1e-12)
+    # on the training points the kink term is dropped, as autograd with the clamp does
+    np.testing.assert_allclose(
+        rfm.laplace_agop(X, alpha, M, 1.5), agop.agop(f, X), rtol=1e-8, atol=1e-12
+    )
+
+
+def test_ridgeless_fit_interpolates_and_ridge_shrinks():
+    rng = np.random.default_rng(4)
+    X, T = rng.standard_normal((20, 5)), rng.standard_normal((20, 2))
+    alpha = rfm.fit(X, T, bandwidth=3.0)
+    np.testing.assert_allclose(rfm.predict(X, alpha, X, bandwidth=3.0), T, atol=1e-8)
+    alpha_r = rfm.fit(X, T, bandwidth=3.0, ridge=1.0)
+    assert np.linalg.norm(alpha_r) < np.linalg.norm(alpha)
+    # exactly repeated points: singular kernel matrix, minimum-norm fallback stays finite
+    Xd = np.vstack([X, X[:1]])
+    assert np.all(np.isfinite(rfm.fit(Xd, np.vstack([T, T[:1]]), bandwidth=3.0)))
+
+
+def test_arccos_kernel_monte_carlo():
+    rng = np.random.default_rng(5)
+    X, Y = rng.standard_normal((3, 4)), rng.standard_normal((2, 4))
+    W = rng.standard_normal((400_000, 4))
+    mc = np.maximum(X @ W.T, 0) @ np.maximum(Y @ W.T, 0).T / W.shape[0]
+    np.testing.assert_allclose(rfm.arccos_kernel(X, Y), mc, rtol=0.02, atol=0.01)
+
+
+def test_arccos_kernel_numerical_integration_in_two_dimensions():
+    x = np.array([1.3, 0.2])
+    y = np.array([-0.4, 0.9])
+
+    def integrand(w2, w1):
+        w = np.array([w1, w2])
+        return max(w @ x, 0) * max(w @ y, 0) * np.exp(-(w1**2 + w2**2) / 2) / (2 * np.pi)
+
+    value, _ = integrate.dblquad(integrand, -9, 9, -9, 9, epsabs=1e-10)
+    assert rfm.arccos_kernel(x[None], y[None])[0, 0] == pytest.approx(value, rel=1e-6)
+
+
+def test_arccos_kernel_special_angles():
+    e1, e2 = np.eye(2)
+    K = rfm.arccos_kernel(np.array([e1, e1, -e1, 0 * e1]), np.array([e1, e2]))
+    np.testing.assert_allclose(K[:, 0], [0.5, 0.5, 0.0, 0.0], atol=1e-12)  # E ReLU(g)² = 1/2
+    assert K[0, 1] == pytest.approx(1 / (2 * np.pi))  # θ = π/2
+
+
+def test_feature_distance_ratio_monotone_and_bounded():
+    delta = np.linspace(1e-3, 2, 400)
+    ratio = rfm.relu_feature_distance(delta) / delta
+    assert np.all(np.diff(ratio) < 0)
+    assert ratio[0] == pytest.approx(1.0, abs=1e-3) and ratio[-1] == pytest.approx(2**-0.5)
+    with pytest.raises(ValueError, match="input_distance"):
+        rfm.relu_feature_distance(2.5)
+
+
+def test_deep_rfm_collapses_a_gaussian_mixture_and_is_seeded():
+    from dnc.data import gaussian_mixture
+
+    X, y = gaussian_mixture(K=3, n_per_class=15, D=10, separation=2.0, seed=0)
+    a = rfm.deep_rfm(X, y, layers=5, width=128, bandwidth=2.0, seed=7, keep=[4])
+    b = rfm.deep_rfm(X, y, layers=5, width=128, bandwidth=2.0, seed=7, keep=[4])
+    np.testing.assert_array_equal(a["rf_out"][4], b["rf_out"][4])
+    assert a["nc1_in"][-1] < 0.1 * a["nc1_in"][0]
+    assert a["nc1_agop"][-1] == pytest.approx(
+        metrics.nc1(a["agop_out"][4].T, y, kind="trace_ratio")
+    )
+
+
+def test_bad_input_is_named():
+    X = np.zeros((3, 2))
+    with pytest.raises(ValueError, match="bandwidth"):
+        rfm.laplace_kernel(X, X, bandwidth=0)
+    with pytest.raises(ValueError, match="M must be 2×2"):
+        rfm.laplace_kernel(X, X, np.eye(3))
+    with pytest.raises(ValueError, match="ridge"):
+        rfm.solve_kernel(np.eye(3), np.ones((3, 1)), ridge=-1)
+    with pytest.raises(ValueError, match="same dimension"):
+        rfm.arccos_kernel(np.ones((2, 3)), np.ones((2, 4)))
+    with pytest.raises(ValueError, match="alpha must have 3 rows"):
+        rfm.laplace_agop(X, np.ones((2, 1)))
