@@ -83,3 +83,19 @@ def random_feature_distance_ratio(profile=None, points: int = 400):
     axes[0, 1].set_xlabel(r"input distance $\delta$")
     axes[0, 1].set_ylabel("ratio feature / input distance")
     return fig
+
+
+@figure("book")
+def nfa_over_training(result=None, profile=None):
+    """NFA correlation ρ(W_lᵀW_l, AGOP_l^{1/2}) of every MLP layer over training (paper B, App. B.3)."""
+    result = result if result is not None else ex.mlp_run(profile)
+    epochs, nfa = np.asarray(result["history_epoch"]), np.asarray(result["history_nfa"])
+    fig, ax = style.new(width=5.0)
+    ax = ax[0, 0]
+    for l in range(nfa.shape[1]):
+        name = "readout" if l == nfa.shape[1] - 1 else f"layer {l + 1}"
+        ax.plot(epochs, nfa[:, l], "o-", ms=3, color=style.PALETTE[l], label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(r"$\rho(W_l^\top W_l,\ \mathrm{AGOP}_l^{1/2})$")
+    ax.legend(ncol=2)
+    return fig
