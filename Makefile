@@ -6,7 +6,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DNC_CACHE_DIR ?= $(CURDIR)/.cache/dnc
-export MPLBACKEND ?= Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
 .PHONY: book test lint unit nbval book-quick figures bench refresh-reference clean venv

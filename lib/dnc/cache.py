@@ -104,6 +104,8 @@ def cached(
         return load_arrays(path)
     checkpoint = Checkpoint(path.with_name(f"{key}.ckpt.npz"))
     arrays, meta = compute(checkpoint)
-    save_arrays(path, arrays, {**meta, "config": config, "code_version": code_version()})
+    save_arrays(
+        path, arrays, {**meta, "_cache": {"config": config, "code_version": code_version()}}
+    )
     checkpoint.clear()
     return arrays, meta

@@ -163,3 +163,43 @@ def knockout_spectra(H1, Ws, l, activation: str = "linear") -> dict[str, np.ndar
         rest = np.vstack([parts[k] for k in COMPONENTS if k != name])
         out[f"minus {name}"] = lowrank_spectrum(rest, dim)
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Theorem 4.1's predicted eigenvectors μ_c^(l+1) ⊗ μ_c'^(l) and eigenvalues
+# ---------------------------------------------------------------------------------------------
+
+
+def predicted_eigenvectors(H1, Ws, l, activation: str = "linear") -> np.ndarray:
+    """Array (K, K, D) whose [c, c'] entry is μ_c^(l+1) ⊗ μ_c'^(l) (row-major flattening)."""
+    from .collapse import layer_class_means
+
+    l = _layer(check_params(H1, Ws)[1], l)
+    means = layer_class_means(H1, Ws, activation)
+    upper, lower = means[l], means[l - 1]  # H̄^(l+1) (d_l×K) and H̄^(l) (d_{l−1}×K)
+    return np.einsum("ac,be->ceab", upper, lower).reshape(upper.shape[1], lower.shape[1], -1)
+
+
+def predicted_alignments(H1, Ws, l, activation: str = "linear") -> np.ndarray:
+    """K×K matrix of f_cc' = |vᵀ Hess_l v|² / (‖v‖² ‖Hess_l v‖²) with v = μ_c^(l+1) ⊗ μ_c'^(l)."""
+    vecs = predicted_eigenvectors(H1, Ws, l, activation)
+    K = vecs.shape[0]
+    return np.array(
+        [
+            [rayleigh_alignment(H1, Ws, l, vecs[c, e], activation) for e in range(K)]
+            for c in range(K)
+        ]
+    )
+
+
+def predicted_outlier_eigenvalues(H1, Ws, l, activation: str = "linear") -> np.ndarray:
+    """K×K matrix α^(l+1)² ‖μ_c^(l+1)‖² ‖μ_c'^(l)‖² / K (Theorem 4.1), α^(l+1) fitted by least squares."""
+    from .collapse import layer_class_means, products, scaling_constant
+
+    _, Ws_checked = check_params(H1, Ws)
+    l = _layer(Ws_checked, l)
+    means = layer_class_means(H1, Ws, activation)
+    alpha, _ = scaling_constant(products(Ws_checked)[l], means[l])
+    up = np.sum(means[l] ** 2, axis=0)
+    low = np.sum(means[l - 1] ** 2, axis=0)
+    return alpha**2 * np.outer(up, low) / up.size

@@ -141,3 +141,16 @@ def nc3(W, H, labels, frame: str = "etf") -> float:
     if nw == 0 or nm == 0:
         return float("inf")
     return float(np.linalg.norm(W.T / nw - means / nm))
+
+
+def nc4(W, H, labels) -> float:
+    """Fraction of samples where the classifier's choice argmax_c (W h)_c differs from the
+    nearest class mean argmin_c ‖h − μ_c‖ (NC4: the classifier becomes nearest-class-centre)."""
+    W = as_matrix(W, "W")
+    H, lab, _ = _features(H, labels)
+    means = class_means(H, lab)
+    if W.shape != means.T.shape:
+        raise ValueError(f"W must have shape (K, d) = {means.T.shape}, got {W.shape}")
+    chosen = np.argmax(W @ H, axis=0)
+    dists = ((H[:, None, :] - means[:, :, None]) ** 2).sum(axis=0)
+    return float(np.mean(chosen != np.argmin(dists, axis=0)))

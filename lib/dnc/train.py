@@ -180,7 +180,9 @@ class TrainResult:
     def from_arrays(cls, arrays, meta) -> TrainResult:
         config = UFMConfig(**meta["config"])
         Ws = [arrays[f"W{l}"] for l in range(config.L)]
-        extra = {k: v for k, v in meta.items() if k not in ("config", "lr", "epochs", "seeds")}
+        extra = {
+            k: v for k, v in meta.items() if k not in ("config", "lr", "epochs", "seeds", "_cache")
+        }
         return cls(
             config,
             meta["lr"],
@@ -224,19 +226,57 @@ def train(
     progress: bool | None = None,
     checkpoint: cache.Checkpoint | None = None,
     checkpoint_seconds: float = 60.0,
+    threads: int | None = 1,
 ) -> TrainResult:
     """Run full-batch GD for ``epochs`` steps from the seeded initialisation.
 
     ``snapshots``: epochs (0 = initialisation) at which parameters are stored; the last epoch
     always is. ``log_every``: record the objective (1) every this many epochs. Stops with an
     error naming a smaller learning rate if the loss diverges. ``checkpoint``: resume from it,
-    and save to it every ``checkpoint_seconds`` of wall time.
+    and save to it every ``checkpoint_seconds`` of wall time. ``threads``: CPU threads for torch
+    during the run (1 by default: these matrices are small, and a second thread only waits for a
+    busy core); ``None`` keeps torch's setting.
     """
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    try:
+        return _train(
+            config,
+            epochs,
+            lr,
+            snapshots,
+            seeds,
+            log_every,
+            device,
+            dtype,
+            progress,
+            checkpoint,
+            checkpoint_seconds,
+        )
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train(
+    config,
+    epochs,
+    lr,
+    snapshots,
+    seeds,
+    log_every,
+    device,
+    dtype,
+    progress,
+    checkpoint,
+    checkpoint_seconds,
+) -> TrainResult:
     if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
     if not (np.isfinite(lr) and lr > 0):
         raise ValueError(f"the learning rate must be a positive finite number, got {lr!r}")
     epochs = int(epochs)
+    config.warn_if_above_threshold()
     seeds = (config.seed,) if seeds is None else tuple(int(s) for s in seeds)
     snaps = _snapshot_plan(epochs, snapshots)
     log_every = max(1, int(log_every))

@@ -55,14 +55,17 @@ class UFMConfig:
         )
         positive(self.lambda_H, "lambda_H")
         positive(self.init_scale, "init_scale")
+
+    def warn_if_above_threshold(self) -> None:
+        """Warn when condition (2) fails: the optimum is then the zero solution, not DNC."""
         if self.activation == "linear" and not below_threshold(
-            K, self.n, self.lambda_W_list, self.lambda_H
+            self.K, self.n, self.lambda_W_list, self.lambda_H
         ):
             warnings.warn(
-                f"the regularisation violates paper A's condition (2) for K={K}, n={self.n}, "
-                f"L={L}: the global optimum is the zero solution and no deep neural collapse "
+                f"the regularisation violates paper A's condition (2) for K={self.K}, n={self.n}, "
+                f"L={self.L}: the global optimum is the zero solution and no deep neural collapse "
                 "is expected",
-                stacklevel=2,
+                stacklevel=3,
             )
 
     @property
@@ -174,12 +177,15 @@ class LinearOptimum:
 
     ``product_sv``: singular value s of W_L⋯W_1H_1; ``factor_sv``: singular values σ of
     [H_1, W_1, …, W_L] with λ σ² = c s^{2/q} equal across factors (balance); ``loss``: min of (1).
+    ``local_sv``: the nonzero local minimiser of φ when one exists (it is the global one below
+    the threshold of condition (2), a mere local one slightly above it), else 0.
     """
 
     loss: float
     product_sv: float
     factor_sv: tuple[float, ...]
     collapsed: bool
+    local_sv: float
 
 
 def linear_optimum(K: int, n: int, lambda_Ws, lambda_H) -> LinearOptimum:
@@ -206,15 +212,15 @@ def linear_optimum(K: int, n: int, lambda_Ws, lambda_H) -> LinearOptimum:
     def g(t):
         return (1 - t) * t ** (1 - 2 / q) - beta
 
-    s_best, best = 0.0, phi(0.0)
+    s_best, best, s_local = 0.0, phi(0.0), 0.0
     if g(max(t_peak, 1e-300)) > 0:
         t = brentq(g, max(t_peak, 1e-300), 1.0, xtol=1e-15, rtol=1e-15, maxiter=500)
-        s = t * math.sqrt(n)
-        if phi(s) < best:
-            s_best, best = s, phi(s)
+        s_local = t * math.sqrt(n)
+        if phi(s_local) < best:
+            s_best, best = s_local, phi(s_local)
     kappa = c * s_best ** (2 / q)
     factor_sv = tuple(math.sqrt(kappa / lam_i) for lam_i in [lam_h, *lam])
-    return LinearOptimum(K * best, s_best, factor_sv, s_best > 0)
+    return LinearOptimum(K * best, s_best, factor_sv, s_best > 0, s_local)
 
 
 def optimal_loss(K: int, n: int, lambda_Ws, lambda_H) -> float:

@@ -1,0 +1,20 @@
+"""Small helpers for the chapters: hand numbers and figures to myst-nb's glue."""
+
+from __future__ import annotations
+
+
+def glue(**values) -> None:
+    """Glue each keyword as a hidden value for ``{glue:text}`` roles in the prose."""
+    from myst_nb import glue as _glue
+
+    for name, value in values.items():
+        _glue(name, value, display=False)
+
+
+def glue_figure(name: str, fig) -> None:
+    """Glue a matplotlib figure for a ``{glue:figure}`` directive and close it (shown once)."""
+    import matplotlib.pyplot as plt
+    from myst_nb import glue as _glue
+
+    _glue(name, fig, display=False)
+    plt.close(fig)

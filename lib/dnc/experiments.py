@@ -1,0 +1,143 @@
+"""The experiments of paper A's chapters with their ``quick`` and ``paper`` settings.
+
+Each setting is a plain dataclass; ``*_run`` functions train (cached on disk) and return a
+:class:`dnc.train.TrainResult`. The figure functions and the chapters call these, so an
+experiment is defined once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .profile import choose
+from .train import TrainResult, train_cached
+from .ufm import UFMConfig
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A training run and the epochs its analyses look at."""
+
+    config: UFMConfig
+    epochs: int
+    lr: float
+    layer: int = 1
+    figure_epochs: tuple[int, ...] = ()  # epochs shown side by side (paper A Figs 3, 8, 9, …)
+    early_epochs: tuple[int, ...] = ()  # dense early snapshots (Figs 4 and 7)
+    knockout_epochs: tuple[int, ...] = ()  # (early, late): Figs 5 and 6
+    log_epochs: tuple[int, ...] = ()  # log-spaced snapshots for curves over the whole run
+
+    @property
+    def snapshots(self) -> tuple[int, ...]:
+        every = set(self.figure_epochs) | set(self.early_epochs) | set(self.knockout_epochs)
+        every |= set(self.log_epochs) | {0, self.epochs}
+        return tuple(sorted(every))
+
+
+def _log_epochs(epochs: int, count: int) -> tuple[int, ...]:
+    return tuple(sorted({0, *np.unique(np.geomspace(1, epochs, count).astype(int)).tolist()}))
+
+
+def one_layer_setting(profile: str | None = None) -> Setting:
+    """Chapter 1: the plain UFM (L = 1), MSE and L2 on W and H."""
+    quick = dict(K=4, n=10, d=8, epochs=3000)
+    paper = dict(K=10, n=50, d=32, epochs=20000)
+    s = choose(quick, paper, profile)
+    config = UFMConfig(K=s["K"], n=s["n"], d=s["d"], L=1, lambda_W=5e-3, lambda_H=5e-3, seed=0)
+    return Setting(config, s["epochs"], lr=1.0, log_epochs=_log_epochs(s["epochs"], 40))
+
+
+def deep_linear_setting(profile: str | None = None) -> Setting:
+    """Paper A §5.1: K = 3, d = 60, n = 40, L = 5, layer l = 3 (quick: smaller, same structure)."""
+    quick = dict(K=3, n=10, d=20, L=4, epochs=30000, early=1000, knock=(800, 25000))
+    paper = dict(K=3, n=40, d=60, L=5, epochs=30000, early=2000, knock=(2000, 25000))
+    s = choose(quick, paper, profile)
+    config = UFMConfig(K=s["K"], n=s["n"], d=s["d"], L=s["L"], lambda_W=5e-3, lambda_H=5e-3, seed=0)
+    E = s["epochs"]
+    return Setting(
+        config,
+        E,
+        lr=0.1,
+        layer=3,
+        figure_epochs=(0, E // 300, E // 30, E // 6, E),
+        early_epochs=tuple(np.linspace(0, s["early"], 41).astype(int).tolist()),
+        knockout_epochs=s["knock"],
+        log_epochs=_log_epochs(E, 60),
+    )
+
+
+def run(setting: Setting, progress: bool | None = None) -> TrainResult:
+    """Train ``setting`` (cached by its full config and the code version)."""
+    return train_cached(
+        setting.config,
+        setting.epochs,
+        setting.lr,
+        snapshots=setting.snapshots,
+        log_every=max(1, setting.epochs // 2000),
+        progress=progress,
+    )
+
+
+def one_layer_run(profile: str | None = None) -> TrainResult:
+    return run(one_layer_setting(profile))
+
+
+def deep_linear_run(profile: str | None = None) -> TrainResult:
+    return run(deep_linear_setting(profile))
+
+
+def lambda_for_ratio(K: int, n: int, L: int, ratio: float) -> float:
+    """The common λ (all L weights and H_1) at which condition (2)'s left side is ``ratio`` × its bound."""
+    from .ufm import regularisation_ratio
+
+    return (ratio / regularisation_ratio(K, n, [1.0] * L, 1.0)) ** (1.0 / (L + 1))
+
+
+def sweep_setting(profile: str | None = None) -> dict:
+    """Chapter 2's sweep of a common λ across the threshold of condition (2)."""
+    ratios = (0.03, 0.1, 0.3, 0.6, 0.9, 1.2, 2.0, 4.0, 10.0, 30.0)
+    quick = dict(K=3, n=10, d=20, L=3, epochs=6000, lr=1.0, ratios=ratios)
+    paper = dict(K=3, n=40, d=60, L=5, epochs=20000, lr=1.0, ratios=ratios)
+    return choose(quick, paper, profile)
+
+
+def regularisation_sweep(profile: str | None = None) -> dict[str, np.ndarray]:
+    """Train at each ratio of condition (2) (left side over bound) and return, per ratio: the K
+    learned singular values of W_L⋯W_1H_1, the global and the nonzero-local optimal singular
+    value, the final and the optimal loss."""
+    import warnings
+
+    from . import ufm
+
+    s = sweep_setting(profile)
+    K, n, L = s["K"], s["n"], s["L"]
+    out = {
+        k: [] for k in ("ratio", "lam", "s_learned", "s_optimal", "s_local", "loss", "loss_optimal")
+    }
+    for ratio in s["ratios"]:
+        lam = lambda_for_ratio(K, n, L, ratio)
+        config = UFMConfig(K=K, n=n, d=s["d"], L=L, lambda_W=lam, lambda_H=lam, seed=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # above the threshold on purpose
+            result = train_cached(config, s["epochs"], s["lr"], log_every=s["epochs"])
+        H, Ws = result.params()
+        opt = ufm.linear_optimum(K, n, [lam] * L, lam)
+        out["ratio"].append(ratio)
+        out["lam"].append(lam)
+        out["s_learned"].append(np.linalg.svd(ufm.layer_inputs(H, Ws)[-1], compute_uv=False)[:K])
+        out["s_optimal"].append(opt.product_sv)
+        out["s_local"].append(opt.local_sv)
+        out["loss"].append(float(result.final_loss[0]))
+        out["loss_optimal"].append(opt.loss)
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def varied_lambda_setting(profile: str | None = None) -> Setting:
+    """Chapter 2's second run: a different λ on every layer, so the closed form is really tested."""
+    base = deep_linear_setting(profile)
+    c = base.config
+    lambdas = tuple(2e-3 * (l + 1) for l in range(c.L))
+    config = UFMConfig(K=c.K, n=c.n, d=c.d, L=c.L, lambda_W=lambdas, lambda_H=3e-3, seed=1)
+    return Setting(config, base.epochs, 0.5, base.layer, log_epochs=base.log_epochs)

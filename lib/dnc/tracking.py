@@ -1,0 +1,24 @@
+"""Quantities followed over training: evaluate a function of (H_1, Ws) at stored snapshots."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .train import TrainResult
+
+
+def over_snapshots(
+    result: TrainResult, fn: Callable, epochs=None, b: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """(epochs, values): ``fn(H_1, Ws)`` at each snapshot epoch (all of them by default), stacked."""
+    chosen = result.snapshot_epochs if epochs is None else np.asarray(epochs, dtype=np.int64)
+    values = [np.asarray(fn(*result.params(int(e), b))) for e in chosen]
+    return np.asarray(chosen), np.stack(values)
+
+
+def relative_gap(values, reference) -> np.ndarray:
+    """|values − reference| / |reference|."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.abs(values - reference) / abs(reference)
