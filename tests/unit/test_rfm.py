@@ -124,3 +124,43 @@ def test_bad_input_is_named():
         rfm.arccos_kernel(np.ones((2, 3)), np.ones((2, 4)))
     with pytest.raises(ValueError, match="alpha must have 3 rows"):
         rfm.laplace_agop(X, np.ones((2, 1)))
+
+
+def test_gram_recursion_linear_kernel_collapses_in_one_layer():
+    from dnc import rfm_theory as th
+    from dnc.data import gaussian_mixture
+
+    X, y = gaussian_mixture(K=3, n_per_class=5, D=30, seed=1)
+    G0 = X @ X.T + 0.1 * np.eye(15)
+    fast = th.simplified_deep_rfm(G0, y, lambda_k=1e-9, lambda_phi=0.1, layers=2)
+    slow = th.simplified_deep_rfm(G0, y, lambda_k=1.0, lambda_phi=0.1, layers=6)
+    assert fast["nc1_agop"][0] < 1e-12
+    rate, r2 = th.exponential_rate(slow["nc1_agop"])
+    assert rate > 0 and r2 > 0.99
+
+
+def test_relaxed_objective_is_the_inner_minimum_and_collapsed_value():
+    from dnc import rfm_theory as th
+
+    k = th.random_unit_diagonal_kernel(8, seed=3)
+    assert np.allclose(np.diag(k), 1) and np.all(k > 0)
+    y = np.repeat([1.0, -1.0], 4)
+    mu = 0.5
+    alpha = np.linalg.solve(k + mu * np.eye(8), y)
+    direct = np.sum((y - k @ alpha) ** 2) + mu * alpha @ k @ alpha
+    assert th.relaxed_objective(k, y, mu) == pytest.approx(direct, rel=1e-10)
+    assert th.relaxed_objective(th.collapsed_kernel(4), y, mu) == pytest.approx(mu * 8 / (4 + mu))
+    with pytest.raises(ValueError, match="symmetric"):
+        th.relaxed_objective(np.ones((2, 3)), y[:2])
+    with pytest.raises(ValueError, match="ridge"):
+        th.relaxed_objective(k, y, 0.0)
+
+
+def test_paper_b_figures_are_registered_once_each():
+    from dnc.figures import paper_b  # noqa: F401
+    from dnc.figures.registry import REGISTRY
+
+    numbers = sorted(s.number for s in REGISTRY.values() if s.paper == "B")
+    assert numbers == ["1", "2", "3", "4"]
+    fig = paper_b.random_feature_distance_ratio(points=50)
+    assert len(fig.axes) == 2
