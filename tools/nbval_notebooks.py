@@ -49,11 +49,13 @@ def prepare(out: Path) -> None:
         print(f"prepared {chapter.stem}: {len(cells)} checked cells")
 
 
-def refresh(ref_dir: Path) -> None:
+def refresh(ref_dir: Path, only: list[str]) -> None:
     from nbclient import NotebookClient
 
     ref_dir.mkdir(parents=True, exist_ok=True)
     for chapter in chapter_files():
+        if only and chapter.stem not in only:
+            continue
         nb = jupytext.read(chapter)
         NotebookClient(
             nb,
@@ -74,6 +76,9 @@ def refresh(ref_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3 or sys.argv[1] not in ("prepare", "refresh"):
-        sys.exit("usage: nbval_notebooks.py prepare OUT | refresh REFERENCE_DIR")
-    (prepare if sys.argv[1] == "prepare" else refresh)(Path(sys.argv[2]))
+    if len(sys.argv) < 3 or sys.argv[1] not in ("prepare", "refresh"):
+        sys.exit("usage: nbval_notebooks.py prepare OUT | refresh REFERENCE_DIR [CHAPTER ...]")
+    if sys.argv[1] == "prepare":
+        prepare(Path(sys.argv[2]))
+    else:
+        refresh(Path(sys.argv[2]), sys.argv[3:])

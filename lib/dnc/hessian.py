@@ -203,3 +203,16 @@ def predicted_outlier_eigenvalues(H1, Ws, l, activation: str = "linear") -> np.n
     up = np.sum(means[l] ** 2, axis=0)
     low = np.sum(means[l - 1] ** 2, axis=0)
     return alpha**2 * np.outer(up, low) / up.size
+
+
+def outlier_count(eigenvalues, max_count: int, rtol: float = 1e-12) -> int:
+    """Number of outliers: the position of the largest ratio λ_i/λ_{i+1} among the top
+    ``max_count + 1`` eigenvalues (descending), after lifting values below ``rtol · λ_max`` to it
+    (so that round-off among zero eigenvalues cannot pose as a gap)."""
+    vals = np.sort(np.asarray(eigenvalues, dtype=np.float64))[::-1]
+    if vals.size < 2 or vals[0] <= 0:
+        return 0
+    vals = np.maximum(vals, rtol * vals[0])
+    m = min(int(max_count) + 1, vals.size)
+    ratios = np.log(vals[: m - 1]) - np.log(vals[1:m])
+    return int(np.argmax(ratios)) + 1
