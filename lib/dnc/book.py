@@ -5,9 +5,12 @@ from __future__ import annotations
 
 def glue(**values) -> None:
     """Glue each keyword as a hidden value for ``{glue:text}`` roles in the prose."""
+    import numpy as np
     from myst_nb import glue as _glue
 
     for name, value in values.items():
+        if isinstance(value, np.generic):  # numpy 2 scalars repr as np.float64(...)
+            value = value.item()
         _glue(name, value, display=False)
 
 

@@ -58,8 +58,9 @@ def layer_hessian(H1, Ws, l, activation: str = "linear") -> np.ndarray:
 
 def _gram_spectrum(At, X, dim: int) -> np.ndarray:
     """Eigenvalues of (1/N) JᵀJ from the NK×NK Gram (1/N) J Jᵀ, padded with zeros to ``dim``."""
-    N, K, _ = At.shape
-    gram = np.einsum("ica,jea->icje", At, At) * (X.T @ X)[:, None, :, None]
+    N, K, d = At.shape
+    rows = At.reshape(N * K, d)
+    gram = (rows @ rows.T).reshape(N, K, N, K) * (X.T @ X)[:, None, :, None]
     vals = np.linalg.eigvalsh(gram.reshape(N * K, N * K) / N)
     vals = np.clip(vals, 0.0, None)
     return _pad_desc(vals, dim)

@@ -7,7 +7,7 @@ train together as a batch (leading dimension of every tensor).
 Linear model: with A^(l) = W_L⋯W_l (K×d_{l−1}), R = (A^(1) H_1 − Y)/N and P = R H_1ᵀ,
     ∂ℓ/∂W_l = A^(l+1)ᵀ Q_l,  Q_1 = P,  Q_{l+1} = Q_l W_lᵀ,      ∂ℓ/∂H_1 = A^(1)ᵀ R,
 so the backpropagated error is carried in its rank-K factored form and no d×d×N product is formed.
-ReLU model: ordinary backpropagation with the masks 1[W_l h^(l) > 0].
+ReLU model: ordinary backpropagation through the masks 1[W_l h^(l) > 0] (``threshold_backward``).
 """
 
 from __future__ import annotations
@@ -111,19 +111,20 @@ class Stepper:
 
     def _relu(self, H, Ws):
         L = len(Ws)
-        xs, masks = [H], []
+        xs = [H]
         for l in range(L - 1):
-            pre = Ws[l] @ xs[-1]
-            masks.append(pre > 0)
-            xs.append(pre.clamp_min_(0.0))
+            xs.append((Ws[l] @ xs[-1]).clamp_min_(0.0))
         delta = torch.baddbmm(self.Y, Ws[L - 1], xs[-1], beta=-1.0)  # Z − Y
         loss = delta.square().sum(dim=(1, 2)) / (2 * self.config.N)
-        for l in range(L, 0, -1):
+        for l in range(L, 1, -1):
             W = Ws[l - 1]
-            back = W.mT @ delta  # uses W_l before its update
+            # Error at layer l−1's pre-activation: (W_lᵀ δ) ⊙ 1[h^(l) > 0], with W_l before its update.
+            back = torch.ops.aten.threshold_backward(W.mT @ delta, xs[l - 1], 0.0)
             W.baddbmm_(delta, xs[l - 1].mT, beta=self.decay_W[l - 1], alpha=self.alpha)
-            delta = back.mul_(masks[l - 2]) if l > 1 else back
-        H.mul_(self.decay_H).add_(delta, alpha=self.alpha)
+            delta = back
+        grad_H = Ws[0].mT @ delta  # W_1 and H_1 each need the other before its update
+        Ws[0].baddbmm_(delta, H.mT, beta=self.decay_W[0], alpha=self.alpha)
+        H.mul_(self.decay_H).add_(grad_H, alpha=self.alpha)
         return loss
 
 

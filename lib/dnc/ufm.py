@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy.optimize import brentq
@@ -35,7 +35,6 @@ class UFMConfig:
     loss: str = "mse"
     init_scale: float = 1.0
     seed: int = 0
-    lambda_W_list: tuple[float, ...] = field(init=False, repr=False)
 
     def __post_init__(self):
         K = positive_int(self.K, "K")
@@ -50,11 +49,10 @@ class UFMConfig:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES} (cross-entropy is not implemented yet)")
-        object.__setattr__(
-            self, "lambda_W_list", tuple(positive_list(self.lambda_W, L, "lambda_W"))
-        )
-        positive(self.lambda_H, "lambda_H")
-        positive(self.init_scale, "init_scale")
+        # Normalise so that equal configurations compare (and hash into cache keys) equal.
+        object.__setattr__(self, "lambda_W", tuple(positive_list(self.lambda_W, L, "lambda_W")))
+        object.__setattr__(self, "lambda_H", positive(self.lambda_H, "lambda_H"))
+        object.__setattr__(self, "init_scale", positive(self.init_scale, "init_scale"))
 
     def warn_if_above_threshold(self) -> None:
         """Warn when condition (2) fails: the optimum is then the zero solution, not DNC."""
@@ -69,6 +67,11 @@ class UFMConfig:
             )
 
     @property
+    def lambda_W_list(self) -> tuple[float, ...]:
+        """The L per-layer weight decays λ_{W_1}, …, λ_{W_L}."""
+        return self.lambda_W
+
+    @property
     def N(self) -> int:
         return self.K * self.n
 
@@ -78,8 +81,7 @@ class UFMConfig:
 
     def as_dict(self) -> dict:
         out = asdict(self)
-        out.pop("lambda_W_list")
-        out["lambda_W"] = list(self.lambda_W_list)
+        out["lambda_W"] = list(self.lambda_W)
         return out
 
 

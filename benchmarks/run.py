@@ -1,0 +1,151 @@
+"""Benchmarks: `make bench`. Prints a table of ours against the peer method measured in the same
+process and writes benchmarks/results.json (a list of records, see README). Each time is the
+median of repeated runs."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from dnc import hessian, ufm
+from dnc.train import Stepper, default_device, initial_params
+
+OUT = Path(__file__).resolve().parent / "results.json"
+
+
+def median_time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def params(K, n, d, L, activation, seed=0):
+    config = ufm.UFMConfig(K=K, n=n, d=d, L=L, activation=activation, seed=seed)
+    H, Ws = initial_params(config, seeds=(seed,), device="cpu")
+    return config, H[0].numpy(), [W[0].numpy() for W in Ws]
+
+
+def peer_spectrum(H1, Ws, l, activation, K, n):
+    """torch.func.hessian of the data term with respect to W_l, then torch.linalg.eigvalsh."""
+    Ht, Wt = torch.tensor(H1), [torch.tensor(W) for W in Ws]
+    Y = torch.tensor(ufm.targets(K, n))
+
+    def loss(w):
+        x = Ht
+        for m, W in enumerate(Wt):
+            x = (w.reshape(W.shape) if m == l - 1 else W) @ x
+            if activation == "relu" and m < len(Wt) - 1:
+                x = x.clamp_min(0.0)
+        return ((x - Y) ** 2).sum() / (2 * K * n)
+
+    dense = torch.func.hessian(loss)(Wt[l - 1].reshape(-1))
+    return torch.linalg.eigvalsh(dense).flip(0).numpy()
+
+
+def bench_spectrum(name, d, activation, l, with_peer=True, repeats=20, peer_repeats=3):
+    config, H1, Ws = params(3, 40, d, 5, activation)
+    ours = median_time(lambda: hessian.layer_hessian_spectrum(H1, Ws, l, activation), repeats)
+    record = {
+        "name": name,
+        "ours_s": ours,
+        "peer": None,
+        "peer_s": None,
+        "ratio": None,
+        "device": "cpu",
+        "size": f"K=3 n=40 d={d} L=5 l={l} {activation}",
+    }
+    if with_peer:
+        mine = hessian.layer_hessian_spectrum(H1, Ws, l, activation)
+        theirs = peer_spectrum(H1, Ws, l, activation, 3, 40)
+        error = float(np.max(np.abs(mine - theirs)) / np.max(np.abs(theirs)))
+        peer = median_time(lambda: peer_spectrum(H1, Ws, l, activation, 3, 40), peer_repeats)
+        record.update(
+            peer="torch.func.hessian + torch.linalg.eigvalsh",
+            peer_s=peer,
+            ratio=peer / ours,
+            max_relative_eigenvalue_error=error,
+        )
+    return record
+
+
+def bench_step(name, d, activation, steps=200, repeats=15):
+    config = ufm.UFMConfig(K=3, n=40, d=d, L=5, activation=activation)
+    device = default_device("cpu")
+    H, Ws = initial_params(config, seeds=(0,), device=device)
+    stepper = Stepper(config, 0.01, H)
+
+    def ours():
+        for _ in range(steps):
+            stepper.step(H, Ws)
+
+    Hp = H[0].clone().requires_grad_(True)
+    Wp = [W[0].clone().requires_grad_(True) for W in Ws]
+    groups = [{"params": [Hp], "weight_decay": config.lambda_H}] + [
+        {"params": [W], "weight_decay": lam}
+        for W, lam in zip(Wp, config.lambda_W_list, strict=True)
+    ]
+    optimizer = torch.optim.SGD(groups, lr=0.01)
+    Y = torch.tensor(ufm.targets(config.K, config.n))
+
+    def peer():
+        for _ in range(steps):
+            optimizer.zero_grad()
+            x = Hp
+            for m, W in enumerate(Wp):
+                x = W @ x
+                if activation == "relu" and m < len(Wp) - 1:
+                    x = x.relu()
+            loss = ((x - Y) ** 2).sum() / (2 * config.N)
+            loss.backward()
+            optimizer.step()
+
+    ours_s = median_time(ours, repeats) / steps
+    peer_s = median_time(peer, repeats) / steps
+    return {
+        "name": name,
+        "ours_s": ours_s,
+        "peer": "autograd + torch.optim.SGD",
+        "peer_s": peer_s,
+        "ratio": peer_s / ours_s,
+        "device": "cpu",
+        "size": f"K=3 n=40 d={d} L=5 {activation}, float64, 1 thread, per step",
+    }
+
+
+def main() -> int:
+    records = []
+    torch.set_num_threads(1)
+    records.append(bench_step("gd_step_linear_paper", 60, "linear"))
+    records.append(bench_step("gd_step_relu_paper", 65, "relu"))
+    torch.set_num_threads(2)
+    records.append(bench_spectrum("hessian_spectrum_linear_d60", 60, "linear", 3))
+    records.append(bench_spectrum("hessian_spectrum_relu_d65", 65, "relu", 4))
+    records.append(
+        bench_spectrum("hessian_spectrum_relu_d1024", 1024, "relu", 4, with_peer=False, repeats=3)
+    )
+    OUT.write_text(json.dumps(records, indent=1) + "\n")
+    print(f"{'name':<30} {'ours (s)':>11} {'peer (s)':>11} {'ratio':>9}  size")
+    for r in records:
+        peer = f"{r['peer_s']:.3e}" if r["peer_s"] is not None else "-"
+        ratio = f"{r['ratio']:.1f}x" if r["ratio"] is not None else "-"
+        print(f"{r['name']:<30} {r['ours_s']:>11.3e} {peer:>11} {ratio:>9}  {r['size']}")
+        if "max_relative_eigenvalue_error" in r:
+            print(
+                f"{'':<30} eigenvalues agree to {r['max_relative_eigenvalue_error']:.1e} (relative)"
+            )
+    print(f"wrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

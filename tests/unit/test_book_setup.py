@@ -1,0 +1,92 @@
+"""The project's own set-up: one package list, the profile switch, the figure command line."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dnc import profile
+from dnc.figures import registry
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_make_test_runs_the_quick_profile():
+    assert os.environ.get("DNC_PROFILE") == "quick", "run the tests through `make test`"
+    assert profile.current() == "quick"
+
+
+def test_unknown_profile_is_an_error(monkeypatch):
+    monkeypatch.setenv("DNC_PROFILE", "huge")
+    with pytest.raises(ValueError, match="quick"):
+        profile.current()
+
+
+def test_conda_and_pip_install_the_same_list():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert "-r requirements.txt" in pip_section
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert re.search(r'dependencies = \{ file = \["requirements.txt"\] \}', pyproject)
+    python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))
+    assert python == "python=3.11"
+    pins = [
+        line
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert all("==" in line for line in pins), "every package is pinned"
+    assert "torch==2.13.0" in pins
+    book = next(p for p in pins if p.startswith("jupyter-book=="))
+    assert book.split("==")[1].startswith("1."), "Jupyter Book 2 ignores _config.yml/_toc.yml"
+
+
+def test_every_toc_entry_exists_and_chapters_have_no_ipynb_twin():
+    toc = (ROOT / "_toc.yml").read_text()
+    for name in re.findall(r"(?:file|root):\s*(\S+)", toc):
+        assert (ROOT / f"{name}.md").exists(), name
+    assert not list((ROOT / "book").glob("*.ipynb"))
+
+
+def run_cli(*args, tmp_path):
+    env = {**os.environ, "DNC_CACHE_DIR": str(tmp_path / "cache")}
+    return subprocess.run(
+        [sys.executable, "-m", "dnc", *args], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
+
+
+def test_cli_lists_figures_with_their_paper_numbers(tmp_path):
+    out = run_cli("list", tmp_path=tmp_path)
+    assert out.returncode == 0
+    assert re.search(r"hessian_outliers_over_training\s+paper A, Figure 3", out.stdout)
+    assert re.search(r"hessian_knockouts_late\s+paper A, Figure 6", out.stdout)
+
+
+def test_cli_regenerates_one_figure(tmp_path):
+    out = run_cli(
+        "figure", "class_mean_gram", "--profile", "quick", "--out", "figs", tmp_path=tmp_path
+    )
+    assert out.returncode == 0, out.stderr
+    for suffix in ("png", "pdf"):
+        assert (tmp_path / "figs" / f"class_mean_gram.{suffix}").stat().st_size > 1000
+
+
+def test_cli_unknown_figure(tmp_path):
+    out = run_cli("figure", "no_such_figure", tmp_path=tmp_path)
+    assert out.returncode == 2 and "no figure named" in out.stderr
+
+
+def test_each_paper_figure_has_one_function():
+    import dnc.figures.all  # noqa: F401
+
+    seen = {}
+    for spec in registry.REGISTRY.values():
+        if spec.paper != "book":
+            key = (spec.paper, spec.number)
+            assert key not in seen, f"{key} made by both {seen[key]} and {spec.name}"
+            seen[key] = spec.name
+    assert {("A", "3"), ("A", "4"), ("A", "5"), ("A", "6")} <= set(seen)

@@ -1,0 +1,44 @@
+import numpy as np
+import pytest
+
+from dnc import cache
+
+
+def test_roundtrip_without_pickle(tmp_path):
+    path = tmp_path / "a" / "x.npz"
+    cache.save_arrays(path, {"x": np.arange(3.0)}, {"note": "hi", "n": 3})
+    arrays, meta = cache.load_arrays(path)
+    assert np.array_equal(arrays["x"], np.arange(3.0)) and meta == {"note": "hi", "n": 3}
+
+
+def test_a_failed_write_leaves_no_file(tmp_path, monkeypatch):
+    path = tmp_path / "x.npz"
+
+    def broken(handle, **arrays):
+        handle.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken)
+    with pytest.raises(OSError):
+        cache.save_arrays(path, {"x": np.zeros(2)})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_key_depends_on_config_and_code(monkeypatch):
+    a = cache.run_key("run", {"lr": 0.1})
+    assert a == cache.run_key("run", {"lr": 0.1})
+    assert a != cache.run_key("run", {"lr": 0.2})
+    monkeypatch.setattr(cache, "code_version", lambda: "different")
+    assert a != cache.run_key("run", {"lr": 0.1})
+
+
+def test_cached_computes_once():
+    calls = []
+
+    def compute(checkpoint):
+        calls.append(1)
+        return {"y": np.ones(2)}, {"done": True}
+
+    first = cache.cached("thing", {"a": 1}, compute)
+    second = cache.cached("thing", {"a": 1}, compute)
+    assert len(calls) == 1 and np.array_equal(first[0]["y"], second[0]["y"])

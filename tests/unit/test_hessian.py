@@ -1,0 +1,90 @@
+import numpy as np
+import pytest
+import torch
+
+from dnc import hessian, train, ufm
+
+
+def trained(activation, L=3, d=5, K=3, n=3, epochs=150):
+    config = ufm.UFMConfig(K=K, n=n, d=d, L=L, activation=activation)
+    return config, train.train(config, epochs, 0.3).params()
+
+
+def autograd_hessian(H1, Ws, l, activation, K, n):
+    Ht = torch.tensor(H1)
+    Wt = [torch.tensor(W) for W in Ws]
+    Y = torch.tensor(ufm.targets(K, n))
+
+    def loss(w):
+        x = Ht
+        for m, W in enumerate(Wt):
+            x = (w.reshape(W.shape) if m == l - 1 else W) @ x
+            if activation == "relu" and m < len(Wt) - 1:
+                x = x.clamp_min(0.0)
+        return ((x - Y) ** 2).sum() / (2 * K * n)
+
+    return torch.func.hessian(loss)(Wt[l - 1].reshape(-1)).numpy()
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu"])
+@pytest.mark.parametrize("l", [1, 2, 3])
+def test_dense_hessian_spectrum_and_matvec_against_autograd(activation, l):
+    config, (H1, Ws) = trained(activation)
+    reference = autograd_hessian(H1, Ws, l, activation, config.K, config.n)
+    dense = hessian.layer_hessian(H1, Ws, l, activation)
+    assert np.max(np.abs(dense - reference)) < 1e-12
+    spectrum = hessian.layer_hessian_spectrum(H1, Ws, l, activation)
+    exact = np.sort(np.linalg.eigvalsh(reference))[::-1]
+    assert np.max(np.abs(spectrum - exact)) < 1e-10 * max(1.0, exact[0])
+    v = np.random.default_rng(l).standard_normal(reference.shape[0])
+    assert np.allclose(hessian.hessian_matvec(H1, Ws, l, v, activation), reference @ v, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu"])
+def test_papyan_components_sum_to_the_hessian(activation):
+    config, (H1, Ws) = trained(activation)
+    parts = hessian.papyan_components(H1, Ws, 2, activation)
+    total = sum(U.T @ U for U in parts.values())
+    assert np.allclose(total, hessian.layer_hessian(H1, Ws, 2, activation), atol=1e-12)
+    ko = hessian.knockout_spectra(H1, Ws, 2, activation)
+    rest = parts["class"].T @ parts["class"] + parts["cross"].T @ parts["cross"]
+    assert np.allclose(ko["minus within"], np.sort(np.linalg.eigvalsh(rest))[::-1], atol=1e-12)
+
+
+def test_theorem_quantities_on_an_exactly_collapsed_point():
+    """Build a collapsed point by hand (orthogonal frames, A ∝ means) and check the formulas."""
+    K, n, d, alpha = 3, 2, 5, 0.7
+    rng = np.random.default_rng(0)
+    Q1, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    Q2, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    H1 = 2.0 * np.kron(Q1[:, :K], np.ones((1, n)))
+    W1 = 1.5 * Q2[:, :K] @ Q1[:, :K].T  # maps frame 1 onto frame 2
+    W2 = alpha * (3.0 * Q2[:, :K]).T  # rows ∝ next-layer means
+    spectrum = hessian.layer_hessian_spectrum(H1, [W1, W2], 1)
+    predicted = hessian.predicted_outlier_eigenvalues(H1, [W1, W2], 1)
+    assert np.allclose(spectrum[: K * K], predicted.mean()) and np.allclose(
+        predicted, predicted[0, 0]
+    )
+    assert np.allclose(spectrum[K * K :], 0, atol=1e-12)
+    assert np.allclose(hessian.predicted_alignments(H1, [W1, W2], 1), 1.0)
+    assert hessian.outlier_count(spectrum, 2 * K * K) == K * K
+
+
+def test_outlier_count():
+    assert hessian.outlier_count([5, 4.9, 4.8, 0.01, 0.009, 0.008], 5) == 3
+    assert hessian.outlier_count([1.0, 1.0, 1e-17, 3e-18, 0.0], 4) == 2
+
+
+@pytest.mark.parametrize("l", [0, 4, 1.5, True])
+def test_layer_index_out_of_range(l):
+    _, (H1, Ws) = trained("linear")
+    with pytest.raises(ValueError, match="layer index"):
+        hessian.layer_hessian_spectrum(H1, Ws, l)
+
+
+def test_shape_mismatch_and_bad_activation():
+    _, (H1, Ws) = trained("linear")
+    with pytest.raises(ValueError, match="do not chain"):
+        hessian.layer_hessian(H1[:-1], Ws, 1)
+    with pytest.raises(ValueError, match="activation"):
+        hessian.layer_hessian(H1, Ws, 1, "sigmoid")
