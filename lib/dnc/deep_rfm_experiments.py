@@ -7,7 +7,6 @@ results are stored by :func:`dnc.cache.cached` under (name, settings, code versi
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 from . import cache, data, mlp, rfm
 from .profile import choose, current
@@ -39,7 +38,6 @@ def mlp_run(profile=None, **overrides) -> dict:
 
     def compute(_checkpoint):
         X, y = _load(cfg["dataset"], cfg["n_per_class"], cfg["seed"])
-        torch.set_num_threads(max(1, torch.get_num_threads()))
         train = {k: v for k, v in cfg.items() if k not in ("dataset", "n_per_class")}
         model, hist = mlp.train_mlp(X, y, **train)
         arrays = {f"history_{k}": v for k, v in hist.items()}

@@ -21,6 +21,7 @@ import math
 import numpy as np
 import torch
 
+from . import metrics
 from ._checks import as_labels, as_matrix, positive, positive_int
 from .agop import psd_power
 from .data import normalize_rows, one_hot
@@ -152,9 +153,11 @@ def deep_rfm(
 
     For l = 1..layers: X_l ← X_l/‖·‖ row-wise (if ``normalize``); α_l = fit(X_l, I); M_l =
     AGOP(f_l, X_l); X̃_l = X_l M_l^{1/2} (rows: M_l^{1/2} x); X_{l+1} = ReLU(X̃_l W_lᵀ) with
-    W_l ∈ R^{width×d} i.i.d. N(0, 1/width). Returns a dict of per-layer lists: ``X`` (the
-    normalised input X_l), ``agop_out`` (X̃_l), ``rf_out`` (X_{l+1}) and ``train_accuracy``,
-    keeping the full matrices only for the layer indices in ``keep`` (all when None).
+    W_l ∈ R^{width×d} i.i.d. N(0, 1/width). Returns a dict with per-layer lists
+    ``nc1_in/agop/rf`` (NC1 = tr Σ_W / tr Σ_B of X_l, X̃_l, X_{l+1}), ``nc2_in/agop/rf`` (NC2
+    against the simplex ETF) and ``train_accuracy``, and dicts ``X`` (normalised X_l),
+    ``agop_out`` (X̃_l), ``rf_out`` (X_{l+1}) and ``Ms`` (M_l) holding the full matrices only for
+    the layer indices in ``keep`` (all when None).
     """
     X = as_matrix(X, "X")
     lab = as_labels(y, X.shape[0], "y")
@@ -163,8 +166,6 @@ def deep_rfm(
     rng = np.random.default_rng(seed)
     keep = set(range(layers)) if keep is None else set(keep)
     out = {"X": {}, "agop_out": {}, "rf_out": {}, "train_accuracy": [], "Ms": {}}
-    from . import metrics
-
     out.update(
         {"nc1_in": [], "nc1_agop": [], "nc1_rf": [], "nc2_in": [], "nc2_agop": [], "nc2_rf": []}
     )

@@ -6,8 +6,9 @@ import struct
 
 import numpy as np
 import pytest
-from dnc import data
 from scipy.io import savemat
+
+from dnc import data
 
 
 def write_idx(path, array):

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 import torch
-from dnc import agop, metrics, rfm
 from scipy import integrate
+
+from dnc import agop, metrics, rfm
 
 
 def spd(D, seed):
