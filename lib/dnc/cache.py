@@ -21,10 +21,12 @@ _PACKAGE = Path(__file__).resolve().parent
 _META = "__meta__"
 
 
-def code_version() -> str:
-    """SHA-256 (first 16 hex digits) of every ``.py`` file of the ``dnc`` package."""
+def code_version(modules: tuple[str, ...] | None = None) -> str:
+    """SHA-256 (first 16 hex digits) of the ``dnc`` package's ``.py`` files: all of them, or only
+    ``modules`` (paths relative to the package, e.g. ``("train.py", "ufm.py")``)."""
     digest = hashlib.sha256()
-    for path in sorted(_PACKAGE.rglob("*.py")):
+    paths = sorted(_PACKAGE.rglob("*.py")) if modules is None else [_PACKAGE / m for m in modules]
+    for path in paths:
         digest.update(str(path.relative_to(_PACKAGE)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -35,9 +37,12 @@ def cache_dir() -> Path:
     return Path(os.environ.get("DNC_CACHE_DIR", Path.home() / ".cache" / "dnc"))
 
 
-def run_key(name: str, config: dict) -> str:
-    """Hash of the run's name, its full config (JSON) and the code version."""
-    blob = json.dumps({"name": name, "config": config, "code": code_version()}, sort_keys=True)
+def run_key(name: str, config: dict, modules: tuple[str, ...] | None = None) -> str:
+    """Hash of the run's name, its full config (JSON) and the version of the code it runs
+    (``modules``, default the whole package)."""
+    blob = json.dumps(
+        {"name": name, "config": config, "code": code_version(modules)}, sort_keys=True
+    )
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
@@ -90,22 +95,24 @@ def cached(
     config: dict,
     compute: Callable[[Checkpoint], tuple[dict[str, np.ndarray], dict]],
     use_cache: bool = True,
+    modules: tuple[str, ...] | None = None,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Return the stored result of ``compute`` for (name, config), computing and storing it if absent.
 
     ``compute(checkpoint)`` returns (arrays, meta); it may save intermediate state to
-    ``checkpoint`` and resumes from ``checkpoint.load()`` after an interruption.
+    ``checkpoint`` and resumes from ``checkpoint.load()`` after an interruption. ``modules``
+    restricts the code version in the key to the files the computation runs (default: all).
     """
     if not use_cache:
         return compute(Checkpoint(None))
-    key = run_key(name, config)
+    key = run_key(name, config, modules)
     path = cache_dir() / name / f"{key}.npz"
     if path.exists():
         return load_arrays(path)
     checkpoint = Checkpoint(path.with_name(f"{key}.ckpt.npz"))
     arrays, meta = compute(checkpoint)
     save_arrays(
-        path, arrays, {**meta, "_cache": {"config": config, "code_version": code_version()}}
+        path, arrays, {**meta, "_cache": {"config": config, "code_version": code_version(modules)}}
     )
     checkpoint.clear()
     return arrays, meta

@@ -141,3 +141,34 @@ def varied_lambda_setting(profile: str | None = None) -> Setting:
     lambdas = tuple(2e-3 * (l + 1) for l in range(c.L))
     config = UFMConfig(K=c.K, n=c.n, d=c.d, L=c.L, lambda_W=lambdas, lambda_H=3e-3, seed=1)
     return Setting(config, base.epochs, 0.5, base.layer, log_epochs=base.log_epochs)
+
+
+def relu_setting(profile: str | None = None) -> Setting:
+    """Paper A §5.2: the ReLU deep UFM, K = 3, d = 65, n = 40, L = 5, layer l = 4, 10⁶ epochs."""
+    quick = dict(K=3, n=10, d=24, L=5, layer=4, epochs=60000)
+    paper = dict(K=3, n=40, d=65, L=5, layer=4, epochs=1_000_000)
+    s = choose(quick, paper, profile)
+    config = UFMConfig(
+        K=s["K"],
+        n=s["n"],
+        d=s["d"],
+        L=s["L"],
+        lambda_W=5e-3,
+        lambda_H=5e-3,
+        activation="relu",
+        seed=0,
+    )
+    E = s["epochs"]
+    return Setting(
+        config,
+        E,
+        lr=0.5,
+        layer=s["layer"],
+        figure_epochs=(0, E // 1000, E // 100, E // 10, E),
+        knockout_epochs=(E,),
+        log_epochs=_log_epochs(E, 80),
+    )
+
+
+def relu_run(profile: str | None = None, progress: bool | None = None) -> TrainResult:
+    return run(relu_setting(profile), progress=progress)

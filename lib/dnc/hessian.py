@@ -217,3 +217,39 @@ def outlier_count(eigenvalues, max_count: int, rtol: float = 1e-12) -> int:
     m = min(int(max_count) + 1, vals.size)
     ratios = np.log(vals[: m - 1]) - np.log(vals[1:m])
     return int(np.argmax(ratios)) + 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Eigenvectors of Hess_l and the data gradient (paper A §4.2, App. F.3)
+# ---------------------------------------------------------------------------------------------
+
+
+def top_eigenpairs(H1, Ws, l, k: int, activation: str = "linear"):
+    """(eigenvalues, eigenvectors D×k) of the top k of Hess_l = (1/N) JᵀJ, through the Gram
+    (1/N) J Jᵀ = W Λ Wᵀ: the eigenvectors are Jᵀ w_j / √(N λ_j)."""
+    V = papyan_vectors(H1, Ws, l, activation)  # rows of J, shape (K, n, K, D)
+    J = V.reshape(-1, V.shape[-1])
+    N = V.shape[0] * V.shape[1]
+    vals, vecs = np.linalg.eigh(J @ J.T / N)
+    order = np.argsort(vals)[::-1][: int(k)]
+    vals, vecs = vals[order], vecs[:, order]
+    if np.any(vals <= 0):
+        raise ValueError(f"Hess_l has fewer than k = {k} nonzero eigenvalues")
+    return vals, (J.T @ vecs) / np.sqrt(N * vals)
+
+
+def data_gradient(H1, Ws, l, activation: str = "linear") -> np.ndarray:
+    """g̃^(l) = Av_i (Ã_iᵀ u_i) ⊗ x_i, the data part of ∂L/∂w_l (u_i the residual), row-major."""
+    At, X = jacobian_factors(H1, Ws, l, activation)
+    out = layer_inputs(H1, Ws, activation)[-1]
+    K, N = out.shape
+    U = out - np.kron(np.eye(K), np.ones((1, N // K)))
+    back = np.einsum("ica,ci->ai", At, U)  # column i is Ã_iᵀ u_i
+    return (back @ X.T / N).ravel()
+
+
+def coefficients(g, vectors) -> np.ndarray:
+    """(vᵀg)² / (‖v‖² ‖g‖²) for each column v of ``vectors``: the share of g along v."""
+    g = np.asarray(g, dtype=np.float64).ravel()
+    V = np.asarray(vectors, dtype=np.float64).reshape(g.size, -1)
+    return (V.T @ g) ** 2 / (np.sum(V**2, axis=0) * (g @ g))

@@ -374,6 +374,11 @@ def _train(
     )
 
 
+# The files a training run executes: its cache entry is keyed by these alone, so that editing a
+# figure or an analysis does not throw away a long run.
+TRAINING_CODE = ("train.py", "ufm.py", "_checks.py", "cache.py")
+
+
 def train_cached(
     config: UFMConfig,
     epochs: int,
@@ -411,5 +416,7 @@ def train_cached(
         )
         return result.to_arrays()
 
-    arrays, meta = cache.cached("ufm_train", key, compute, use_cache=use_cache)
+    arrays, meta = cache.cached(
+        "ufm_train", key, compute, use_cache=use_cache, modules=TRAINING_CODE
+    )
     return TrainResult.from_arrays(arrays, meta)

@@ -28,7 +28,7 @@ def test_key_depends_on_config_and_code(monkeypatch):
     a = cache.run_key("run", {"lr": 0.1})
     assert a == cache.run_key("run", {"lr": 0.1})
     assert a != cache.run_key("run", {"lr": 0.2})
-    monkeypatch.setattr(cache, "code_version", lambda: "different")
+    monkeypatch.setattr(cache, "code_version", lambda modules=None: "different")
     assert a != cache.run_key("run", {"lr": 0.1})
 
 
@@ -42,3 +42,9 @@ def test_cached_computes_once():
     first = cache.cached("thing", {"a": 1}, compute)
     second = cache.cached("thing", {"a": 1}, compute)
     assert len(calls) == 1 and np.array_equal(first[0]["y"], second[0]["y"])
+
+
+def test_code_version_of_selected_modules():
+    everything = cache.code_version()
+    training = cache.code_version(("train.py", "ufm.py"))
+    assert training != everything and training == cache.code_version(("train.py", "ufm.py"))

@@ -1,0 +1,125 @@
+"""Figures of paper A for the ReLU deep UFM (§5.2), one function per figure."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import collapse, experiments, hessian, tracking
+from . import style
+from .registry import figure
+
+
+def _relu(result, profile):
+    setting = experiments.relu_setting(profile if result is None else None)
+    return setting, result or experiments.run(setting)
+
+
+def _shown_epochs(result, setting):
+    have = set(result.snapshot_epochs.tolist())
+    return [e for e in setting.figure_epochs if e in have]
+
+
+def weight_gram_spectrum(W) -> np.ndarray:
+    """Eigenvalues of W_lᵀW_l, descending."""
+    W = np.asarray(W, dtype=np.float64)
+    return np.clip(np.linalg.eigvalsh(W.T @ W), 0.0, None)[::-1]
+
+
+@figure("A", 9)
+def relu_hessian_outliers_over_training(result=None, profile=None):
+    """Bulk and top K² eigenvalues of Hess_l in the ReLU deep UFM at several epochs (paper A, Figure 9)."""
+    setting, result = _relu(result, profile)
+    K, l = result.config.K, setting.layer
+    epochs = _shown_epochs(result, setting)
+    fig, axes = style.new(ncols=len(epochs), width=3.0, height=2.8)
+    for ax, epoch in zip(axes[0], epochs, strict=True):
+        H, Ws = result.params(epoch)
+        vals = hessian.layer_hessian_spectrum(H, Ws, l, "relu")
+        style.spectrum_panel(ax, vals, K * K, f"epoch {epoch}")
+    axes[0, 0].set_ylabel("count")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(
+        f"Spectrum of Hess$_{l}$, ReLU deep UFM (d={result.config.d}, L={result.config.L})"
+    )
+    return fig
+
+
+@figure("A", 10)
+def relu_hessian_knockouts(result=None, profile=None):
+    """Hess_l of the ReLU deep UFM and its Papyan knockouts at the end of training (paper A, Figure 10)."""
+    setting, result = _relu(result, profile)
+    K, l = result.config.K, setting.layer
+    H, Ws = result.params()
+    spectra = hessian.knockout_spectra(H, Ws, l, "relu")
+    fig, axes = style.new(ncols=len(spectra), width=3.0, height=2.8)
+    for ax, (name, vals) in zip(axes[0], spectra.items(), strict=True):
+        title = "Hess$_l$" if name == "Hess" else f"Hess$_l$ − G$_{{{name.split()[1]}}}$"
+        style.spectrum_panel(ax, vals, K * K, title)
+    fig.suptitle(f"Knockouts, ReLU deep UFM, layer {l}, epoch {result.epochs}")
+    return fig
+
+
+@figure("A", 11)
+def relu_weight_spectra_over_training(result=None, profile=None):
+    """Bulk and top K eigenvalues of W_lᵀW_l in the ReLU deep UFM at several epochs (paper A, Figure 11)."""
+    setting, result = _relu(result, profile)
+    K, l = result.config.K, setting.layer
+    epochs = _shown_epochs(result, setting)
+    fig, axes = style.new(ncols=len(epochs), width=3.0, height=2.8)
+    for ax, epoch in zip(axes[0], epochs, strict=True):
+        _, Ws = result.params(epoch)
+        style.spectrum_panel(ax, weight_gram_spectrum(Ws[l - 1]), K, f"epoch {epoch}")
+    axes[0, 0].set_ylabel("count")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(f"Spectrum of $W_{l}^\\top W_{l}$, ReLU deep UFM")
+    return fig
+
+
+def convergence_tracks(result, layer: int) -> dict[str, np.ndarray]:
+    """Over the logged snapshots: spread (max/min) of the top K² eigenvalues of Hess_l, of the top
+    K eigenvalues of W_lᵀW_l, and NC1 (‖Σ_W Σ_B^†‖_F²) of the input of layer l."""
+    K = result.config.K
+
+    def measure(H, Ws):
+        top = hessian.layer_hessian_spectrum(H, Ws, layer, "relu")[: K * K]
+        weights = weight_gram_spectrum(Ws[layer - 1])[:K]
+        nc1 = collapse.dnc_report(H, Ws, "relu")["nc1"][layer - 1]
+        return [top.max() / top.min(), weights.max() / weights.min(), nc1]
+
+    epochs, values = tracking.over_snapshots(result, measure)
+    keep = epochs > 0
+    return {
+        "epochs": epochs[keep],
+        "hessian_spread": values[keep, 0],
+        "weight_spread": values[keep, 1],
+        "nc1": values[keep, 2],
+    }
+
+
+@figure("book")
+def relu_outlier_convergence(result=None, profile=None, tracks=None):
+    """Spread of the top K² Hessian and top K weight eigenvalues, and NC1, over the whole ReLU run."""
+    setting, result = _relu(result, profile)
+    tracks = tracks or convergence_tracks(result, setting.layer)
+    fig, axes = style.new(ncols=2, width=4.2)
+    ax = axes[0, 0]
+    ax.loglog(
+        tracks["epochs"],
+        tracks["hessian_spread"] - 1,
+        color=style.OUTLIER,
+        label="Hess$_l$: top $K^2$ max/min − 1",
+    )
+    ax.loglog(
+        tracks["epochs"],
+        tracks["weight_spread"] - 1,
+        color=style.PALETTE[0],
+        label="$W_l^\\top W_l$: top $K$ max/min − 1",
+    )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("relative spread of the outliers")
+    ax.legend(fontsize=8)
+    ax = axes[0, 1]
+    ax.loglog(tracks["epochs"], np.maximum(tracks["nc1"], 1e-300), color=style.BULK)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("NC1 (Frobenius) of the layer input")
+    return fig
