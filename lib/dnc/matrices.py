@@ -1,0 +1,184 @@
+"""Other deep-learning matrices of the deep linear UFM (paper A §4.3, App. D, E, G.2).
+
+    C^(l) = Av_i{(g_i − ḡ)(g_i − ḡ)ᵀ},  Δ^(l) = (1/N) Σ_{i,c'} δ_ic' δ_ic'ᵀ,  H^(l)ᵀH^(l),  W_lᵀW_l,
+
+with g_i = (A^(l+1)ᵀu_i) ⊗ h_i^(l) the per-sample gradient of ½‖u_i‖², δ_ic' = A^(l)ᵀ(f(h_i) − y_c')
+the extended backpropagated error at the input h^(l) of W_l, and r_{c'c''}^(l+1) = |a_c' · a_c''| for
+the rows a_c of A^(l+1) = W_L⋯W_{l+1}. Spectra are returned descending and in float64; where a
+matrix is d_l d_{l−1} wide its nonzero eigenvalues come from a Gram matrix of size N.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import as_matrix, positive, positive_list
+from .collapse import layer_class_means, products, scaling_constant
+from .gradients import backprop_factors, beta_from_alpha
+from .hessian import _layer, _pad_desc
+from .ufm import check_params, layer_inputs
+
+
+def _eigvals_desc(M) -> np.ndarray:
+    return np.sort(np.linalg.eigvalsh(M))[::-1]
+
+
+def _mean_norm_sq(means) -> float:
+    """Av_c ‖μ_c‖² (the theorems' ‖μ_c‖², equal across classes at collapse)."""
+    return float(np.mean(np.sum(means**2, axis=0)))
+
+
+def _alpha(H1, Ws, l) -> tuple[float, np.ndarray]:
+    """(α^(l), H̄^(l)) with A^(l) = W_L⋯W_l ≈ α^(l) H̄^(l)ᵀ; l = L+1 gives A = I_K and the output means."""
+    means = layer_class_means(H1, Ws)
+    alpha, _ = scaling_constant(products(Ws)[l - 1], means[l - 1])
+    return alpha, means[l - 1]
+
+
+# ---------------------------------------------------------------------------------------------
+# C^(l): covariance of per-sample gradients (Theorem E.1)
+# ---------------------------------------------------------------------------------------------
+
+
+def per_sample_gradients(H1, Ws, l) -> np.ndarray:
+    """(N, d_l d_{l−1}) array whose row i is g_i = (A^(l+1)ᵀu_i) ⊗ h_i^(l) (for small models)."""
+    E, X = backprop_factors(H1, Ws, l)
+    return np.einsum("ai,bi->iab", E, X).reshape(X.shape[1], -1)
+
+
+def gradient_covariance(H1, Ws, l) -> np.ndarray:
+    """Dense C^(l) = Av_i{(g_i − ḡ)(g_i − ḡ)ᵀ} (d_l d_{l−1} square; for small models and tests)."""
+    G = per_sample_gradients(H1, Ws, l)
+    G = G - G.mean(axis=0)
+    return G.T @ G / G.shape[0]
+
+
+def gradient_covariance_spectrum(H1, Ws, l) -> np.ndarray:
+    """All d_l d_{l−1} eigenvalues of C^(l), descending, from the N×N Gram (1/N) J M J.
+
+    M_ij = g_i·g_j = (e_i·e_j)(h_i·h_j) (the dot product of Kronecker products factorises) and
+    J = I − 11ᵀ/N centres the gradients; the remaining eigenvalues are zero.
+    """
+    E, X = backprop_factors(H1, Ws, l)
+    N = X.shape[1]
+    J = np.eye(N) - 1.0 / N
+    gram = J @ ((E.T @ E) * (X.T @ X)) @ J / N
+    return _pad_desc(np.clip(np.linalg.eigvalsh(gram), 0.0, None), E.shape[0] * X.shape[0])
+
+
+def predicted_gradient_covariance_eigenvalue(H1, Ws, l) -> float:
+    """Theorem E.1: the K−1 nonzero eigenvalues of C^(l) equal β^(l+1)² ‖μ_c^(l+1)‖² ‖μ_c^(l)‖² / K."""
+    H1, Ws = check_params(H1, Ws)
+    l = _layer(Ws, l)
+    alpha, up = _alpha(H1, Ws, l + 1)
+    low = layer_class_means(H1, Ws)[l - 1]
+    beta = beta_from_alpha(alpha, _mean_norm_sq(up))
+    return beta**2 * _mean_norm_sq(up) * _mean_norm_sq(low) / up.shape[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Δ^(l): second moment of the extended backpropagated errors (Theorem E.2)
+# ---------------------------------------------------------------------------------------------
+
+
+def backprop_second_moment(H1, Ws, l) -> np.ndarray:
+    """Δ^(l) = (1/N) Σ_{i,c'} A^(l)ᵀ u_ic' u_ic'ᵀ A^(l) with u_ic' = f(h_i) − e_c' (d_{l−1} square).
+
+    Σ_{c'} u_ic' u_ic'ᵀ = K z_i z_iᵀ − z_i 1ᵀ − 1 z_iᵀ + I_K for the output z_i, so
+    Δ^(l) = A^(l)ᵀ [K ZZᵀ − s1ᵀ − 1sᵀ + N I_K] A^(l) / N with s = Z 1_N.
+    """
+    H1, Ws = check_params(H1, Ws)
+    l = _layer(Ws, l)
+    Z = layer_inputs(H1, Ws)[-1]
+    K, N = Z.shape
+    s, one = Z.sum(axis=1), np.ones(K)
+    middle = K * Z @ Z.T - np.outer(s, one) - np.outer(one, s) + N * np.eye(K)
+    A = products(Ws)[l - 1]
+    return A.T @ middle @ A / N
+
+
+def backprop_second_moment_spectrum(H1, Ws, l) -> np.ndarray:
+    """All d_{l−1} eigenvalues of Δ^(l), descending."""
+    return _eigvals_desc(backprop_second_moment(H1, Ws, l))
+
+
+def predicted_backprop_eigenvalues(H1, Ws, l) -> tuple[float, float]:
+    """Theorem E.2 (γ^(l) = α^(l)² ‖μ_c^(l)‖², A^(l) = α^(l) H̄^(l)ᵀ): (‖μ_c^(l)‖²(γ² + α²), the
+    K−1-fold eigenvalue, on μ_c − μ_G) and (‖μ_c^(l)‖²(γ − α)², the single smaller one, on μ_G)."""
+    H1, Ws = check_params(H1, Ws)
+    l = _layer(Ws, l)
+    alpha, means = _alpha(H1, Ws, l)
+    r2 = _mean_norm_sq(means)
+    gamma = alpha**2 * r2
+    return r2 * (gamma**2 + alpha**2), r2 * (gamma - alpha) ** 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Feature Gram H^(l)ᵀH^(l) (Theorem E.3) and weight Gram W_lᵀW_l (Theorem 4.4)
+# ---------------------------------------------------------------------------------------------
+
+
+def feature_gram_spectrum(H1, Ws, l) -> np.ndarray:
+    """All N eigenvalues of H^(l)ᵀH^(l), descending, from the d_{l−1}×d_{l−1} H^(l)H^(l)ᵀ."""
+    H1, Ws = check_params(H1, Ws)
+    l = _layer(Ws, l)
+    X = layer_inputs(H1, Ws)[l - 1]
+    return _pad_desc(np.clip(np.linalg.eigvalsh(X @ X.T), 0.0, None), X.shape[1])
+
+
+def predicted_feature_gram_eigenvalue(H1, Ws, l) -> float:
+    """Theorem E.3: H^(l)ᵀH^(l) = n‖μ_c^(l)‖² [I_K ⊗ (1/n)1 1ᵀ], K eigenvalues n‖μ_c^(l)‖²."""
+    H1, Ws = check_params(H1, Ws)
+    l = _layer(Ws, l)
+    K = Ws[-1].shape[0]
+    return (H1.shape[1] // K) * _mean_norm_sq(layer_class_means(H1, Ws)[l - 1])
+
+
+def weight_gram_spectrum(W) -> np.ndarray:
+    """All d_{l−1} eigenvalues of W_lᵀW_l, descending."""
+    W = as_matrix(W, "W")
+    return _eigvals_desc(W.T @ W)
+
+
+def _regularisation(Ws, lambda_Ws, lambda_H):
+    return positive_list(lambda_Ws, len(Ws), "lambda_Ws"), positive(lambda_H, "lambda_H")
+
+
+def predicted_weight_gram_eigenvalues(H1, Ws, lambda_Ws, lambda_H) -> np.ndarray:
+    """Theorem 4.4: the K nonzero eigenvalues of W_lᵀW_l equal (λ_{H_1}/λ_{W_l}) n ‖μ_c^(1)‖²,
+    one value per layer l = 1..L (μ_c^(1) the class means of H_1)."""
+    H1, Ws = check_params(H1, Ws)
+    lam, lam_h = _regularisation(Ws, lambda_Ws, lambda_H)
+    K = Ws[-1].shape[0]
+    base = lam_h * (H1.shape[1] // K) * _mean_norm_sq(layer_class_means(H1, Ws)[0])
+    return np.array([base / v for v in lam])
+
+
+def balance_residuals(H1, Ws, lambda_Ws, lambda_H) -> np.ndarray:
+    """Relative residuals of the balance relations of Theorem 4.4, one per layer l = 1..L:
+    ‖λ_{W_1}W_1ᵀW_1 − λ_{H_1}H_1H_1ᵀ‖_F and ‖λ_{W_l}W_lᵀW_l − λ_{W_{l−1}}W_{l−1}W_{l−1}ᵀ‖_F, each over
+    the Frobenius norm of its first term. They vanish at every stationary point of (1)."""
+    H1, Ws = check_params(H1, Ws)
+    lam, lam_h = _regularisation(Ws, lambda_Ws, lambda_H)
+    out = []
+    for i, W in enumerate(Ws):
+        left = lam[i] * W.T @ W
+        right = lam_h * H1 @ H1.T if i == 0 else lam[i - 1] * Ws[i - 1] @ Ws[i - 1].T
+        out.append(np.linalg.norm(left - right) / np.linalg.norm(left))
+    return np.asarray(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Orthogonality of the rows of A^(l+1) (App. G.2, Table 3)
+# ---------------------------------------------------------------------------------------------
+
+
+def row_overlaps(Ws) -> np.ndarray:
+    """(L−1, K, K) array: entry [l−1] is r^(l+1)_{c'c''} = |a_c' · a_c''| for the rows a_c of
+    A^(l+1) = W_L⋯W_{l+1}, l = 1..L−1 (unnormalised, as in paper A's Table 3; A^(L+1) = I_K is left out).
+    """
+    Ws = [as_matrix(W, f"W_{i + 1}") for i, W in enumerate(Ws)]
+    _, Ws = check_params(np.zeros((Ws[0].shape[1], 1)), Ws)
+    if len(Ws) < 2:
+        raise ValueError("row overlaps need L >= 2 layers (A^(L+1) is the identity)")
+    return np.stack([np.abs(A @ A.T) for A in products(Ws)[1:-1]])

@@ -1,0 +1,132 @@
+import numpy as np
+import pytest
+import torch
+
+from dnc import matrices, train, ufm
+
+
+def trained(L=3, d=4, K=3, n=2, epochs=150):
+    config = ufm.UFMConfig(K=K, n=n, d=d, L=L, lambda_W=[3e-3, 5e-3, 7e-3])
+    return config, train.train(config, epochs, 0.3).params()
+
+
+def collapsed_point(K=3, n=2, d=5, lambdas=(2e-3, 4e-3, 6e-3), lambda_H=3e-3, seed=0):
+    """Exactly collapsed, balanced parameters built from orthogonal frames Q_l:
+    H_1 = r Q_1 ⊗ 1ᵀ, W_l = s_l Q_{l+1}Q_lᵀ (W_L = s_L Q_Lᵀ) with λ_{W_l} s_l² = λ_{H_1} n r²."""
+    rng = np.random.default_rng(seed)
+    L, r = len(lambdas), 1.7
+    Q = [np.linalg.qr(rng.standard_normal((d, d)))[0][:, :K] for _ in range(L)]
+    s = [np.sqrt(lambda_H * n * r**2 / lam) for lam in lambdas]
+    H1 = r * np.kron(Q[0], np.ones((1, n)))
+    Ws = [s[i] * Q[i + 1] @ Q[i].T for i in range(L - 1)] + [s[-1] * Q[-1].T]
+    return H1, Ws
+
+
+def per_sample_autograd(H1, Ws, l, K, n):
+    """Per-sample gradients of ½‖f(h_i) − y_i‖² with respect to w^(l), by torch autograd."""
+    Ht, Wt = torch.tensor(H1), [torch.tensor(W) for W in Ws]
+    Y = torch.tensor(ufm.targets(K, n))
+    rows = []
+    for i in range(H1.shape[1]):
+        w = Wt[l - 1].reshape(-1).clone().requires_grad_(True)
+        x = Ht[:, i]
+        for m, W in enumerate(Wt):
+            x = (w.reshape(W.shape) if m == l - 1 else W) @ x
+        (0.5 * ((x - Y[:, i]) ** 2).sum()).backward()
+        rows.append(w.grad.numpy())
+    return np.array(rows)
+
+
+def backprop_autograd(H1, Ws, l, K):
+    """Δ^(l) = (1/N) Σ_{i,c'} δ δᵀ with δ = ∂ ½‖f(h) − e_c'‖² / ∂h^(l) by autograd, summed densely."""
+    x_l = ufm.layer_inputs(H1, Ws)[l - 1]
+    N = x_l.shape[1]
+    total = np.zeros((x_l.shape[0], x_l.shape[0]))
+    for i in range(N):
+        for c in range(K):
+            h = torch.tensor(x_l[:, i], requires_grad=True)
+            x = h
+            for W in Ws[l - 1 :]:
+                x = torch.tensor(W) @ x
+            (0.5 * ((x - torch.eye(K, dtype=x.dtype)[c]) ** 2).sum()).backward()
+            delta = h.grad.numpy()
+            total += np.outer(delta, delta)
+    return total / N
+
+
+@pytest.mark.parametrize("l", [1, 2, 3])
+def test_gradient_covariance_against_dense(l):
+    config, (H1, Ws) = trained()
+    G = per_sample_autograd(H1, Ws, l, config.K, config.n)
+    assert np.max(np.abs(matrices.per_sample_gradients(H1, Ws, l) - G)) < 1e-12
+    G = G - G.mean(axis=0)
+    dense = G.T @ G / G.shape[0]
+    assert np.max(np.abs(matrices.gradient_covariance(H1, Ws, l) - dense)) < 1e-12
+    exact = np.sort(np.linalg.eigvalsh(dense))[::-1]
+    spectrum = matrices.gradient_covariance_spectrum(H1, Ws, l)
+    assert spectrum.shape == exact.shape
+    assert np.max(np.abs(spectrum - exact)) < 1e-12 * max(1.0, exact[0])
+
+
+@pytest.mark.parametrize("l", [1, 2, 3])
+def test_backprop_second_moment_against_dense(l):
+    config, (H1, Ws) = trained()
+    dense = backprop_autograd(H1, Ws, l, config.K)
+    assert np.max(np.abs(matrices.backprop_second_moment(H1, Ws, l) - dense)) < 1e-12
+    exact = np.sort(np.linalg.eigvalsh(dense))[::-1]
+    assert np.allclose(matrices.backprop_second_moment_spectrum(H1, Ws, l), exact, atol=1e-12)
+
+
+def test_gram_spectra_against_dense():
+    _, (H1, Ws) = trained()
+    X = ufm.layer_inputs(H1, Ws)[1]
+    exact = np.sort(np.linalg.eigvalsh(X.T @ X))[::-1]
+    assert np.allclose(
+        matrices.feature_gram_spectrum(H1, Ws, 2), np.clip(exact, 0, None), atol=1e-12
+    )
+    assert np.allclose(
+        matrices.weight_gram_spectrum(Ws[2]), np.sort(np.linalg.eigvalsh(Ws[2].T @ Ws[2]))[::-1]
+    )
+
+
+def test_theorems_on_an_exactly_collapsed_point():
+    K, n = 3, 2
+    lambdas, lambda_H = (2e-3, 4e-3, 6e-3), 3e-3
+    H1, Ws = collapsed_point(K, n, lambdas=lambdas, lambda_H=lambda_H)
+    for l in (1, 2, 3):
+        C = matrices.gradient_covariance_spectrum(H1, Ws, l)
+        assert np.allclose(C[: K - 1], matrices.predicted_gradient_covariance_eigenvalue(H1, Ws, l))
+        assert np.all(np.abs(C[K - 1 :]) < 1e-12 * C[0])
+        D = matrices.backprop_second_moment_spectrum(H1, Ws, l)
+        big, small = matrices.predicted_backprop_eigenvalues(H1, Ws, l)
+        assert small < big
+        assert np.allclose(D[: K - 1], big) and np.isclose(D[K - 1], small)
+        assert np.all(np.abs(D[K:]) < 1e-12 * D[0])
+        F = matrices.feature_gram_spectrum(H1, Ws, l)
+        assert np.allclose(F[:K], matrices.predicted_feature_gram_eigenvalue(H1, Ws, l))
+        assert np.all(np.abs(F[K:]) < 1e-12 * F[0])
+    assert np.all(matrices.balance_residuals(H1, Ws, lambdas, lambda_H) < 1e-13)
+    predicted = matrices.predicted_weight_gram_eigenvalues(H1, Ws, lambdas, lambda_H)
+    for W, value in zip(Ws, predicted, strict=True):
+        spectrum = matrices.weight_gram_spectrum(W)
+        assert np.allclose(spectrum[:K], value) and np.all(np.abs(spectrum[K:]) < 1e-12 * value)
+    r = matrices.row_overlaps(Ws)
+    assert r.shape == (2, K, K)
+    for table in r:
+        assert np.allclose(np.diag(table), table[0, 0]) and np.all(
+            table - np.diag(np.diag(table)) < 1e-13
+        )
+
+
+def test_bad_input_is_rejected_with_clear_errors():
+    H1, Ws = collapsed_point()
+    with pytest.raises(ValueError, match="lambda_Ws needs 3"):
+        matrices.balance_residuals(H1, Ws, [1e-3, 1e-3], 1e-3)
+    with pytest.raises(ValueError, match="lambda_H must be a positive"):
+        matrices.predicted_weight_gram_eigenvalues(H1, Ws, 1e-3, -1.0)
+    with pytest.raises(ValueError, match="layer index"):
+        matrices.backprop_second_moment(H1, Ws, 0)
+    with pytest.raises(ValueError, match="L >= 2"):
+        matrices.row_overlaps(Ws[-1:])
+    with pytest.raises(ValueError, match="2D matrix"):
+        matrices.weight_gram_spectrum(np.ones(3))
