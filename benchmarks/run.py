@@ -35,20 +35,9 @@ def params(K, n, d, L, activation, seed=0):
     return config, H[0].numpy(), [W[0].numpy() for W in Ws]
 
 
-def peer_spectrum(H1, Ws, l, activation, K, n):
+def peer_spectrum(H1, Ws, l, activation):
     """torch.func.hessian of the data term with respect to W_l, then torch.linalg.eigvalsh."""
-    Ht, Wt = torch.tensor(H1), [torch.tensor(W) for W in Ws]
-    Y = torch.tensor(ufm.targets(K, n))
-
-    def loss(w):
-        x = Ht
-        for m, W in enumerate(Wt):
-            x = (w.reshape(W.shape) if m == l - 1 else W) @ x
-            if activation == "relu" and m < len(Wt) - 1:
-                x = x.clamp_min(0.0)
-        return ((x - Y) ** 2).sum() / (2 * K * n)
-
-    dense = torch.func.hessian(loss)(Wt[l - 1].reshape(-1))
+    dense = torch.from_numpy(hessian.autograd_layer_hessian(H1, Ws, l, activation))
     return torch.linalg.eigvalsh(dense).flip(0).numpy()
 
 
@@ -66,9 +55,9 @@ def bench_spectrum(name, d, activation, l, with_peer=True, repeats=20, peer_repe
     }
     if with_peer:
         mine = hessian.layer_hessian_spectrum(H1, Ws, l, activation)
-        theirs = peer_spectrum(H1, Ws, l, activation, 3, 40)
+        theirs = peer_spectrum(H1, Ws, l, activation)
         error = float(np.max(np.abs(mine - theirs)) / np.max(np.abs(theirs)))
-        peer = median_time(lambda: peer_spectrum(H1, Ws, l, activation, 3, 40), peer_repeats)
+        peer = median_time(lambda: peer_spectrum(H1, Ws, l, activation), peer_repeats)
         record.update(
             peer="torch.func.hessian + torch.linalg.eigvalsh",
             peer_s=peer,

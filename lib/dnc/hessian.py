@@ -56,6 +56,27 @@ def layer_hessian(H1, Ws, l, activation: str = "linear") -> np.ndarray:
     return J.T @ J / N
 
 
+def autograd_layer_hessian(H1, Ws, l, activation: str = "linear") -> np.ndarray:
+    """Reference Hess_l by ``torch.func.hessian`` of the data term (tests and benchmarks only)."""
+    import torch
+
+    H1, Ws = check_params(H1, Ws)
+    l = _layer(Ws, l)
+    Ht, Wt = torch.tensor(H1), [torch.tensor(W) for W in Ws]
+    K, N = Ws[-1].shape[0], H1.shape[1]
+    Y = torch.tensor(np.kron(np.eye(K), np.ones((1, N // K))))
+
+    def loss(w):
+        x = Ht
+        for m, W in enumerate(Wt):
+            x = (w.reshape(W.shape) if m == l - 1 else W) @ x
+            if activation == "relu" and m < len(Wt) - 1:
+                x = x.clamp_min(0.0)
+        return ((x - Y) ** 2).sum() / (2 * N)
+
+    return torch.func.hessian(loss)(Wt[l - 1].reshape(-1)).numpy()
+
+
 def _gram_spectrum(At, X, dim: int) -> np.ndarray:
     """Eigenvalues of (1/N) JᵀJ from the NK×NK Gram (1/N) J Jᵀ, padded with zeros to ``dim``."""
     N, K, d = At.shape
