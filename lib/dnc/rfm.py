@@ -91,13 +91,16 @@ def predict(X_train, alpha, X_eval, M=None, bandwidth: float = 10.0) -> np.ndarr
     return laplace_kernel(X_eval, X_train, M, bandwidth) @ as_matrix(alpha, "alpha")
 
 
-def laplace_agop(X_train, alpha, M=None, bandwidth: float = 10.0, X_eval=None, chunk: int = 512):
+def laplace_agop(X_train, alpha, M=None, bandwidth: float = 10.0, X_eval=None, chunk: int = 1024):
     """Closed-form AGOP of f(x) = Σ_i α_iᵀ k_M(x_i, x) over the rows x_j of X_eval (default X_train).
 
     ∇_x k_M(x_i, x) = −(1/L) k_M(x_i, x) M(x − x_i)/‖x − x_i‖_M, so with c_ij = k_ij/‖x_j − x_i‖_M
     (set to 0 where x_j = x_i, the kink of the Laplace kernel),
-    J_f(x_j) = −(1/L) G_j M,  G_j = Σ_i α_i c_ij (x_j − x_i)ᵀ = (αᵀc_{·j}) x_jᵀ − Σ_i c_ij α_i x_iᵀ,
-    AGOP = (1/P) Σ_j J_jᵀJ_j = M (Σ_j G_jᵀG_j) M / (P L²).
+    J_f(x_j) = −(1/L) G_j M,  G_j = Σ_i α_i c_ij (x_j − x_i)ᵀ = a_j x_jᵀ − Σ_i c_ij α_i x_iᵀ,
+    a_j = Σ_i c_ij α_i, and AGOP = (1/P) Σ_j J_jᵀJ_j = M S M / (P L²) with
+    S = Σ_j G_jᵀG_j = Eᵀ diag(‖a_j‖²) E − Eᵀ R X − Xᵀ Rᵀ E + Xᵀ (ααᵀ ⊙ C Cᵀ) X,
+    E the P×D evaluation rows, X the N×D training rows, C = (c_ij) ∈ R^{N×P},
+    R = (A αᵀ) ⊙ Cᵀ ∈ R^{P×N}, A = Cᵀα. Cost O(N²P + N²D + ND²); memory O(N²).
     """
     X_train, alpha = as_matrix(X_train, "X_train"), as_matrix(alpha, "alpha")
     X_eval = X_train if X_eval is None else as_matrix(X_eval, "X_eval")
@@ -105,21 +108,25 @@ def laplace_agop(X_train, alpha, M=None, bandwidth: float = 10.0, X_eval=None, c
         raise ValueError(
             f"alpha must have {X_train.shape[0]} rows (one per sample), got {alpha.shape}"
         )
+    if X_eval.shape[1] != X_train.shape[1]:
+        raise ValueError(f"X_eval must have {X_train.shape[1]} columns, got {X_eval.shape[1]}")
     L = positive(bandwidth, "bandwidth")
-    D = X_train.shape[1]
+    chunk = positive_int(chunk, "chunk")
+    D, N = X_train.shape[1], X_train.shape[0]
     Mt = _t(_feature_matrix(M, D))
     Xt, At = _t(X_train), _t(alpha)
     S = torch.zeros(D, D, dtype=torch.float64, device=Xt.device)
-    for s in range(0, X_eval.shape[0], positive_int(chunk, "chunk")):
-        Xe = X_eval[s : s + chunk]
-        dist = _t(mahalanobis_distances(X_train, Xe, M))  # N×P
-        kern = torch.exp(-dist / L)
-        C = torch.where(dist > 1e-10, kern / dist.clamp_min(1e-300), torch.zeros_like(dist))
-        Xet = _t(Xe)
-        first = torch.einsum("ik,ij,jd->jkd", At, C, Xet)  # (αᵀ c_j) x_jᵀ
-        second = torch.einsum("ik,ij,id->jkd", At, C, Xt)  # Σ_i c_ij α_i x_iᵀ
-        G = first - second
-        S += torch.einsum("jkd,jke->de", G, G)
+    CCt = torch.zeros(N, N, dtype=torch.float64, device=Xt.device)
+    for s in range(0, X_eval.shape[0], chunk):
+        Et = _t(X_eval[s : s + chunk])
+        dist = _t(mahalanobis_distances(X_train, X_eval[s : s + chunk], M))  # N×P
+        C = torch.where(dist > 1e-10, torch.exp(-dist / L) / dist.clamp_min(1e-300), 0.0)
+        A = C.T @ At  # P×K, rows a_j
+        R = (A @ At.T) * C.T  # P×N
+        ER = Et.T @ R @ Xt  # Eᵀ R X
+        S += (Et * (A**2).sum(1, keepdim=True)).T @ Et - ER - ER.T
+        CCt += C @ C.T
+    S += Xt.T @ ((At @ At.T) * CCt) @ Xt
     return (Mt @ S @ Mt / (X_eval.shape[0] * L**2)).cpu().numpy()
 
 
