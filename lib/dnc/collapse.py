@@ -75,18 +75,15 @@ def dnc_report(H1, Ws, activation: str = "linear") -> dict[str, np.ndarray]:
     return out
 
 
-def row_overlaps(H1, Ws, activation: str = "linear") -> dict[str, np.ndarray]:
-    """Paper A App. G.2, for l = 1..L−1: ``r`` = |a_c' · a_c''| for the rows of A^(l+1) = W_L⋯W_{l+1},
-    and ``r_tilde`` = Av_i |ã_ic' · ã_ic''| for the rows of the masked Ã_i^(l+1) (equal to ``r`` for
-    the linear model). Arrays of shape (L−1, K, K)."""
+def masked_row_overlaps(H1, Ws, activation: str = "linear") -> np.ndarray:
+    """Paper A Table 4: (L−1, K, K) array of r̃^(l+1)_{c'c''} = Av_i |ã_ic' · ã_ic''| for the rows of
+    the masked products Ã_i^(l+1), l = 1..L−1 (the plain r of Table 3 is ``matrices.row_overlaps``;
+    the two agree for the linear model)."""
     from .hessian import jacobian_factors
 
     H1, Ws = check_params(H1, Ws)
-    As = products(Ws)
-    r, r_tilde = [], []
+    out = []
     for l in range(1, len(Ws)):
-        A = As[l]  # A^(l+1)
-        r.append(np.abs(A @ A.T))
         At, _ = jacobian_factors(H1, Ws, l, activation)
-        r_tilde.append(np.abs(np.einsum("ica,iea->ice", At, At)).mean(axis=0))
-    return {"r": np.asarray(r), "r_tilde": np.asarray(r_tilde)}
+        out.append(np.abs(np.einsum("ica,iea->ice", At, At)).mean(axis=0))
+    return np.asarray(out)

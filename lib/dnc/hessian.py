@@ -241,7 +241,7 @@ def outlier_count(eigenvalues, max_count: int, rtol: float = 1e-12) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# Eigenvectors of Hess_l and the data gradient (paper A §4.2, App. F.3)
+# Eigenvectors of Hess_l and the share of a vector along them (paper A §4.2, App. F.3)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -257,16 +257,6 @@ def top_eigenpairs(H1, Ws, l, k: int, activation: str = "linear"):
     if np.any(vals <= 0):
         raise ValueError(f"Hess_l has fewer than k = {k} nonzero eigenvalues")
     return vals, (J.T @ vecs) / np.sqrt(N * vals)
-
-
-def data_gradient(H1, Ws, l, activation: str = "linear") -> np.ndarray:
-    """g̃^(l) = Av_i (Ã_iᵀ u_i) ⊗ x_i, the data part of ∂L/∂w_l (u_i the residual), row-major."""
-    At, X = jacobian_factors(H1, Ws, l, activation)
-    out = layer_inputs(H1, Ws, activation)[-1]
-    K, N = out.shape
-    U = out - np.kron(np.eye(K), np.ones((1, N // K)))
-    back = np.einsum("ica,ci->ai", At, U)  # column i is Ã_iᵀ u_i
-    return (back @ X.T / N).ravel()
 
 
 def coefficients(g, vectors) -> np.ndarray:

@@ -71,3 +71,22 @@ def test_shape_mismatch_and_bad_activation():
         hessian.layer_hessian(H1[:-1], Ws, 1)
     with pytest.raises(ValueError, match="activation"):
         hessian.layer_hessian(H1, Ws, 1, "sigmoid")
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu"])
+def test_top_eigenpairs_against_the_dense_hessian(activation):
+    _, (H1, Ws) = trained(activation)
+    dense = hessian.layer_hessian(H1, Ws, 2, activation)
+    vals, vecs = hessian.top_eigenpairs(H1, Ws, 2, 4, activation)
+    assert np.allclose(dense @ vecs, vecs * vals, atol=1e-12)
+    assert np.allclose(vals, np.sort(np.linalg.eigvalsh(dense))[::-1][:4], atol=1e-12)
+    assert np.allclose(vecs.T @ vecs, np.eye(4), atol=1e-10)
+    shares = hessian.coefficients(vecs[:, 0] + 2 * vecs[:, 1], vecs)
+    assert np.allclose(shares, [0.2, 0.8, 0, 0], atol=1e-12)
+
+
+def test_masked_overlaps_reduce_to_the_plain_ones_without_relu():
+    from dnc import collapse, matrices
+
+    _, (H1, Ws) = trained("linear")
+    assert np.allclose(collapse.masked_row_overlaps(H1, Ws, "linear"), matrices.row_overlaps(Ws))

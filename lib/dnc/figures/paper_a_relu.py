@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import collapse, experiments, hessian, tracking
+from .. import collapse, experiments, hessian, matrices, tracking
 from . import style
 from .registry import figure
 
@@ -17,12 +17,6 @@ def _relu(result, profile):
 def _shown_epochs(result, setting):
     have = set(result.snapshot_epochs.tolist())
     return [e for e in setting.figure_epochs if e in have]
-
-
-def weight_gram_spectrum(W) -> np.ndarray:
-    """Eigenvalues of W_lᵀW_l, descending."""
-    W = np.asarray(W, dtype=np.float64)
-    return np.clip(np.linalg.eigvalsh(W.T @ W), 0.0, None)[::-1]
 
 
 @figure("A", 9)
@@ -68,7 +62,7 @@ def relu_weight_spectra_over_training(result=None, profile=None):
     fig, axes = style.new(ncols=len(epochs), width=3.0, height=2.8)
     for ax, epoch in zip(axes[0], epochs, strict=True):
         _, Ws = result.params(epoch)
-        style.spectrum_panel(ax, weight_gram_spectrum(Ws[l - 1]), K, f"epoch {epoch}")
+        style.spectrum_panel(ax, matrices.weight_gram_spectrum(Ws[l - 1]), K, f"epoch {epoch}")
     axes[0, 0].set_ylabel("count")
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(f"Spectrum of $W_{l}^\\top W_{l}$, ReLU deep UFM")
@@ -82,7 +76,7 @@ def convergence_tracks(result, layer: int) -> dict[str, np.ndarray]:
 
     def measure(H, Ws):
         top = hessian.layer_hessian_spectrum(H, Ws, layer, "relu")[: K * K]
-        weights = weight_gram_spectrum(Ws[layer - 1])[:K]
+        weights = matrices.weight_gram_spectrum(Ws[layer - 1])[:K]
         nc1 = collapse.dnc_report(H, Ws, "relu")["nc1"][layer - 1]
         return [top.max() / top.min(), weights.max() / weights.min(), nc1]
 
