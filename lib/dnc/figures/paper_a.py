@@ -34,18 +34,14 @@ def _available(result, epochs):
 def hessian_outliers_over_training(result=None, profile=None):
     """Bulk and top K² eigenvalues of Hess_l at several epochs (paper A, Figure 3)."""
     setting, result = _deep_linear(result, profile)
-    K, l = result.config.K, setting.layer
-    epochs = _available(result, setting.figure_epochs)
-    fig, axes = style.new(ncols=len(epochs), width=3.0, height=2.8)
-    for ax, epoch in zip(axes[0], epochs, strict=True):
-        H, Ws = result.params(epoch)
-        style.spectrum_panel(ax, hessian.layer_hessian_spectrum(H, Ws, l), K * K, f"epoch {epoch}")
-    axes[0, 0].set_ylabel("count")
-    axes[0, 0].legend(fontsize=8)
-    fig.suptitle(
-        f"Spectrum of Hess$_{l}$, deep linear UFM (d={result.config.d}, L={result.config.L})"
+    c, l = result.config, setting.layer
+    return style.spectra_over_epochs(
+        result,
+        setting.figure_epochs,
+        lambda H, Ws: hessian.layer_hessian_spectrum(H, Ws, l),
+        c.K * c.K,
+        f"Spectrum of Hess$_{l}$, deep linear UFM (d={c.d}, L={c.L})",
     )
-    return fig
 
 
 @figure("A", 4)

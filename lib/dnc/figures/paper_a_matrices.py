@@ -2,46 +2,18 @@
 
 from __future__ import annotations
 
-import numpy as np
-from matplotlib.ticker import NullFormatter
-
 from .. import gradients, matrices, tracking
 from . import style
 from .paper_a import _available, _deep_linear
 from .registry import figure
 
 
-def _log_spectrum_panel(ax, eigenvalues, n_outliers, title, bins=40, rtol=1e-15):
-    """Like :func:`style.spectrum_panel` on a log x axis; eigenvalues below ``rtol`` × the top
-    (exact zeros of a low-rank matrix, round-off) are left out, as a log axis cannot show them."""
-    vals = np.sort(np.asarray(eigenvalues, dtype=np.float64))[::-1]
-    vals = vals[vals > rtol * vals[0]]
-    top, bulk = vals[:n_outliers], vals[n_outliers:]
-    if bulk.size:
-        edges = np.geomspace(bulk.min(), bulk.max() * 1.0001, bins + 1)
-        ax.hist(bulk, bins=edges, color=style.BULK, log=True, label="bulk")
-    ymax = max(ax.get_ylim()[1], 2.0)
-    ax.vlines(top, 0.8, ymax, color=style.OUTLIER, lw=1.5, label=f"top {n_outliers}")
-    ax.set_xscale("log")
-    ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide within a decade
-    if not bulk.size:
-        ax.text(0.05, 0.9, "no bulk above round-off", transform=ax.transAxes, fontsize=7)
-    ax.set_title(title)
-    ax.set_xlabel("eigenvalue")
-
-
 def _spectra_figure(result, setting, spectrum, n_outliers, name, log):
-    epochs = _available(result, setting.figure_epochs)
-    fig, axes = style.new(ncols=len(epochs), width=3.0, height=2.8)
-    for ax, epoch in zip(axes[0], epochs, strict=True):
-        H, Ws = result.params(epoch)
-        panel = _log_spectrum_panel if log else style.spectrum_panel
-        panel(ax, spectrum(H, Ws), n_outliers, f"epoch {epoch}")
-    axes[0, 0].set_ylabel("count")
-    axes[0, 0].legend(fontsize=8)
     c = result.config
-    fig.suptitle(f"Spectrum of {name}, deep linear UFM (d={c.d}, L={c.L}, l={setting.layer})")
-    return fig
+    title = f"Spectrum of {name}, deep linear UFM (d={c.d}, L={c.L}, l={setting.layer})"
+    return style.spectra_over_epochs(
+        result, setting.figure_epochs, spectrum, n_outliers, title, log
+    )
 
 
 @figure("A", 7)

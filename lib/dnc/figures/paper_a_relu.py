@@ -14,28 +14,18 @@ def _relu(result, profile):
     return setting, result or experiments.run(setting)
 
 
-def _shown_epochs(result, setting):
-    have = set(result.snapshot_epochs.tolist())
-    return [e for e in setting.figure_epochs if e in have]
-
-
 @figure("A", 9)
 def relu_hessian_outliers_over_training(result=None, profile=None):
     """Bulk and top K² eigenvalues of Hess_l in the ReLU deep UFM at several epochs (paper A, Figure 9)."""
     setting, result = _relu(result, profile)
-    K, l = result.config.K, setting.layer
-    epochs = _shown_epochs(result, setting)
-    fig, axes = style.new(ncols=len(epochs), width=3.0, height=2.8)
-    for ax, epoch in zip(axes[0], epochs, strict=True):
-        H, Ws = result.params(epoch)
-        vals = hessian.layer_hessian_spectrum(H, Ws, l, "relu")
-        style.spectrum_panel(ax, vals, K * K, f"epoch {epoch}")
-    axes[0, 0].set_ylabel("count")
-    axes[0, 0].legend(fontsize=8)
-    fig.suptitle(
-        f"Spectrum of Hess$_{l}$, ReLU deep UFM (d={result.config.d}, L={result.config.L})"
+    c, l = result.config, setting.layer
+    return style.spectra_over_epochs(
+        result,
+        setting.figure_epochs,
+        lambda H, Ws: hessian.layer_hessian_spectrum(H, Ws, l, "relu"),
+        c.K * c.K,
+        f"Spectrum of Hess$_{l}$, ReLU deep UFM (d={c.d}, L={c.L})",
     )
-    return fig
 
 
 @figure("A", 10)
@@ -57,16 +47,14 @@ def relu_hessian_knockouts(result=None, profile=None):
 def relu_weight_spectra_over_training(result=None, profile=None):
     """Bulk and top K eigenvalues of W_lᵀW_l in the ReLU deep UFM at several epochs (paper A, Figure 11)."""
     setting, result = _relu(result, profile)
-    K, l = result.config.K, setting.layer
-    epochs = _shown_epochs(result, setting)
-    fig, axes = style.new(ncols=len(epochs), width=3.0, height=2.8)
-    for ax, epoch in zip(axes[0], epochs, strict=True):
-        _, Ws = result.params(epoch)
-        style.spectrum_panel(ax, matrices.weight_gram_spectrum(Ws[l - 1]), K, f"epoch {epoch}")
-    axes[0, 0].set_ylabel("count")
-    axes[0, 0].legend(fontsize=8)
-    fig.suptitle(f"Spectrum of $W_{l}^\\top W_{l}$, ReLU deep UFM")
-    return fig
+    c, l = result.config, setting.layer
+    return style.spectra_over_epochs(
+        result,
+        setting.figure_epochs,
+        lambda H, Ws: matrices.weight_gram_spectrum(Ws[l - 1]),
+        c.K,
+        f"Spectrum of $W_{l}^\\top W_{l}$, ReLU deep UFM",
+    )
 
 
 def convergence_tracks(result, layer: int) -> dict[str, np.ndarray]:

@@ -49,7 +49,9 @@ def figure(paper: str, number: str | int | None = None):
 
 def get(name: str) -> FigureSpec:
     if name not in REGISTRY:
-        raise KeyError(f"no figure named {name!r}; `python -m dnc list` shows the {len(REGISTRY)} known")
+        raise KeyError(
+            f"no figure named {name!r}; `python -m dnc list` shows the {len(REGISTRY)} known"
+        )
     return REGISTRY[name]
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.ticker import NullFormatter
 
 OUTLIER = "#c0392b"
 BULK = "#7f8c8d"
@@ -31,3 +33,38 @@ def spectrum_panel(ax, eigenvalues, n_outliers: int, title: str, bins: int = 40)
     ax.vlines(top, 0.8, ymax, color=OUTLIER, lw=1.5, label=f"top {n_outliers}")
     ax.set_title(title)
     ax.set_xlabel("eigenvalue")
+
+
+def log_spectrum_panel(
+    ax, eigenvalues, n_outliers: int, title: str, bins: int = 40, rtol: float = 1e-15
+):
+    """Like :func:`spectrum_panel` on a log x axis; eigenvalues below ``rtol`` × the top
+    (exact zeros of a low-rank matrix, round-off) are left out, as a log axis cannot show them."""
+    vals = np.sort(np.asarray(eigenvalues, dtype=np.float64))[::-1]
+    vals = vals[vals > rtol * vals[0]]
+    top, bulk = vals[:n_outliers], vals[n_outliers:]
+    if bulk.size:
+        edges = np.geomspace(bulk.min(), bulk.max() * 1.0001, bins + 1)
+        ax.hist(bulk, bins=edges, color=BULK, log=True, label="bulk")
+    ymax = max(ax.get_ylim()[1], 2.0)
+    ax.vlines(top, 0.8, ymax, color=OUTLIER, lw=1.5, label=f"top {n_outliers}")
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # minor labels collide within a decade
+    if not bulk.size:
+        ax.text(0.05, 0.9, "no bulk above round-off", transform=ax.transAxes, fontsize=7)
+    ax.set_title(title)
+    ax.set_xlabel("eigenvalue")
+
+
+def spectra_over_epochs(result, epochs, spectrum, n_outliers: int, title: str, log: bool = False):
+    """One panel per epoch: the spectrum ``spectrum(H_1, Ws)`` as bulk histogram plus top outliers."""
+    have = set(result.snapshot_epochs.tolist())
+    epochs = [e for e in epochs if e in have]
+    fig, axes = new(ncols=len(epochs), width=3.0, height=2.8)
+    panel = log_spectrum_panel if log else spectrum_panel
+    for ax, epoch in zip(axes[0], epochs, strict=True):
+        panel(ax, spectrum(*result.params(epoch)), n_outliers, f"epoch {epoch}")
+    axes[0, 0].set_ylabel("count")
+    axes[0, 0].legend(fontsize=8)
+    fig.suptitle(title)
+    return fig
