@@ -21,3 +21,12 @@ def glue_figure(name: str, fig) -> None:
 
     _glue(name, fig, display=False)
     plt.close(fig)
+
+
+def glue_markdown(**texts) -> None:
+    """Glue each keyword as Markdown text, for ``{glue:md}`` roles (words chosen by computation)."""
+    from IPython.display import Markdown
+    from myst_nb import glue as _glue
+
+    for name, text in texts.items():
+        _glue(name, Markdown(str(text)), display=False)
