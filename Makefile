@@ -45,7 +45,7 @@ figures: $(STAMP)
 	$(PY) -m dnc figure all --out figures
 
 bench: $(STAMP)
-	OMP_WAIT_POLICY=PASSIVE $(PY) benchmarks/run.py
+	$(PY) benchmarks/run.py
 
 clean:
 	rm -rf _build build .cache

@@ -28,6 +28,7 @@ class Setting:
     early_epochs: tuple[int, ...] = ()  # dense early snapshots (Figs 4 and 7)
     knockout_epochs: tuple[int, ...] = ()  # (early, late): Figs 5 and 6
     log_epochs: tuple[int, ...] = ()  # log-spaced snapshots for curves over the whole run
+    threads: int | None = 1  # CPU threads while training (None: all); speed only, not results
 
     @property
     def snapshots(self) -> tuple[int, ...]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -238,28 +239,24 @@ def train(
     during the run (1 by default: these matrices are small, and a second thread only waits for a
     busy core); ``None`` keeps torch's setting.
     """
+    with torch_threads(threads):
+        return _train(**{k: v for k, v in locals().items() if k != "threads"})
+
+
+@contextmanager
+def torch_threads(threads: int | None):
+    """Run the block with torch limited to ``threads`` CPU threads (``None``: leave it alone)."""
     previous = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(int(threads))
     try:
-        return _train(
-            config,
-            epochs,
-            lr,
-            snapshots,
-            seeds,
-            log_every,
-            device,
-            dtype,
-            progress,
-            checkpoint,
-            checkpoint_seconds,
-        )
+        yield
     finally:
         torch.set_num_threads(previous)
 
 
 def _train(
+    *,
     config,
     epochs,
     lr,
@@ -389,8 +386,10 @@ def train_cached(
     device=None,
     progress: bool | None = None,
     use_cache: bool = True,
+    threads: int | None = 1,
 ) -> TrainResult:
-    """:func:`train`, stored on disk by its full arguments and the code version, and resumable."""
+    """:func:`train`, stored on disk by its full arguments and the code version, and resumable.
+    ``threads`` is not part of the key: it changes the speed, not the run (up to round-off)."""
     seeds = (config.seed,) if seeds is None else tuple(int(s) for s in seeds)
     key = {
         "config": config.as_dict(),
@@ -413,6 +412,7 @@ def train_cached(
             device,
             progress=progress,
             checkpoint=checkpoint,
+            threads=threads,
         )
         return result.to_arrays()
 
