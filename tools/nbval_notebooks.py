@@ -28,25 +28,34 @@ def prepare(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.ipynb"):
         old.unlink()
+    problems = []
     for chapter in chapter_files():
         nb = jupytext.read(chapter)
         ref_file = ROOT / "tests" / "reference" / f"{chapter.stem}.json"
         refs = json.loads(ref_file.read_text()) if ref_file.exists() else []
         cells = checked_cells(nb)
         if len(refs) != len(cells):
-            sys.exit(
+            problems.append(
                 f"{chapter.name}: {len(cells)} cells tagged {TAG} but {len(refs)} reference "
-                f"outputs in {ref_file.relative_to(ROOT)}; run `make refresh-reference`"
+                f"outputs in {ref_file.relative_to(ROOT)}"
             )
+            continue
+        stale = [c.source for c, r in zip(cells, refs, strict=True) if r["source"] != c.source]
+        if stale:
+            problems.append(
+                f"{chapter.name}: a checked cell changed since its reference was "
+                f"stored:\n{stale[0]}"
+            )
+            continue
         for cell, ref in zip(cells, refs, strict=True):
-            if ref["source"] != cell.source:
-                sys.exit(
-                    f"{chapter.name}: a checked cell changed since its reference was stored:\n"
-                    f"{cell.source}\nrun `make refresh-reference` and commit the new reference"
-                )
             cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=ref["stdout"])]
+            cell.execution_count = 1  # nbval compares only cells that look executed
         nbformat.write(nb, out / f"{chapter.stem}.ipynb")
         print(f"prepared {chapter.stem}: {len(cells)} checked cells")
+    if problems:
+        sys.exit(
+            "\n".join(problems) + "\nrun `make refresh-reference` and commit the new references"
+        )
 
 
 def refresh(ref_dir: Path, only: list[str]) -> None:
