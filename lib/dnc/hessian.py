@@ -12,6 +12,7 @@ Papyan's class/cross-class decomposition.
 from __future__ import annotations
 
 import numpy as np
+from scipy.linalg import eigh
 
 from .ufm import ACTIVATIONS, check_params, layer_inputs
 
@@ -82,9 +83,15 @@ def _gram_spectrum(At, X, dim: int) -> np.ndarray:
     N, K, d = At.shape
     rows = At.reshape(N * K, d)
     gram = (rows @ rows.T).reshape(N, K, N, K) * (X.T @ X)[:, None, :, None]
-    vals = np.linalg.eigvalsh(gram.reshape(N * K, N * K) / N)
+    vals = _eigvalsh(gram.reshape(N * K, N * K) / N)
     vals = np.clip(vals, 0.0, None)
     return _pad_desc(vals, dim)
+
+
+def _eigvalsh(S: np.ndarray) -> np.ndarray:
+    """Eigenvalues of a symmetric matrix by LAPACK's MRRR driver (``evr``), about twice as fast as
+    numpy's divide-and-conquer default at the sizes used here."""
+    return eigh(S, eigvals_only=True, driver="evr", check_finite=False)
 
 
 def _pad_desc(vals: np.ndarray, dim: int) -> np.ndarray:
@@ -103,8 +110,8 @@ def layer_hessian_spectrum(H1, Ws, l, activation: str = "linear") -> np.ndarray:
     dim = At.shape[2] * X.shape[0]
     if activation == "linear":
         A = At[0]
-        left = np.clip(np.linalg.eigvalsh(A.T @ A), 0.0, None)
-        right = np.clip(np.linalg.eigvalsh(X @ X.T / X.shape[1]), 0.0, None)
+        left = np.clip(_eigvalsh(A.T @ A), 0.0, None)
+        right = np.clip(_eigvalsh(X @ X.T / X.shape[1]), 0.0, None)
         return _pad_desc(np.outer(left, right).ravel(), dim)
     return _gram_spectrum(At, X, dim)
 
@@ -169,7 +176,7 @@ def lowrank_spectrum(U: np.ndarray, dim: int | None = None) -> np.ndarray:
     U = np.asarray(U, dtype=np.float64)
     dim = U.shape[1] if dim is None else dim
     small = U @ U.T if U.shape[0] <= U.shape[1] else U.T @ U
-    return _pad_desc(np.clip(np.linalg.eigvalsh(small), 0.0, None), dim)
+    return _pad_desc(np.clip(_eigvalsh(small), 0.0, None), dim)
 
 
 def knockout_spectra(H1, Ws, l, activation: str = "linear") -> dict[str, np.ndarray]:
