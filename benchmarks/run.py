@@ -44,7 +44,10 @@ def peer_spectrum(H1, Ws, l, activation):
 
 def bench_spectrum(name, d, activation, l, with_peer=True, repeats=20, peer_repeats=3):
     config, H1, Ws = params(3, 40, d, 5, activation)
+    # Ours runs in numpy/LAPACK only; torch's idle OpenMP threads would spin against it.
+    torch.set_num_threads(1)
     ours = median_time(lambda: hessian.layer_hessian_spectrum(H1, Ws, l, activation), repeats)
+    torch.set_num_threads(CORES)
     record = {
         "name": name,
         "ours_s": ours,
