@@ -48,28 +48,13 @@ def hessian_outliers_over_training(result=None, profile=None):
 def predicted_eigenvector_alignment(result=None, profile=None):
     """Alignment f_cc' of μ_c^(l+1) ⊗ μ_c'^(l) with Hess_l over early training (paper A, Figure 4)."""
     setting, result = _deep_linear(result, profile)
-    K, l = result.config.K, setting.layer
+    l = setting.layer
     epochs, f = tracking.over_snapshots(
         result,
         lambda H, Ws: hessian.predicted_alignments(H, Ws, l),
         _available(result, setting.early_epochs),
     )
-    fig, ax = style.new(width=5.0)
-    ax = ax[0, 0]
-    for c in range(K):
-        for e in range(K):
-            ax.plot(
-                epochs,
-                f[:, c, e],
-                color=style.PALETTE[(c * K + e) % 10],
-                lw=1.2,
-                label=f"$f_{{{c + 1}{e + 1}}}$",
-            )
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("$f_{cc'}$")
-    ax.set_ylim(0, 1.05)
-    ax.legend(ncols=K, fontsize=8)
-    return fig
+    return style.pairwise_over_epochs(epochs, f, "f")[0]
 
 
 def _knockout_figure(result, setting, epoch, top_only):

@@ -26,23 +26,8 @@ def gradient_natural_basis_coefficients(result=None, profile=None):
         lambda H, Ws: gradients.natural_basis_coefficients(H, Ws, l),
         _available(result, setting.early_epochs),
     )
-    fig, ax = style.new(width=5.0)
-    ax = ax[0, 0]
-    for c in range(K):
-        for e in range(K):
-            ax.plot(
-                epochs,
-                f[:, c, e],
-                color=style.PALETTE[(c * K + e) % 10],
-                lw=1.6 if c == e else 1.0,
-                ls="-" if c == e else "--",
-                label=f"$\\tilde f_{{{c + 1}{e + 1}}}$",
-            )
+    fig, ax = style.pairwise_over_epochs(epochs, f, "\\tilde f", emphasise_diagonal=True)
     ax.axhline(1 / K, color="k", lw=0.6, ls=":")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("$\\tilde f_{cc'}$")
-    ax.set_ylim(0, 1.05)
-    ax.legend(ncols=K, fontsize=8)
     return fig
 
 

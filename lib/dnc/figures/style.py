@@ -68,3 +68,27 @@ def spectra_over_epochs(result, epochs, spectrum, n_outliers: int, title: str, l
     axes[0, 0].legend(fontsize=8)
     fig.suptitle(title)
     return fig
+
+
+def pairwise_over_epochs(epochs, values, symbol: str, emphasise_diagonal: bool = False):
+    """One line per pair (c, c') of a (T, K, K) array over epochs, labelled ``symbol``_{cc'};
+    with ``emphasise_diagonal`` the c = c' lines are solid and thick, the others dashed."""
+    K = values.shape[1]
+    fig, ax = new(width=5.0)
+    ax = ax[0, 0]
+    for c in range(K):
+        for e in range(K):
+            diagonal = emphasise_diagonal and c == e
+            ax.plot(
+                epochs,
+                values[:, c, e],
+                color=PALETTE[(c * K + e) % 10],
+                lw=1.6 if diagonal else (1.0 if emphasise_diagonal else 1.2),
+                ls="--" if emphasise_diagonal and c != e else "-",
+                label=f"${symbol}_{{{c + 1}{e + 1}}}$",
+            )
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"${symbol}_{{cc'}}$")
+    ax.set_ylim(0, 1.05)
+    ax.legend(ncols=K, fontsize=8)
+    return fig, ax
