@@ -1,8 +1,8 @@
 """Full-batch gradient descent on the deep UFM with closed-form backpropagation.
 
 One step: W_l ← (1 − η λ_{W_l}) W_l − η ∂ℓ/∂W_l and H_1 ← (1 − η λ_{H_1}) H_1 − η ∂ℓ/∂H_1, where ℓ is the
-data term of eq. (1), the decay and the gradient fused in one ``baddbmm``. B configurations (seeds)
-train together as a batch (leading dimension of every tensor).
+data term of eq. (1), the decay and the gradient fused in one ``addmm``. B configurations (seeds)
+train together as a batch (leading dimension of every tensor; a batch of one runs as plain matrices).
 
 Linear model: with A^(l) = W_L⋯W_l (K×d_{l−1}), R = (A^(1) H_1 − Y)/N and P = R H_1ᵀ,
     ∂ℓ/∂W_l = A^(l+1)ᵀ Q_l,  Q_1 = P,  Q_{l+1} = Q_l W_lᵀ,      ∂ℓ/∂H_1 = A^(1)ᵀ R,
@@ -71,11 +71,21 @@ class Stepper:
         self.decay_H = 1.0 - self.lr * config.lambda_H
         self.eye = torch.eye(config.K, dtype=dt, device=dev).expand(B, -1, -1).contiguous()
 
-    def step(self, H, Ws) -> torch.Tensor:
-        """Update H and Ws in place; return the data loss ‖Z − Y‖²/(2N) before the step, per model."""
+    def step(self, H, Ws, with_loss: bool = True) -> torch.Tensor | None:
+        """Update H and Ws in place; return the data loss ‖Z − Y‖²/(2N) before the step, per model
+        (``None`` when ``with_loss`` is false, which saves a reduction on epochs nobody logs)."""
+        Y = self.Y
+        if H.shape[0] == 1:
+            # A batch of one runs as plain matrices: MKL's 2-D products beat its batched ones here.
+            H, Ws, Y = H[0], [W[0] for W in Ws], Y[0]
         if self.config.activation == "linear":
-            return self._linear(H, Ws)
-        return self._relu(H, Ws)
+            R = self._linear(H, Ws, Y)
+        else:
+            R = self._relu(H, Ws, Y)
+        if not with_loss:
+            return None
+        loss = R.square().sum(dim=(-2, -1)) / (2 * self.config.N)
+        return loss.reshape(-1)
 
     def data_loss(self, H, Ws) -> torch.Tensor:
         """‖f(H_1) − Y‖²/(2N) per model, without updating anything."""
@@ -93,40 +103,60 @@ class Stepper:
             reg = reg + 0.5 * lam * W.square().sum(dim=(1, 2))
         return reg
 
-    def _linear(self, H, Ws):
+    def _linear(self, H, Ws, Y):
+        """One step of the linear model; returns the residual Z − Y before it."""
         L = len(Ws)
         A = [None] * (L + 2)  # A[l] = W_L ⋯ W_l; A[L+1] = I is never formed
         A[L] = Ws[L - 1]
         for l in range(L - 1, 0, -1):
             A[l] = A[l + 1] @ Ws[l - 1]
-        R = torch.baddbmm(self.Y, A[1], H, beta=-1.0)  # Z − Y
-        loss = R.square().sum(dim=(1, 2)) / (2 * self.config.N)
+        R = _plus_product(Y, A[1], H, beta=-1.0)  # Z − Y
         Qs = [R @ H.mT]  # Q_1 = P = (Z − Y) H_1ᵀ; the 1/N sits in alpha
         for l in range(1, L):
             Qs.append(Qs[-1] @ Ws[l - 1].mT)
-        H.baddbmm_(A[1].mT, R, beta=self.decay_H, alpha=self.alpha)
+        _add_product_(H, A[1].mT, R, beta=self.decay_H, alpha=self.alpha)
         for l in range(1, L):
-            Ws[l - 1].baddbmm_(A[l + 1].mT, Qs[l - 1], beta=self.decay_W[l - 1], alpha=self.alpha)
+            _add_product_(Ws[l - 1], A[l + 1].mT, Qs[l - 1], self.decay_W[l - 1], self.alpha)
         Ws[L - 1].mul_(self.decay_W[L - 1]).add_(Qs[L - 1], alpha=self.alpha)
-        return loss
+        return R
 
-    def _relu(self, H, Ws):
+    def _relu(self, H, Ws, Y):
+        """One step of the ReLU model; returns the residual Z − Y before it."""
         L = len(Ws)
         xs = [H]
         for l in range(L - 1):
             xs.append((Ws[l] @ xs[-1]).clamp_min_(0.0))
-        delta = torch.baddbmm(self.Y, Ws[L - 1], xs[-1], beta=-1.0)  # Z − Y
-        loss = delta.square().sum(dim=(1, 2)) / (2 * self.config.N)
+        R = _plus_product(Y, Ws[L - 1], xs[-1], beta=-1.0)  # Z − Y
+        delta = R
         for l in range(L, 1, -1):
             W = Ws[l - 1]
-            # Error at layer l−1's pre-activation: (W_lᵀ δ) ⊙ 1[h^(l) > 0], with W_l before its update.
-            back = torch.ops.aten.threshold_backward(W.mT @ delta, xs[l - 1], 0.0)
-            W.baddbmm_(delta, xs[l - 1].mT, beta=self.decay_W[l - 1], alpha=self.alpha)
+            # Error at layer l−1's pre-activation: (W_lᵀ δ) ⊙ 1[h^(l) > 0], with W_l before its
+            # update; the mask is applied in place on the fresh product.
+            back = W.mT @ delta
+            _THRESHOLD_BACKWARD(back, xs[l - 1], 0.0, grad_input=back)
+            _add_product_(W, delta, xs[l - 1].mT, self.decay_W[l - 1], self.alpha)
             delta = back
         grad_H = Ws[0].mT @ delta  # W_1 and H_1 each need the other before its update
-        Ws[0].baddbmm_(delta, H.mT, beta=self.decay_W[0], alpha=self.alpha)
+        _add_product_(Ws[0], delta, H.mT, self.decay_W[0], self.alpha)
         H.mul_(self.decay_H).add_(grad_H, alpha=self.alpha)
-        return loss
+        return R
+
+
+# grad ⊙ 1[x > threshold], written into ``grad_input`` (the fused kernel autograd uses for ReLU).
+_THRESHOLD_BACKWARD = torch.ops.aten.threshold_backward.grad_input
+
+
+def _plus_product(C, A, B, beta):
+    """beta·C + A B for matrices or batches of them."""
+    return torch.addmm(C, A, B, beta=beta) if C.dim() == 2 else torch.baddbmm(C, A, B, beta=beta)
+
+
+def _add_product_(C, A, B, beta, alpha):
+    """C ← beta·C + alpha·A B in place, for matrices or batches of them."""
+    if C.dim() == 2:
+        C.addmm_(A, B, beta=beta, alpha=alpha)
+    else:
+        C.baddbmm_(A, B, beta=beta, alpha=alpha)
 
 
 @dataclass
@@ -331,7 +361,10 @@ def _train(
             next_snap += 1
         log = epoch % log_every == 0 or epoch == epochs
         reg = stepper.regulariser(H, Ws) if log else None
-        data = stepper.step(H, Ws) if epoch < epochs else stepper.data_loss(H, Ws)
+        if epoch < epochs:
+            data = stepper.step(H, Ws, with_loss=log)
+        else:
+            data = stepper.data_loss(H, Ws)
         if log:
             pending.append(data + reg)
             pending_epochs.append(epoch)

@@ -20,18 +20,21 @@ def autograd_gradients(config, H, Ws):
     return Ht.grad.numpy(), [W.grad.numpy() for W in Wt]
 
 
+@pytest.mark.parametrize("seeds", [(0, 1), (2,)], ids=["batch", "single"])
 @pytest.mark.parametrize("activation", ["linear", "relu"])
-def test_closed_form_step_matches_autograd(activation):
+def test_closed_form_step_matches_autograd(activation, seeds):
     config = ufm.UFMConfig(
         K=3, n=4, d=7, L=4, lambda_W=[1e-3, 2e-3, 3e-3, 4e-3], lambda_H=5e-3, activation=activation
     )
-    H, Ws = train.initial_params(config, seeds=(0, 1), device="cpu")
+    H, Ws = train.initial_params(config, seeds=seeds, device="cpu")
     before = [H.clone()] + [W.clone() for W in Ws]
     lr = 0.3
     stepper = train.Stepper(config, lr, H)
-    stepper.step(H, Ws)
+    loss = stepper.step(H, Ws)
+    assert loss.shape == (len(seeds),)
+    assert torch.allclose(loss, stepper.data_loss(before[0], before[1:]), rtol=1e-14, atol=0)
     decays = [stepper.decay_H] + stepper.decay_W
-    for b in range(2):
+    for b in range(len(seeds)):
         gH, gWs = autograd_gradients(
             config, before[0][b].numpy(), [W[b].numpy() for W in before[1:]]
         )
