@@ -82,16 +82,17 @@ def _gram_spectrum(At, X, dim: int) -> np.ndarray:
     """Eigenvalues of (1/N) JᵀJ from the NK×NK Gram (1/N) J Jᵀ, padded with zeros to ``dim``."""
     N, K, d = At.shape
     rows = At.reshape(N * K, d)
-    gram = (rows @ rows.T).reshape(N, K, N, K) * (X.T @ X)[:, None, :, None]
-    vals = _eigvalsh(gram.reshape(N * K, N * K) / N)
+    gram = rows @ rows.T  # (ã_ic · ã_je), scaled in place by (x_i · x_j)/N below
+    gram.reshape(N, K, N, K)[...] *= (X.T @ X / N)[:, None, :, None]
+    vals = _eigvalsh(gram, overwrite=True)
     vals = np.clip(vals, 0.0, None)
     return _pad_desc(vals, dim)
 
 
-def _eigvalsh(S: np.ndarray) -> np.ndarray:
-    """Eigenvalues of a symmetric matrix by LAPACK's MRRR driver (``evr``), about twice as fast as
-    numpy's divide-and-conquer default at the sizes used here."""
-    return eigh(S, eigvals_only=True, driver="evr", check_finite=False)
+def _eigvalsh(S: np.ndarray, overwrite: bool = False) -> np.ndarray:
+    """Eigenvalues of a symmetric matrix by LAPACK's MRRR driver (``evr``). ``overwrite``: S is a
+    scratch array that LAPACK may destroy (saves a copy)."""
+    return eigh(S, eigvals_only=True, driver="evr", check_finite=False, overwrite_a=overwrite)
 
 
 def _pad_desc(vals: np.ndarray, dim: int) -> np.ndarray:
