@@ -14,20 +14,28 @@ import numpy as np
 import torch
 
 from dnc import hessian, ufm
-from dnc.train import Stepper, default_device, initial_params
+from dnc.train import Stepper, default_device, initial_params, torch_threads
 
 OUT = Path(__file__).resolve().parent / "results.json"
 CORES = torch.get_num_threads()
 
 
-def median_time(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
+def median_times(fns: dict, repeats: int, calls: dict | None = None) -> dict:
+    """Median seconds per call of each function, timed in alternating rounds so that all of them
+    see the same machine (this one is a shared VM whose speed drifts by tens of percent within a
+    minute). ``calls[name]`` calls of ``fns[name]`` make one timing (default 1)."""
+    calls = calls or {}
+    for fn in fns.values():
+        fn()  # warm-up
+    times = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            count = calls.get(name, 1)
+            start = time.perf_counter()
+            for _ in range(count):
+                fn()
+            times[name].append((time.perf_counter() - start) / count)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def params(K, n, d, L, activation, seed=0):
@@ -37,41 +45,51 @@ def params(K, n, d, L, activation, seed=0):
 
 
 def peer_spectrum(H1, Ws, l, activation):
-    """torch.func.hessian of the data term with respect to W_l, then torch.linalg.eigvalsh."""
-    dense = torch.from_numpy(hessian.autograd_layer_hessian(H1, Ws, l, activation))
-    return torch.linalg.eigvalsh(dense).flip(0).numpy()
+    """torch.func.hessian of the data term with respect to W_l, then torch.linalg.eigvalsh, with
+    torch's default thread count (all cores), as a user would run it."""
+    with torch_threads(CORES):
+        dense = torch.from_numpy(hessian.autograd_layer_hessian(H1, Ws, l, activation))
+        return torch.linalg.eigvalsh(dense).flip(0).numpy()
 
 
 def bench_spectrum(name, d, activation, l, with_peer=True, repeats=20, peer_repeats=3):
     config, H1, Ws = params(3, 40, d, 5, activation)
-    # Ours runs in numpy/LAPACK only; torch's idle OpenMP threads would spin against it.
-    torch.set_num_threads(1)
-    ours = median_time(lambda: hessian.layer_hessian_spectrum(H1, Ws, l, activation), repeats)
-    torch.set_num_threads(CORES)
     record = {
         "name": name,
-        "ours_s": ours,
+        "ours_s": None,
         "peer": None,
         "peer_s": None,
         "ratio": None,
         "device": "cpu",
         "size": f"K=3 n=40 d={d} L=5 l={l} {activation}",
     }
-    if with_peer:
-        mine = hessian.layer_hessian_spectrum(H1, Ws, l, activation)
-        theirs = peer_spectrum(H1, Ws, l, activation)
-        error = float(np.max(np.abs(mine - theirs)) / np.max(np.abs(theirs)))
-        peer = median_time(lambda: peer_spectrum(H1, Ws, l, activation), peer_repeats)
-        record.update(
-            peer="torch.func.hessian + torch.linalg.eigvalsh",
-            peer_s=peer,
-            ratio=peer / ours,
-            max_relative_eigenvalue_error=error,
-        )
+
+    def ours():
+        hessian.layer_hessian_spectrum(H1, Ws, l, activation)
+
+    if not with_peer:
+        record["ours_s"] = median_times({"ours": ours}, repeats)["ours"]
+        return record
+    mine = hessian.layer_hessian_spectrum(H1, Ws, l, activation)
+    theirs = peer_spectrum(H1, Ws, l, activation)
+    error = float(np.max(np.abs(mine - theirs)) / np.max(np.abs(theirs)))
+    # Each round: one peer call, then ``repeats`` of ours.
+    times = median_times(
+        {"ours": ours, "peer": lambda: peer_spectrum(H1, Ws, l, activation)},
+        peer_repeats,
+        calls={"ours": repeats},
+    )
+    record.update(
+        ours_s=times["ours"],
+        peer="torch.func.hessian + torch.linalg.eigvalsh",
+        peer_s=times["peer"],
+        ratio=times["peer"] / times["ours"],
+        max_relative_eigenvalue_error=error,
+    )
     return record
 
 
-def bench_step(name, d, activation, steps=200, repeats=15, threads=1):
+def bench_step(name, d, activation, steps=200, repeats=15):
     config = ufm.UFMConfig(K=3, n=40, d=d, L=5, activation=activation)
     device = default_device("cpu")
     H, Ws = initial_params(config, seeds=(0,), device=device)
@@ -102,8 +120,8 @@ def bench_step(name, d, activation, steps=200, repeats=15, threads=1):
             loss.backward()
             optimizer.step()
 
-    ours_s = median_time(ours, repeats) / steps
-    peer_s = median_time(peer, repeats) / steps
+    times = median_times({"ours": ours, "peer": peer}, repeats)
+    ours_s, peer_s = times["ours"] / steps, times["peer"] / steps
     return {
         "name": name,
         "ours_s": ours_s,
@@ -111,7 +129,8 @@ def bench_step(name, d, activation, steps=200, repeats=15, threads=1):
         "peer_s": peer_s,
         "ratio": peer_s / ours_s,
         "device": "cpu",
-        "size": f"K=3 n=40 d={d} L=5 {activation}, float64, {threads} thread(s), per step",
+        "size": f"K=3 n=40 d={d} L=5 {activation}, float64, "
+        f"{torch.get_num_threads()} thread(s), per step",
     }
 
 
@@ -148,10 +167,12 @@ def bench_relu_long_run(epochs: int = 100_000, device: str = "cpu"):
 
 def main() -> int:
     records = []
-    torch.set_num_threads(1)  # the linear step is a chain of tiny products
+    # GD steps: one torch thread on both sides, as in training (`dnc.train.train(threads=1)`); on
+    # a 2-core VM a second thread mostly waits for a busy core. Spectra: ours is numpy/LAPACK, with
+    # torch's OpenMP pool at one thread so that it cannot spin against it; the peer gets all cores.
+    torch.set_num_threads(1)
     records.append(bench_step("gd_step_linear_paper", 60, "linear"))
-    torch.set_num_threads(CORES)  # d×d×N products at d = 65 gain from a second thread
-    records.append(bench_step("gd_step_relu_paper", 65, "relu", threads=CORES))
+    records.append(bench_step("gd_step_relu_paper", 65, "relu"))
     records.append(bench_spectrum("hessian_spectrum_linear_d60", 60, "linear", 3))
     records.append(bench_spectrum("hessian_spectrum_relu_d65", 65, "relu", 4))
     records.append(
