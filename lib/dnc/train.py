@@ -1,7 +1,7 @@
 """Full-batch gradient descent on the deep UFM with closed-form backpropagation.
 
 One step: W_l ← (1 − η λ_{W_l}) W_l − η ∂ℓ/∂W_l and H_1 ← (1 − η λ_{H_1}) H_1 − η ∂ℓ/∂H_1, where ℓ is the
-data term of eq. (1), the decay and the gradient fused in one ``addmm``. B configurations (seeds)
+data term of eq. (1), the decay and the gradient fused in one ``addmm``. B models (seeds, λ's)
 train together as a batch (leading dimension of every tensor; a batch of one runs as plain matrices).
 
 Linear model: with A^(l) = W_L⋯W_l (K×d_{l−1}), R = (A^(1) H_1 − Y)/N and P = R H_1ᵀ,
@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -58,18 +59,36 @@ def initial_params(config: UFMConfig, seeds, dtype=torch.float64, device=None):
 
 
 class Stepper:
-    """Closed-form GD step for a batch of deep UFMs sharing sizes, λ's and learning rate."""
+    """Closed-form GD step for a batch of deep UFMs sharing sizes and learning rate.
 
-    def __init__(self, config: UFMConfig, lr: float, H: torch.Tensor):
+    ``configs``: one configuration per model of the batch when their λ's differ (sizes and
+    activation must match ``config``); by default every model uses ``config``'s λ's.
+    """
+
+    def __init__(self, config: UFMConfig, lr: float, H: torch.Tensor, configs=None):
         self.config = config
         self.lr = float(lr)
         B, dev, dt = H.shape[0], H.device, H.dtype
         Y = torch.as_tensor(targets(config.K, config.n), dtype=dt, device=dev)
         self.Y = Y.expand(B, -1, -1).contiguous()
         self.alpha = -self.lr / config.N
-        self.decay_W = [1.0 - self.lr * lam for lam in config.lambda_W_list]
-        self.decay_H = 1.0 - self.lr * config.lambda_H
-        self.eye = torch.eye(config.K, dtype=dt, device=dev).expand(B, -1, -1).contiguous()
+        configs = [config] * B if configs is None else list(configs)
+        if len(configs) != B:
+            raise ValueError(f"{len(configs)} configurations for a batch of {B} models")
+        lam_W = np.array([c.lambda_W_list for c in configs])  # (B, L)
+        lam_H = np.array([c.lambda_H for c in configs])  # (B,)
+        self.lambda_W = torch.as_tensor(lam_W, dtype=dt, device=dev)
+        self.lambda_H = torch.as_tensor(lam_H, dtype=dt, device=dev)
+        if (lam_W == lam_W[0]).all() and (lam_H == lam_H[0]).all():
+            # One λ for the whole batch: scalar decays, fused into addmm/baddbmm.
+            self.decay_W = [1.0 - self.lr * lam for lam in lam_W[0]]
+            self.decay_H = 1.0 - self.lr * lam_H[0]
+        else:  # one decay per model, shape (B, 1, 1)
+            self.decay_W = [
+                (1.0 - self.lr * self.lambda_W[:, l]).reshape(-1, 1, 1)
+                for l in range(lam_W.shape[1])
+            ]
+            self.decay_H = (1.0 - self.lr * self.lambda_H).reshape(-1, 1, 1)
 
     def step(self, H, Ws, with_loss: bool = True) -> torch.Tensor | None:
         """Update H and Ws in place; return the data loss ‖Z − Y‖²/(2N) before the step, per model
@@ -97,10 +116,10 @@ class Stepper:
         return (x - self.Y).square().sum(dim=(1, 2)) / (2 * self.config.N)
 
     def regulariser(self, H, Ws) -> torch.Tensor:
-        """Σ_l ½λ_{W_l}‖W_l‖_F² + ½λ_{H_1}‖H_1‖_F² per model."""
-        reg = 0.5 * self.config.lambda_H * H.square().sum(dim=(1, 2))
-        for lam, W in zip(self.config.lambda_W_list, Ws, strict=True):
-            reg = reg + 0.5 * lam * W.square().sum(dim=(1, 2))
+        """Σ_l ½λ_{W_l}‖W_l‖_F² + ½λ_{H_1}‖H_1‖_F² per model (each with its own λ's)."""
+        reg = 0.5 * self.lambda_H * H.square().sum(dim=(1, 2))
+        for l, W in enumerate(Ws):
+            reg = reg + 0.5 * self.lambda_W[:, l] * W.square().sum(dim=(1, 2))
         return reg
 
     def _linear(self, H, Ws, Y):
@@ -152,8 +171,11 @@ def _plus_product(C, A, B, beta):
 
 
 def _add_product_(C, A, B, beta, alpha):
-    """C ← beta·C + alpha·A B in place, for matrices or batches of them."""
-    if C.dim() == 2:
+    """C ← beta·C + alpha·A B in place, for matrices or batches of them; ``beta`` is a number, or
+    a (B, 1, 1) tensor with one value per model."""
+    if isinstance(beta, torch.Tensor):
+        C.mul_(beta).baddbmm_(A, B, alpha=alpha)
+    elif C.dim() == 2:
         C.addmm_(A, B, beta=beta, alpha=alpha)
     else:
         C.baddbmm_(A, B, beta=beta, alpha=alpha)
@@ -186,6 +208,14 @@ class TrainResult:
                 )
             i = int(hits[0])
         return self.H[i, b], [W[i, b] for W in self.Ws]
+
+    def config_of(self, b: int = 0) -> UFMConfig:
+        """The configuration of model b of the batch: its seed, and its λ's when they varied."""
+        lambdas = self.meta.get("lambdas")
+        if lambdas is None:
+            return replace(self.config, seed=self.seeds[b])
+        lam_W, lam_H = lambdas[b]
+        return replace(self.config, lambda_W=lam_W, lambda_H=lam_H, seed=self.seeds[b])
 
     @property
     def final_loss(self) -> np.ndarray:
@@ -259,8 +289,14 @@ def train(
     checkpoint: cache.Checkpoint | None = None,
     checkpoint_seconds: float = 60.0,
     threads: int | None = 1,
+    lambdas=None,
 ) -> TrainResult:
     """Run full-batch GD for ``epochs`` steps from the seeded initialisation.
+
+    ``seeds``: one model per seed, trained together as a batch (default: ``config.seed``).
+    ``lambdas``: a sequence of (lambda_W, lambda_H) pairs, one model each, in place of
+    ``config``'s λ's; a single seed (or none) is then shared, so that every model starts from the
+    same initialisation (a λ sweep as one batch). ``result.config_of(b)`` gives model b's config.
 
     ``snapshots``: epochs (0 = initialisation) at which parameters are stored; the last epoch
     always is. ``log_every``: record the objective (1) every this many epochs. Stops with an
@@ -298,14 +334,16 @@ def _train(
     progress,
     checkpoint,
     checkpoint_seconds,
+    lambdas,
 ) -> TrainResult:
     if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 0:
         raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
     if not (np.isfinite(lr) and lr > 0):
         raise ValueError(f"the learning rate must be a positive finite number, got {lr!r}")
     epochs = int(epochs)
-    config.warn_if_above_threshold()
-    seeds = (config.seed,) if seeds is None else tuple(int(s) for s in seeds)
+    seeds, configs = batch_configs(config, seeds, lambdas)
+    for c in configs or [config]:
+        c.warn_if_above_threshold()
     snaps = _snapshot_plan(epochs, snapshots)
     log_every = max(1, int(log_every))
     H, Ws = initial_params(config, seeds, dtype, device)
@@ -323,7 +361,7 @@ def _train(
         W_snaps = [list(arrays[f"W{l}_snaps"]) for l in range(len(Ws))]
         losses, loss_epochs = list(arrays["loss"]), [int(e) for e in arrays["loss_epochs"]]
 
-    stepper = Stepper(config, lr, H)
+    stepper = Stepper(config, lr, H, configs)
     reference = float(np.max(losses[0])) if losses else None
     pending: list[torch.Tensor] = []
     pending_epochs: list[int] = []
@@ -401,7 +439,36 @@ def _train(
         Ws=[np.stack(w) for w in W_snaps],
         loss_epochs=np.asarray(loss_epochs),
         loss=np.asarray(losses),
+        meta={} if configs is None else {"lambdas": _lambdas_record(configs)},
     )
+
+
+def batch_configs(config: UFMConfig, seeds=None, lambdas=None):
+    """(seeds, configs) of a batch: ``configs`` is None when every model uses ``config``'s λ's,
+    else one validated config per model with its (lambda_W, lambda_H) and seed."""
+    seeds = (config.seed,) if seeds is None else tuple(int(s) for s in seeds)
+    if len(seeds) == 0:
+        raise ValueError("seeds must hold at least one seed")
+    if lambdas is None:
+        return seeds, None
+    pairs = list(lambdas)
+    if not pairs or any(not isinstance(p, Sequence) or len(p) != 2 for p in pairs):
+        raise ValueError(
+            "lambdas must be a non-empty sequence of (lambda_W, lambda_H) pairs, one per model"
+        )
+    if len(seeds) == 1:
+        seeds = seeds * len(pairs)
+    if len(seeds) != len(pairs):
+        raise ValueError(f"{len(seeds)} seeds for {len(pairs)} (lambda_W, lambda_H) pairs")
+    configs = [
+        replace(config, lambda_W=lam_W, lambda_H=lam_H, seed=seed)
+        for (lam_W, lam_H), seed in zip(pairs, seeds, strict=True)
+    ]
+    return seeds, configs
+
+
+def _lambdas_record(configs) -> list:
+    return [[list(c.lambda_W_list), c.lambda_H] for c in configs]
 
 
 # The files a training run executes: its cache entry is keyed by these alone, so that editing a
@@ -420,10 +487,11 @@ def train_cached(
     progress: bool | None = None,
     use_cache: bool = True,
     threads: int | None = 1,
+    lambdas=None,
 ) -> TrainResult:
     """:func:`train`, stored on disk by its full arguments and the code version, and resumable.
     ``threads`` is not part of the key: it changes the speed, not the run (up to round-off)."""
-    seeds = (config.seed,) if seeds is None else tuple(int(s) for s in seeds)
+    seeds, configs = batch_configs(config, seeds, lambdas)
     key = {
         "config": config.as_dict(),
         "epochs": int(epochs),
@@ -433,6 +501,8 @@ def train_cached(
         "log_every": int(log_every),
         "dtype": "float64",
     }
+    if configs is not None:
+        key["lambdas"] = _lambdas_record(configs)
 
     def compute(checkpoint):
         result = train(
@@ -446,6 +516,7 @@ def train_cached(
             progress=progress,
             checkpoint=checkpoint,
             threads=threads,
+            lambdas=lambdas,
         )
         return result.to_arrays()
 

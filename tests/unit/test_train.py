@@ -135,3 +135,49 @@ def test_train_cached_reads_back_without_training(monkeypatch):
     monkeypatch.setattr(train, "train", fail)
     second = train.train_cached(config, 20, 0.1, snapshots=(5,))
     assert np.array_equal(first.H, second.H) and second.config == config
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu"])
+def test_batch_of_lambdas_equals_single_runs(activation):
+    config = ufm.UFMConfig(K=3, n=2, d=5, L=3, activation=activation)
+    lambdas = [(1e-3, 2e-3), ([1e-2, 2e-3, 5e-3], 1e-3), (3e-3, 3e-3)]
+    batch = train.train(config, 40, 0.2, snapshots=(10,), log_every=10, lambdas=lambdas)
+    assert batch.seeds == (config.seed,) * 3
+    for b, (lam_W, lam_H) in enumerate(lambdas):
+        own = ufm.UFMConfig(
+            K=3, n=2, d=5, L=3, activation=activation, lambda_W=lam_W, lambda_H=lam_H
+        )
+        assert batch.config_of(b) == own
+        single = train.train(own, 40, 0.2, snapshots=(10,), log_every=10)
+        assert np.allclose(batch.H[:, b], single.H[:, 0], rtol=0, atol=1e-13)
+        for Wb, Ws in zip(batch.Ws, single.Ws, strict=True):
+            assert np.allclose(Wb[:, b], Ws[:, 0], rtol=0, atol=1e-13)
+        # the logged objective uses each model's own λ's
+        H, Ws = batch.params(40, b)
+        assert batch.loss[-1, b] == pytest.approx(ufm.objective(H, Ws, own), rel=1e-12)
+    # different λ's from one initialisation end in different places
+    assert not np.allclose(batch.H[-1, 0], batch.H[-1, 1])
+
+
+def test_batch_of_lambdas_is_cached_with_its_lambdas(tmp_path, monkeypatch):
+    monkeypatch.setenv("DNC_CACHE_DIR", str(tmp_path))
+    config = ufm.UFMConfig(K=2, n=2, d=3, L=2)
+    lambdas = [(1e-3, 1e-3), (2e-3, 1e-3)]
+    first = train.train_cached(config, 5, 0.1, lambdas=lambdas, progress=False)
+    again = train.train_cached(config, 5, 0.1, lambdas=lambdas, progress=False)
+    assert np.array_equal(first.H, again.H)
+    assert again.config_of(1).lambda_W == (2e-3, 2e-3)
+    other = train.train_cached(config, 5, 0.1, lambdas=lambdas[::-1], progress=False)
+    assert np.array_equal(other.H[:, 0], first.H[:, 1])
+
+
+def test_bad_lambdas():
+    config = ufm.UFMConfig(K=3, n=2, d=4, L=2)
+    with pytest.raises(ValueError, match="pairs"):
+        train.train(config, 1, 0.1, lambdas=[1e-3, 2e-3])
+    with pytest.raises(ValueError, match="2 seeds for 3"):
+        train.train(config, 1, 0.1, seeds=(0, 1), lambdas=[(1e-3, 1e-3)] * 3)
+    with pytest.raises(ValueError, match="lambda_H"):
+        train.train(config, 1, 0.1, lambdas=[(1e-3, -1.0)])
+    with pytest.raises(ValueError, match="one per layer"):
+        train.train(config, 1, 0.1, lambdas=[([1e-3] * 3, 1e-3)])
