@@ -81,8 +81,8 @@ class Stepper:
         self.lambda_H = torch.as_tensor(lam_H, dtype=dt, device=dev)
         if (lam_W == lam_W[0]).all() and (lam_H == lam_H[0]).all():
             # One λ for the whole batch: scalar decays, fused into addmm/baddbmm.
-            self.decay_W = [1.0 - self.lr * lam for lam in lam_W[0]]
-            self.decay_H = 1.0 - self.lr * lam_H[0]
+            self.decay_W = [1.0 - self.lr * float(lam) for lam in lam_W[0]]
+            self.decay_H = 1.0 - self.lr * float(lam_H[0])
         else:  # one decay per model, shape (B, 1, 1)
             self.decay_W = [
                 (1.0 - self.lr * self.lambda_W[:, l]).reshape(-1, 1, 1)
