@@ -75,6 +75,10 @@ class Stepper:
         configs = [config] * B if configs is None else list(configs)
         if len(configs) != B:
             raise ValueError(f"{len(configs)} configurations for a batch of {B} models")
+        shape = ("K", "n", "d", "L", "activation", "loss")
+        for c in configs:
+            if any(getattr(c, k) != getattr(config, k) for k in shape):
+                raise ValueError(f"every model of a batch needs the same {', '.join(shape)}")
         lam_W = np.array([c.lambda_W_list for c in configs])  # (B, L)
         lam_H = np.array([c.lambda_H for c in configs])  # (B,)
         self.lambda_W = torch.as_tensor(lam_W, dtype=dt, device=dev)

@@ -181,3 +181,7 @@ def test_bad_lambdas():
         train.train(config, 1, 0.1, lambdas=[(1e-3, -1.0)])
     with pytest.raises(ValueError, match="one per layer"):
         train.train(config, 1, 0.1, lambdas=[([1e-3] * 3, 1e-3)])
+    H, _ = train.initial_params(config, seeds=(0, 1))
+    wider = ufm.UFMConfig(K=3, n=2, d=5, L=2)
+    with pytest.raises(ValueError, match="same K, n, d"):
+        train.Stepper(config, 0.1, H, configs=[config, wider])
