@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DNC_CACHE_DIR ?= $(CURDIR)/.cache/dnc
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
+export DNC_REFERENCE_DIR ?= $(CURDIR)/tests/reference
 
 .PHONY: book test lint unit nbval book-quick figures bench refresh-reference clean venv
 
@@ -38,8 +39,10 @@ nbval: $(STAMP)
 book-quick: $(STAMP)
 	DNC_PROFILE=quick $(PY) tools/build_book.py
 
+# Re-record the pinned values of the chapters (all, or CHAPTERS="relu_ufm ..."); the profile is
+# quick unless DNC_PROFILE=paper is given.
 refresh-reference: $(STAMP)
-	DNC_PROFILE=quick $(PY) tools/nbval_notebooks.py refresh tests/reference
+	DNC_PROFILE=$${DNC_PROFILE:-quick} $(PY) tools/nbval_notebooks.py refresh tests/reference $(CHAPTERS)
 
 figures: $(STAMP)
 	$(PY) -m dnc figure all --out figures

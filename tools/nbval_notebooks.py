@@ -34,6 +34,10 @@ def prepare(out: Path) -> None:
         ref_file = ROOT / "tests" / "reference" / f"{chapter.stem}.json"
         refs = json.loads(ref_file.read_text()) if ref_file.exists() else []
         cells = checked_cells(nb)
+        if not cells and not refs:
+            nbformat.write(nb, out / f"{chapter.stem}.ipynb")
+            print(f"prepared {chapter.stem}: values pinned by dnc.book.check")
+            continue
         if len(refs) != len(cells):
             problems.append(
                 f"{chapter.name}: {len(cells)} cells tagged {TAG} but {len(refs)} reference "
@@ -59,8 +63,14 @@ def prepare(out: Path) -> None:
 
 
 def refresh(ref_dir: Path, only: list[str]) -> None:
+    """Execute the chapters with ``DNC_REFERENCE=record`` (their ``dnc.book.check`` calls store
+    into ``ref_dir/<profile>/``) and keep the stdout of legacy tagged cells in ``ref_dir``."""
+    import os
+
     from nbclient import NotebookClient
 
+    os.environ["DNC_REFERENCE"] = "record"
+    os.environ["DNC_REFERENCE_DIR"] = str(ref_dir.resolve())
     ref_dir.mkdir(parents=True, exist_ok=True)
     for chapter in chapter_files():
         if only and chapter.stem not in only:
@@ -80,7 +90,8 @@ def refresh(ref_dir: Path, only: list[str]) -> None:
                 if o.output_type == "stream" and o.name == "stdout"
             )
             refs.append({"source": cell.source, "stdout": text})
-        (ref_dir / f"{chapter.stem}.json").write_text(json.dumps(refs, indent=1) + "\n")
+        if refs:
+            (ref_dir / f"{chapter.stem}.json").write_text(json.dumps(refs, indent=1) + "\n")
         print(f"refreshed {chapter.stem}: {len(refs)} checked cells")
 
 

@@ -90,3 +90,38 @@ def test_each_paper_figure_has_one_function():
             assert key not in seen, f"{key} made by both {seen[key]} and {spec.name}"
             seen[key] = spec.name
     assert {("A", "3"), ("A", "4"), ("A", "5"), ("A", "6")} <= set(seen)
+
+
+def test_check_compares_numbers_with_relative_tolerance(tmp_path, monkeypatch):
+    import json
+
+    import numpy as np
+    import pytest
+
+    from dnc.book import check
+
+    monkeypatch.setenv("DNC_REFERENCE_DIR", str(tmp_path))
+    monkeypatch.setenv("DNC_PROFILE", "quick")
+    monkeypatch.setenv("DNC_REFERENCE", "record")
+    check("chap", spread=0.123456, table=np.array([[1.0, 2.0], [3.0, 4.0]]), count=9, ok=True)
+    stored = json.loads((tmp_path / "quick" / "chap.json").read_text())
+    assert stored == {"count": 9, "ok": True, "spread": 0.123456, "table": [[1, 2], [3, 4]]}
+
+    monkeypatch.setenv("DNC_REFERENCE", "check")
+    check("chap", spread=0.123456 * (1 + 5e-5), table=np.array([[1.0, 2.0], [3.0, 4.0]]))
+    with pytest.raises(AssertionError, match="spread"):
+        check("chap", spread=0.123456 * (1 + 1e-3))
+    with pytest.raises(AssertionError, match=r"table\[1\]\[0\]"):
+        check("chap", table=np.array([[1.0, 2.0], [3.003, 4.0]]))
+    with pytest.raises(AssertionError, match="count"):
+        check("chap", count=8)
+    with pytest.raises(AssertionError, match="no reference"):
+        check("chap", unknown=1.0)
+    with pytest.raises(AssertionError, match="length"):
+        check("chap", table=np.ones(3))
+    monkeypatch.setenv("DNC_PROFILE", "paper")
+    with pytest.raises(AssertionError, match="no reference"):
+        check("chap", spread=0.123456)
+    monkeypatch.setenv("DNC_REFERENCE", "bogus")
+    with pytest.raises(ValueError, match="DNC_REFERENCE"):
+        check("chap", spread=0.123456)
