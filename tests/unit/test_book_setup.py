@@ -125,3 +125,19 @@ def test_check_compares_numbers_with_relative_tolerance(tmp_path, monkeypatch):
     monkeypatch.setenv("DNC_REFERENCE", "bogus")
     with pytest.raises(ValueError, match="DNC_REFERENCE"):
         check("chap", spread=0.123456)
+
+
+def test_symbolic_frames_are_exactly_orthonormal_and_in_general_position():
+    import sympy as sp
+
+    from dnc import symbolic
+
+    Q1, Q2 = symbolic.orthonormal_frame(4, 3, seed=1), symbolic.orthonormal_frame(4, 3, seed=2)
+    assert Q1.T * Q1 == sp.eye(3) and Q2.T * Q2 == sp.eye(3)
+    assert all(x != 0 for x in Q1) and all(x != 0 for x in Q1.T * Q2)  # no special alignment
+    X = symbolic.collapsed_features(Q1, 2)
+    assert X.shape == (4, 6) and X[:, 0] == X[:, 1] == Q1[:, 0]
+    with pytest.raises(ValueError, match="K=5"):
+        symbolic.orthonormal_frame(4, 5)
+    with pytest.raises(ValueError, match="skew"):
+        symbolic.cayley(sp.eye(2))
