@@ -60,7 +60,11 @@ def bars(container):
     """(left, right, height) of each bar of a bar container."""
     rects = list(container)
     left = np.array([r.get_x() for r in rects])
-    return left, left + np.array([r.get_width() for r in rects]), np.array([r.get_height() for r in rects])
+    return (
+        left,
+        left + np.array([r.get_width() for r in rects]),
+        np.array([r.get_height() for r in rects]),
+    )
 
 
 def assert_spectrum_histogram(ax, eigenvalues, n_outliers, floor):
@@ -192,7 +196,9 @@ def test_knockout_panels_colour_each_panels_expected_count(name, request):
             (container,) = ax.containers
             heights = bars(container)[2]
             np.testing.assert_allclose(heights, np.maximum(vals[: K * K + 3], floor), rtol=1e-12)
-            red = [matplotlib.colors.same_color(r.get_facecolor(), style.OUTLIER) for r in container]
+            red = [
+                matplotlib.colors.same_color(r.get_facecolor(), style.OUTLIER) for r in container
+            ]
             assert red == [i < counts[key] for i in range(K * K + 3)]
         else:
             assert_spectrum_histogram(ax, vals, counts[key], floor)
@@ -285,7 +291,9 @@ def test_collapse_figures(one_layer_run):
     labels = ufm.labels(one_layer_run.config.K, one_layer_run.config.n)
     (ax,) = REGISTRY["nc1_over_training"].function(result=one_layer_run).axes
     for ln, kind in zip(ax.lines, metrics.NC1_KINDS, strict=True):
-        _, v = tracking.over_snapshots(one_layer_run, lambda H, Ws, k=kind: metrics.nc1(H, labels, k))
+        _, v = tracking.over_snapshots(
+            one_layer_run, lambda H, Ws, k=kind: metrics.nc1(H, labels, k)
+        )
         np.testing.assert_allclose(ln.get_ydata(), v, rtol=1e-12)
     fig = REGISTRY["class_mean_gram"].function(result=one_layer_run)
     images = [ax.images[0] for ax in fig.axes if ax.images]

@@ -8,16 +8,15 @@ A spectrum figure has two parts: the top ``n_outliers`` eigenvalues and the bulk
 the outliers' merging can be read; and, below, one histogram per requested epoch on a shared log
 eigenvalue axis, the outliers stacked in red on the grey bulk.
 
-Figures are made with :class:`matplotlib.figure.Figure`, not ``pyplot``: a figure function only
-returns its figure, and a notebook shows it once, where the chapter displays or glues it.
+A figure function returns its figure already released by ``pyplot`` (:func:`blank`): a notebook
+shows it once, where the chapter glues or displays it, and not a second time at the cell's end.
 """
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt  # noqa: F401  (loads the backend, so notebooks can render figures)
+import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import colormaps
-from matplotlib.figure import Figure
 from matplotlib.ticker import NullFormatter
 
 OUTLIER = "#c0392b"
@@ -27,9 +26,18 @@ PALETTE = colormaps["tab10"].colors
 FLOOR_RTOL = 1e-12
 
 
+def blank(width: float, height: float):
+    """An empty constrained-layout figure that pyplot no longer holds. It is made through pyplot,
+    so that the backend (in a notebook, the inline one that renders figures as PNG) is loaded,
+    then closed there: the inline backend shows only figures pyplot holds at a cell's end."""
+    fig = plt.figure(figsize=(width, height), layout="constrained")
+    plt.close(fig)
+    return fig
+
+
 def new(ncols: int = 1, nrows: int = 1, width: float = 4.0, height: float = 3.2, **kw):
-    """A figure with an ``nrows × ncols`` grid of axes (always a 2D array)."""
-    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+    """A figure with an ``nrows × ncols`` grid of axes (always a 2D array), released by pyplot."""
+    fig = blank(width * ncols, height * nrows)
     axes = fig.subplots(nrows, ncols, squeeze=False, **kw)
     return fig, axes
 
@@ -175,7 +183,7 @@ def outlier_trajectories(ax, epochs, spectra, n_outliers: int, floor: float, mar
         ax.axvline(m, color=BULK, lw=0.6, ls=":")
     _epoch_axis(ax, epochs)
     ax.set_yscale("log")
-    ax.set_ylim(floor / 3, tops.max() * 3)
+    ax.set_ylim(floor / 30, tops.max() * 3)
     ax.set_ylabel(f"eigenvalue (log; {floor_note(floor)})", fontsize=8)
     ax.legend(fontsize=8, loc="lower left")
     return tops, edges
@@ -233,7 +241,7 @@ def spectra_over_epochs(
     top = max(float(s.max()) for s in spectra.values())
     edges = log_bins(floor, top)
     ncols = len(epochs)
-    fig = Figure(figsize=(max(8.0, 2.5 * ncols), 5.8), layout="constrained")
+    fig = blank(max(8.0, 2.5 * ncols), 5.8)
     outer = fig.add_gridspec(2, 1, height_ratios=(1.15, 1))
     upper = outer[0].subgridspec(1, 2, width_ratios=(3, 2))
     lower = outer[1].subgridspec(1, ncols)
