@@ -185,7 +185,7 @@ def outlier_trajectories(ax, epochs, spectra, n_outliers: int, floor: float, mar
     ax.set_yscale("log")
     ax.set_ylim(floor / 30, tops.max() * 3)
     ax.set_ylabel(f"eigenvalue (log; {floor_note(floor)})", fontsize=8)
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="best")
     return tops, edges
 
 
