@@ -33,8 +33,10 @@ def _layer(setting, layer):
 def hessian_outliers_over_training(
     result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
 ):
-    """Top K² eigenvalues of Hess_l against its bulk over training, and its spectrum at several
-    epochs, on log axes (paper A, Figure 3). ``n_outliers``: the count drawn red (default K²)."""
+    """Top K² eigenvalues of Hess_l and its bulk edge over training, log spectra at several epochs (paper A, Figure 3).
+
+    ``epochs``: the histogram panels (default the setting's); ``n_outliers``: the count drawn red
+    (default K²); ``layer``: l (default the setting's)."""
     setting, result = _deep_linear(result, profile)
     c, l = result.config, _layer(setting, layer)
     return style.spectra_over_epochs(
@@ -105,8 +107,9 @@ def _knockout_epoch(result, setting, epoch, which):
 
 @figure("A", 5)
 def hessian_knockouts_early(result=None, profile=None, *, epoch=None, layer=None):
-    """Spectrum of Hess_l and its knockouts early in training, each knockout's expected outliers
-    red, on a log axis (paper A, Figure 5)."""
+    """Log spectra of Hess_l and its knockouts early in training, expected outliers red (paper A, Figure 5).
+
+    Each panel colours its own expected count (:func:`knockout_outlier_counts`)."""
     setting, result = _deep_linear(result, profile)
     epoch, l = _knockout_epoch(result, setting, epoch, 0), _layer(setting, layer)
     spectra = hessian.knockout_spectra(*result.params(epoch), l)
@@ -116,8 +119,9 @@ def hessian_knockouts_early(result=None, profile=None, *, epoch=None, layer=None
 
 @figure("A", 6)
 def hessian_knockouts_late(result=None, profile=None, *, epoch=None, layer=None):
-    """Top eigenvalues of Hess_l and its knockouts late in training, each knockout's expected
-    outliers red, on a log axis (paper A, Figure 6)."""
+    """Top eigenvalues of Hess_l and its knockouts late in training, expected outliers red (paper A, Figure 6).
+
+    Each panel colours its own expected count (:func:`knockout_outlier_counts`), log value axis."""
     setting, result = _deep_linear(result, profile)
     epoch, l = _knockout_epoch(result, setting, epoch, 1), _layer(setting, layer)
     spectra = hessian.knockout_spectra(*result.params(epoch), l)

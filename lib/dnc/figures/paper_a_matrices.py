@@ -34,7 +34,7 @@ def gradient_natural_basis_coefficients(result=None, profile=None, *, epochs=Non
 def weight_gram_spectra_over_training(
     result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
 ):
-    """Bulk and top K eigenvalues of W_lᵀW_l at several epochs (paper A, Figure 8)."""
+    """Top K eigenvalues of W_lᵀW_l and its bulk edge over training, log spectra (paper A, Figure 8)."""
     setting, result = _deep_linear(result, profile)
     l = _layer(setting, layer)
     return _spectra_figure(
@@ -52,7 +52,7 @@ def weight_gram_spectra_over_training(
 def gradient_covariance_spectra_over_training(
     result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
 ):
-    """Bulk and top K−1 eigenvalues of the gradient covariance C^(l), log scale (paper A, Figure 12)."""
+    """Top K−1 eigenvalues of the gradient covariance C^(l) and its bulk edge, log spectra (paper A, Figure 12)."""
     setting, result = _deep_linear(result, profile)
     l = _layer(setting, layer)
     return _spectra_figure(
@@ -70,7 +70,7 @@ def gradient_covariance_spectra_over_training(
 def backprop_error_spectra_over_training(
     result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
 ):
-    """Bulk and top K eigenvalues of the backpropagated-error moment Δ^(l), log scale (paper A, Figure 13)."""
+    """Top K eigenvalues of the backpropagated-error moment Δ^(l) and its bulk edge, log spectra (paper A, Figure 13)."""
     setting, result = _deep_linear(result, profile)
     l = _layer(setting, layer)
     return _spectra_figure(
@@ -88,7 +88,7 @@ def backprop_error_spectra_over_training(
 def feature_gram_spectra_over_training(
     result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
 ):
-    """Bulk and top K eigenvalues of the feature Gram H^(l)ᵀH^(l) at several epochs (paper A, Figure 14)."""
+    """Top K eigenvalues of the feature Gram H^(l)ᵀH^(l) and its bulk edge, log spectra (paper A, Figure 14)."""
     setting, result = _deep_linear(result, profile)
     l = _layer(setting, layer)
     return _spectra_figure(
@@ -104,8 +104,9 @@ def feature_gram_spectra_over_training(
 
 @figure("book")
 def gradient_top_fraction_over_training(result=None, profile=None, *, epochs=None, layer=None):
-    """Gur-Ari et al.'s f_top of g̃^(l) and of the full g^(l) over training (top K² eigenspace of
-    Hess_l), at ``epochs`` (default: the setting's positive log-spaced snapshots)."""
+    """Gur-Ari et al.'s f_top of g̃^(l) and of the full g^(l) over training (top K² eigenspace of Hess_l).
+
+    At ``epochs`` (default: the setting's positive log-spaced snapshots)."""
     setting, result = _deep_linear(result, profile)
     l = _layer(setting, layer)
     lam = result.config.lambda_W_list[l - 1]

@@ -19,8 +19,7 @@ def _relu(result, profile):
 def relu_hessian_outliers_over_training(
     result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
 ):
-    """Top K² eigenvalues of Hess_l in the ReLU deep UFM against its bulk over training, and its
-    spectrum at several epochs, on log axes (paper A, Figure 9)."""
+    """Top K² eigenvalues of the ReLU UFM's Hess_l and its bulk edge over training, log spectra (paper A, Figure 9)."""
     setting, result = _relu(result, profile)
     c, l = result.config, _layer(setting, layer)
     return style.spectra_over_epochs(
@@ -34,8 +33,9 @@ def relu_hessian_outliers_over_training(
 
 @figure("A", 10)
 def relu_hessian_knockouts(result=None, profile=None, *, epoch=None, layer=None):
-    """Hess_l of the ReLU deep UFM and its Papyan knockouts at the end of training (default), each
-    knockout's expected outliers red, on a log axis (paper A, Figure 10)."""
+    """Log spectra of the ReLU UFM's Hess_l and its Papyan knockouts, expected outliers red (paper A, Figure 10).
+
+    At the end of training by default (``epoch``); each panel colours its own expected count."""
     setting, result = _relu(result, profile)
     l = _layer(setting, layer)
     epoch = style.check_epochs(result, [result.epochs if epoch is None else epoch])[0]
@@ -48,8 +48,7 @@ def relu_hessian_knockouts(result=None, profile=None, *, epoch=None, layer=None)
 def relu_weight_spectra_over_training(
     result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
 ):
-    """Top K eigenvalues of W_lᵀW_l in the ReLU deep UFM against its bulk over training, and its
-    spectrum at several epochs, on log axes (paper A, Figure 11)."""
+    """Top K eigenvalues of the ReLU UFM's W_lᵀW_l and its bulk edge over training, log spectra (paper A, Figure 11)."""
     setting, result = _relu(result, profile)
     c, l = result.config, _layer(setting, layer)
     return style.spectra_over_epochs(

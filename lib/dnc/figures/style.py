@@ -71,7 +71,7 @@ def check_outlier_count(n_outliers, size: int) -> int:
 
 
 def spectrum_floor(spectra, floor_rtol: float = FLOOR_RTOL) -> float:
-    """``floor_rtol`` × the largest eigenvalue of all ``spectra``: the lowest value a log axis shows."""
+    """``floor_rtol`` × the largest eigenvalue of all ``spectra``: the lowest value drawn."""
     top = max(float(np.max(s)) for s in spectra)
     if not np.isfinite(top) or top <= 0:
         raise ValueError(f"a spectrum figure needs a positive eigenvalue, the largest is {top!r}")
@@ -111,8 +111,8 @@ def spectrum_panel(
     """Draw one spectrum on a log axis, the top ``n_outliers`` in red, the bulk in grey.
 
     ``top=None``: histogram over log-spaced ``edges``, outliers stacked on the bulk (two bar
-    containers, bulk then outliers, with one bar per filled bin). ``top=k``: the k largest eigenvalues as bars by index
-    on a log value axis. Values at or below ``floor`` (default :data:`FLOOR_RTOL` × the largest)
+    containers, bulk then outliers, one bar per filled bin). ``top=k``: the k largest
+    eigenvalues as bars by index on a log value axis. Values at or below ``floor`` (default :data:`FLOOR_RTOL` × the largest)
     are drawn at the floor. Returns (outliers, bulk) as drawn.
     """
     floor = spectrum_floor([eigenvalues]) if floor is None else float(floor)
