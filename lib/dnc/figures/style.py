@@ -170,7 +170,7 @@ def outlier_trajectories(ax, epochs, spectra, n_outliers: int, floor: float, mar
         tops.append(outliers)
         edges.append(bulk[0])
     tops, edges = np.asarray(tops), np.asarray(edges)
-    shades = colormaps["Reds"](np.linspace(0.95, 0.45, n_outliers))
+    shades = _outlier_shades(n_outliers)
     for i in range(n_outliers):
         (line,) = ax.plot(epochs, tops[:, i], color=shades[i], lw=1.2)
         line.set_gid(f"outlier {i + 1}")
@@ -193,7 +193,7 @@ def outlier_zoom(ax, epochs, tops, marks=()):
     """The (T, n) outlier trajectories ``tops`` again, the log value axis cut to their range, so
     that their spread early and their merging late can be read."""
     n = tops.shape[1]
-    shades = colormaps["Reds"](np.linspace(0.95, 0.45, n))
+    shades = _outlier_shades(n)
     for i in range(n):
         ax.plot(epochs, tops[:, i], color=shades[i], lw=1.2)
     for m in marks:
@@ -202,6 +202,11 @@ def outlier_zoom(ax, epochs, tops, marks=()):
     ax.set_yscale("log")
     ax.set_ylim(tops.min() / 1.3, tops.max() * 1.3)
     ax.set_title(f"the top {n} only (zoom)", fontsize=9)
+
+
+def _outlier_shades(n: int):
+    """n shades of red, the darkest for the largest eigenvalue."""
+    return colormaps["Reds"](np.linspace(0.95, 0.45, n))
 
 
 def _epoch_axis(ax, epochs):
@@ -230,8 +235,10 @@ def spectra_over_epochs(
     """
     del log
     epochs = check_epochs(result, epochs)
-    traj = check_epochs(
-        result, result.snapshot_epochs if trajectory_epochs is None else trajectory_epochs
+    traj = sorted(
+        check_epochs(
+            result, result.snapshot_epochs if trajectory_epochs is None else trajectory_epochs
+        )
     )
     spectra = {
         e: np.asarray(spectrum(*result.params(e)), dtype=np.float64)
