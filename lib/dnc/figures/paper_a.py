@@ -25,68 +25,108 @@ def _deep_linear(result, profile):
     return setting, result or experiments.run(setting)
 
 
-def _available(result, epochs):
-    have = set(result.snapshot_epochs.tolist())
-    return [e for e in epochs if e in have]
+def _layer(setting, layer):
+    return setting.layer if layer is None else int(layer)
 
 
 @figure("A", 3)
-def hessian_outliers_over_training(result=None, profile=None):
-    """Bulk and top K² eigenvalues of Hess_l at several epochs (paper A, Figure 3)."""
+def hessian_outliers_over_training(
+    result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
+):
+    """Top K² eigenvalues of Hess_l and its bulk edge over training, log spectra at several epochs (paper A, Figure 3).
+
+    ``epochs``: the histogram panels (default the setting's); ``n_outliers``: the count drawn red
+    (default K²); ``layer``: l (default the setting's)."""
     setting, result = _deep_linear(result, profile)
-    c, l = result.config, setting.layer
+    c, l = result.config, _layer(setting, layer)
     return style.spectra_over_epochs(
         result,
-        setting.figure_epochs,
+        setting.figure_epochs if epochs is None else epochs,
         lambda H, Ws: hessian.layer_hessian_spectrum(H, Ws, l),
-        c.K * c.K,
+        c.K * c.K if n_outliers is None else n_outliers,
         f"Spectrum of Hess$_{l}$, deep linear UFM (d={c.d}, L={c.L})",
     )
 
 
 @figure("A", 4)
-def predicted_eigenvector_alignment(result=None, profile=None):
+def predicted_eigenvector_alignment(result=None, profile=None, *, epochs=None, layer=None):
     """Alignment f_cc' of μ_c^(l+1) ⊗ μ_c'^(l) with Hess_l over early training (paper A, Figure 4)."""
     setting, result = _deep_linear(result, profile)
-    l = setting.layer
+    l = _layer(setting, layer)
     epochs, f = tracking.over_snapshots(
         result,
         lambda H, Ws: hessian.predicted_alignments(H, Ws, l),
-        _available(result, setting.early_epochs),
+        style.check_epochs(result, setting.early_epochs if epochs is None else epochs),
     )
     return style.pairwise_over_epochs(epochs, f, "f")[0]
 
 
-def _knockout_figure(result, setting, epoch, top_only):
-    K, l = result.config.K, setting.layer
-    H, Ws = result.params(epoch)
-    spectra = hessian.knockout_spectra(H, Ws, l)
-    fig, axes = style.new(ncols=len(spectra), width=3.0, height=2.8)
+def knockout_outlier_counts(K: int) -> dict[str, int]:
+    """Outliers each knockout spectrum should show (paper A §4.1, App. B): Hess_l has K², removing
+    G_class leaves K(K−1) (the cross-class part), removing G_cross leaves K (the class means),
+    removing G_within leaves all K² (the within-class part only feeds the bulk)."""
+    return {"Hess": K * K, "minus class": K * (K - 1), "minus cross": K, "minus within": K * K}
+
+
+def knockout_title(name: str, count: int) -> str:
+    what = "Hess$_l$" if name == "Hess" else f"Hess$_l$ − G$_{{{name.split()[1]}}}$"
+    return f"{what}: {count} expected"
+
+
+def knockout_figure(spectra: dict, K: int, title: str, top_only: bool):
+    """One panel per knockout spectrum, its expected outliers (:func:`knockout_outlier_counts`)
+    red; a histogram on a log axis, or (``top_only``) the top K² + 3 eigenvalues as bars."""
+    counts = knockout_outlier_counts(K)
+    if set(spectra) != set(counts):
+        raise ValueError(f"knockout spectra must be {sorted(counts)}, got {sorted(spectra)}")
+    floor = style.spectrum_floor(spectra.values())
+    edges = style.log_bins(floor, max(float(v.max()) for v in spectra.values()))
+    fig, axes = style.new(ncols=len(spectra), width=3.0, height=2.9, sharey=not top_only)
     for ax, (name, vals) in zip(axes[0], spectra.items(), strict=True):
-        title = "Hess$_l$" if name == "Hess" else f"Hess$_l$ − G$_{{{name.split()[1]}}}$"
-        if top_only:
-            top = vals[: K * K + 3]
-            ax.bar(np.arange(1, top.size + 1), top, color=style.OUTLIER)
-            ax.set_xlabel("index")
-            ax.set_title(title)
-        else:
-            style.spectrum_panel(ax, vals, K * K, title)
-    fig.suptitle(f"Knockouts of Papyan's components, layer {l}, epoch {epoch}")
+        ax.set_label(f"knockout {name}")
+        style.spectrum_panel(
+            ax,
+            vals,
+            counts[name],
+            knockout_title(name, counts[name]),
+            floor=floor,
+            edges=edges,
+            top=K * K + 3 if top_only else None,
+        )
+    if not top_only:
+        axes[0, 0].set_ylabel("count (log)")
+    fig.suptitle(f"{title} ({style.floor_note(floor)})")
     return fig
 
 
+def _knockout_epoch(result, setting, epoch, which):
+    return style.check_epochs(result, [setting.knockout_epochs[which] if epoch is None else epoch])[
+        0
+    ]
+
+
 @figure("A", 5)
-def hessian_knockouts_early(result=None, profile=None):
-    """Spectrum of Hess_l and its knockouts early in training (paper A, Figure 5)."""
+def hessian_knockouts_early(result=None, profile=None, *, epoch=None, layer=None):
+    """Log spectra of Hess_l and its knockouts early in training, expected outliers red (paper A, Figure 5).
+
+    Each panel colours its own expected count (:func:`knockout_outlier_counts`)."""
     setting, result = _deep_linear(result, profile)
-    return _knockout_figure(result, setting, setting.knockout_epochs[0], top_only=False)
+    epoch, l = _knockout_epoch(result, setting, epoch, 0), _layer(setting, layer)
+    spectra = hessian.knockout_spectra(*result.params(epoch), l)
+    title = f"Knockouts of Papyan's components, layer {l}, epoch {epoch}"
+    return knockout_figure(spectra, result.config.K, title, top_only=False)
 
 
 @figure("A", 6)
-def hessian_knockouts_late(result=None, profile=None):
-    """Top eigenvalues of Hess_l and its knockouts late in training (paper A, Figure 6)."""
+def hessian_knockouts_late(result=None, profile=None, *, epoch=None, layer=None):
+    """Top eigenvalues of Hess_l and its knockouts late in training, expected outliers red (paper A, Figure 6).
+
+    Each panel colours its own expected count (:func:`knockout_outlier_counts`), log value axis."""
     setting, result = _deep_linear(result, profile)
-    return _knockout_figure(result, setting, setting.knockout_epochs[1], top_only=True)
+    epoch, l = _knockout_epoch(result, setting, epoch, 1), _layer(setting, layer)
+    spectra = hessian.knockout_spectra(*result.params(epoch), l)
+    title = f"Knockouts of Papyan's components, layer {l}, epoch {epoch}"
+    return knockout_figure(spectra, result.config.K, title, top_only=True)
 
 
 @figure("book")

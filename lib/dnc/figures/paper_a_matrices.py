@@ -4,27 +4,26 @@ from __future__ import annotations
 
 from .. import gradients, matrices, tracking
 from . import style
-from .paper_a import _available, _deep_linear
+from .paper_a import _deep_linear, _layer
 from .registry import figure
 
 
-def _spectra_figure(result, setting, spectrum, n_outliers, name, log):
+def _spectra_figure(result, setting, epochs, l, spectrum, n_outliers, name):
     c = result.config
-    title = f"Spectrum of {name}, deep linear UFM (d={c.d}, L={c.L}, l={setting.layer})"
-    return style.spectra_over_epochs(
-        result, setting.figure_epochs, spectrum, n_outliers, title, log
-    )
+    title = f"Spectrum of {name}, deep linear UFM (d={c.d}, L={c.L}, l={l})"
+    epochs = setting.figure_epochs if epochs is None else epochs
+    return style.spectra_over_epochs(result, epochs, spectrum, n_outliers, title)
 
 
 @figure("A", 7)
-def gradient_natural_basis_coefficients(result=None, profile=None):
+def gradient_natural_basis_coefficients(result=None, profile=None, *, epochs=None, layer=None):
     """Coefficients f̃_cc' of g̃^(l) on μ_c^(l+1) ⊗ μ_c'^(l) over early training (paper A, Figure 7)."""
     setting, result = _deep_linear(result, profile)
-    K, l = result.config.K, setting.layer
+    K, l = result.config.K, _layer(setting, layer)
     epochs, f = tracking.over_snapshots(
         result,
         lambda H, Ws: gradients.natural_basis_coefficients(H, Ws, l),
-        _available(result, setting.early_epochs),
+        style.check_epochs(result, setting.early_epochs if epochs is None else epochs),
     )
     fig, ax = style.pairwise_over_epochs(epochs, f, "\\tilde f", emphasise_diagonal=True)
     ax.axhline(1 / K, color="k", lw=0.6, ls=":")
@@ -32,72 +31,88 @@ def gradient_natural_basis_coefficients(result=None, profile=None):
 
 
 @figure("A", 8)
-def weight_gram_spectra_over_training(result=None, profile=None):
-    """Bulk and top K eigenvalues of W_lᵀW_l at several epochs (paper A, Figure 8)."""
+def weight_gram_spectra_over_training(
+    result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
+):
+    """Top K eigenvalues of W_lᵀW_l and its bulk edge over training, log spectra (paper A, Figure 8)."""
     setting, result = _deep_linear(result, profile)
-    l = setting.layer
+    l = _layer(setting, layer)
     return _spectra_figure(
         result,
         setting,
+        epochs,
+        l,
         lambda H, Ws: matrices.weight_gram_spectrum(Ws[l - 1]),
-        result.config.K,
+        result.config.K if n_outliers is None else n_outliers,
         f"$W_{l}^\\top W_{l}$",
-        log=False,
     )
 
 
 @figure("A", 12)
-def gradient_covariance_spectra_over_training(result=None, profile=None):
-    """Bulk and top K−1 eigenvalues of the gradient covariance C^(l), log scale (paper A, Figure 12)."""
+def gradient_covariance_spectra_over_training(
+    result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
+):
+    """Top K−1 eigenvalues of the gradient covariance C^(l) and its bulk edge, log spectra (paper A, Figure 12)."""
     setting, result = _deep_linear(result, profile)
-    l = setting.layer
+    l = _layer(setting, layer)
     return _spectra_figure(
         result,
         setting,
+        epochs,
+        l,
         lambda H, Ws: matrices.gradient_covariance_spectrum(H, Ws, l),
-        result.config.K - 1,
+        result.config.K - 1 if n_outliers is None else n_outliers,
         f"$C^{{({l})}}$",
-        log=True,
     )
 
 
 @figure("A", 13)
-def backprop_error_spectra_over_training(result=None, profile=None):
-    """Bulk and top K eigenvalues of the backpropagated-error moment Δ^(l), log scale (paper A, Figure 13)."""
+def backprop_error_spectra_over_training(
+    result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
+):
+    """Top K eigenvalues of the backpropagated-error moment Δ^(l) and its bulk edge, log spectra (paper A, Figure 13)."""
     setting, result = _deep_linear(result, profile)
-    l = setting.layer
+    l = _layer(setting, layer)
     return _spectra_figure(
         result,
         setting,
+        epochs,
+        l,
         lambda H, Ws: matrices.backprop_second_moment_spectrum(H, Ws, l),
-        result.config.K,
+        result.config.K if n_outliers is None else n_outliers,
         f"$\\Delta^{{({l})}}$",
-        log=True,
     )
 
 
 @figure("A", 14)
-def feature_gram_spectra_over_training(result=None, profile=None):
-    """Bulk and top K eigenvalues of the feature Gram H^(l)ᵀH^(l) at several epochs (paper A, Figure 14)."""
+def feature_gram_spectra_over_training(
+    result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
+):
+    """Top K eigenvalues of the feature Gram H^(l)ᵀH^(l) and its bulk edge, log spectra (paper A, Figure 14)."""
     setting, result = _deep_linear(result, profile)
-    l = setting.layer
+    l = _layer(setting, layer)
     return _spectra_figure(
         result,
         setting,
+        epochs,
+        l,
         lambda H, Ws: matrices.feature_gram_spectrum(H, Ws, l),
-        result.config.K,
+        result.config.K if n_outliers is None else n_outliers,
         f"$H^{{({l})\\top}}H^{{({l})}}$",
-        log=False,
     )
 
 
 @figure("book")
-def gradient_top_fraction_over_training(result=None, profile=None):
-    """Gur-Ari et al.'s f_top of g̃^(l) and of the full g^(l) over training (top K² eigenspace of Hess_l)."""
+def gradient_top_fraction_over_training(result=None, profile=None, *, epochs=None, layer=None):
+    """Gur-Ari et al.'s f_top of g̃^(l) and of the full g^(l) over training (top K² eigenspace of Hess_l).
+
+    At ``epochs`` (default: the setting's positive log-spaced snapshots)."""
     setting, result = _deep_linear(result, profile)
-    l = setting.layer
+    l = _layer(setting, layer)
     lam = result.config.lambda_W_list[l - 1]
-    epochs = [e for e in _available(result, setting.log_epochs) if e > 0]
+    if epochs is None:
+        epochs = [e for e in setting.log_epochs if e > 0]  # a log axis: initialisation left out
+    epochs = style.check_epochs(result, epochs)
     fig, ax = style.new(width=5.0)
     ax = ax[0, 0]
     for part, label, color in (
@@ -107,8 +122,9 @@ def gradient_top_fraction_over_training(result=None, profile=None):
         _, f = tracking.over_snapshots(
             result, lambda H, Ws, p=part: gradients.top_fraction(H, Ws, l, p), epochs
         )
-        ax.semilogx(epochs, f, color=color, lw=1.5, label=label)
-    ax.set_xlabel("epoch")
+        ax.plot(epochs, f, color=color, lw=1.5, label=label)
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("epoch (symlog)")
     ax.set_ylabel("$f_{top} = \\|P_{top} g\\|^2 / \\|g\\|^2$")
     ax.set_ylim(0, 1.05)
     ax.legend(fontsize=8)

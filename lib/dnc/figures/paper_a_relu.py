@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import collapse, experiments, hessian, matrices, tracking
 from . import style
+from .paper_a import _layer, knockout_figure
 from .registry import figure
 
 
@@ -15,44 +16,46 @@ def _relu(result, profile):
 
 
 @figure("A", 9)
-def relu_hessian_outliers_over_training(result=None, profile=None):
-    """Bulk and top K² eigenvalues of Hess_l in the ReLU deep UFM at several epochs (paper A, Figure 9)."""
+def relu_hessian_outliers_over_training(
+    result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
+):
+    """Top K² eigenvalues of the ReLU UFM's Hess_l and its bulk edge over training, log spectra (paper A, Figure 9)."""
     setting, result = _relu(result, profile)
-    c, l = result.config, setting.layer
+    c, l = result.config, _layer(setting, layer)
     return style.spectra_over_epochs(
         result,
-        setting.figure_epochs,
+        setting.figure_epochs if epochs is None else epochs,
         lambda H, Ws: hessian.layer_hessian_spectrum(H, Ws, l, "relu"),
-        c.K * c.K,
+        c.K * c.K if n_outliers is None else n_outliers,
         f"Spectrum of Hess$_{l}$, ReLU deep UFM (d={c.d}, L={c.L})",
     )
 
 
 @figure("A", 10)
-def relu_hessian_knockouts(result=None, profile=None):
-    """Hess_l of the ReLU deep UFM and its Papyan knockouts at the end of training (paper A, Figure 10)."""
+def relu_hessian_knockouts(result=None, profile=None, *, epoch=None, layer=None):
+    """Log spectra of the ReLU UFM's Hess_l and its Papyan knockouts, expected outliers red (paper A, Figure 10).
+
+    At the end of training by default (``epoch``); each panel colours its own expected count."""
     setting, result = _relu(result, profile)
-    K, l = result.config.K, setting.layer
-    H, Ws = result.params()
-    spectra = hessian.knockout_spectra(H, Ws, l, "relu")
-    fig, axes = style.new(ncols=len(spectra), width=3.0, height=2.8)
-    for ax, (name, vals) in zip(axes[0], spectra.items(), strict=True):
-        title = "Hess$_l$" if name == "Hess" else f"Hess$_l$ − G$_{{{name.split()[1]}}}$"
-        style.spectrum_panel(ax, vals, K * K, title)
-    fig.suptitle(f"Knockouts, ReLU deep UFM, layer {l}, epoch {result.epochs}")
-    return fig
+    l = _layer(setting, layer)
+    epoch = style.check_epochs(result, [result.epochs if epoch is None else epoch])[0]
+    spectra = hessian.knockout_spectra(*result.params(epoch), l, "relu")
+    title = f"Knockouts, ReLU deep UFM, layer {l}, epoch {epoch}"
+    return knockout_figure(spectra, result.config.K, title, top_only=False)
 
 
 @figure("A", 11)
-def relu_weight_spectra_over_training(result=None, profile=None):
-    """Bulk and top K eigenvalues of W_lᵀW_l in the ReLU deep UFM at several epochs (paper A, Figure 11)."""
+def relu_weight_spectra_over_training(
+    result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
+):
+    """Top K eigenvalues of the ReLU UFM's W_lᵀW_l and its bulk edge over training, log spectra (paper A, Figure 11)."""
     setting, result = _relu(result, profile)
-    c, l = result.config, setting.layer
+    c, l = result.config, _layer(setting, layer)
     return style.spectra_over_epochs(
         result,
-        setting.figure_epochs,
+        setting.figure_epochs if epochs is None else epochs,
         lambda H, Ws: matrices.weight_gram_spectrum(Ws[l - 1]),
-        c.K,
+        c.K if n_outliers is None else n_outliers,
         f"Spectrum of $W_{l}^\\top W_{l}$, ReLU deep UFM",
     )
 
@@ -79,10 +82,10 @@ def convergence_tracks(result, layer: int) -> dict[str, np.ndarray]:
 
 
 @figure("book")
-def relu_outlier_convergence(result=None, profile=None, tracks=None):
+def relu_outlier_convergence(result=None, profile=None, tracks=None, *, layer=None):
     """Spread of the top K² Hessian and top K weight eigenvalues, and NC1, over the whole ReLU run."""
     setting, result = _relu(result, profile)
-    tracks = tracks or convergence_tracks(result, setting.layer)
+    tracks = tracks or convergence_tracks(result, _layer(setting, layer))
     fig, axes = style.new(ncols=2, width=4.2)
     ax = axes[0, 0]
     ax.loglog(

@@ -1,0 +1,377 @@
+"""Every registered figure, drawn from a small result: the plotted arrays are the analysis
+functions' output, one panel per requested epoch, and a missing epoch is an error."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import dnc.figures.all  # noqa: E402, F401  (fills the registry)
+from dnc import experiments, gradients, hessian, matrices, metrics, rfm, tracking, ufm  # noqa: E402
+from dnc.figures import REGISTRY, paper_a, paper_a_relu, style  # noqa: E402
+from dnc.train import train  # noqa: E402
+
+EPOCHS = (0, 10, 60)  # snapshots of the small runs; figures are asked for these
+
+
+@pytest.fixture(scope="module")
+def linear_run():
+    config = ufm.UFMConfig(K=3, n=4, d=8, L=4, seed=0)
+    return train(config, 60, 0.1, snapshots=(0, 3, 10, 25, 60))
+
+
+@pytest.fixture(scope="module")
+def relu_run():
+    config = ufm.UFMConfig(K=3, n=4, d=8, L=5, activation="relu", seed=0)
+    return train(config, 60, 0.3, snapshots=(0, 3, 10, 25, 60))
+
+
+@pytest.fixture(scope="module")
+def one_layer_run():
+    config = ufm.UFMConfig(K=3, n=4, d=6, L=1, seed=0)
+    return train(config, 60, 1.0, snapshots=(0, 10, 60))
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+# --- reading a drawn figure back ---------------------------------------------------------------
+
+
+def panels(fig, prefix):
+    return [ax for ax in fig.axes if ax.get_label().startswith(prefix)]
+
+
+def line(ax, gid):
+    hits = [ln for ln in ax.lines if ln.get_gid() == gid]
+    assert len(hits) == 1, f"expected one line with gid {gid!r}, found {len(hits)}"
+    return hits[0]
+
+
+def bars(container):
+    """(left, right, height) of each bar of a bar container."""
+    rects = list(container)
+    left = np.array([r.get_x() for r in rects])
+    return (
+        left,
+        left + np.array([r.get_width() for r in rects]),
+        np.array([r.get_height() for r in rects]),
+    )
+
+
+def assert_spectrum_histogram(ax, eigenvalues, n_outliers, floor):
+    vals = np.maximum(np.sort(eigenvalues)[::-1], floor)
+    bulk_bars, outlier_bars = ax.containers
+    for container, part in ((bulk_bars, vals[n_outliers:]), (outlier_bars, vals[:n_outliers])):
+        left, right, height = bars(container)
+        counts = [np.sum((part >= a) & (part < b)) for a, b in zip(left, right, strict=True)]
+        assert np.array_equal(height, counts), (height, counts)
+        assert height.sum() == part.size  # no value left out of the drawn bars
+
+
+def spectrum_cases():
+    """(figure, run fixture, spectrum of (H, Ws, result), expected outlier count)."""
+
+    def hess(act, l):
+        return lambda H, Ws, r: hessian.layer_hessian_spectrum(H, Ws, l, act)
+
+    return {
+        "hessian_outliers_over_training": ("linear_run", hess("linear", 3), lambda K: K * K),
+        "relu_hessian_outliers_over_training": ("relu_run", hess("relu", 4), lambda K: K * K),
+        "weight_gram_spectra_over_training": (
+            "linear_run",
+            lambda H, Ws, r: matrices.weight_gram_spectrum(Ws[2]),
+            lambda K: K,
+        ),
+        "relu_weight_spectra_over_training": (
+            "relu_run",
+            lambda H, Ws, r: matrices.weight_gram_spectrum(Ws[3]),
+            lambda K: K,
+        ),
+        "gradient_covariance_spectra_over_training": (
+            "linear_run",
+            lambda H, Ws, r: matrices.gradient_covariance_spectrum(H, Ws, 3),
+            lambda K: K - 1,
+        ),
+        "backprop_error_spectra_over_training": (
+            "linear_run",
+            lambda H, Ws, r: matrices.backprop_second_moment_spectrum(H, Ws, 3),
+            lambda K: K,
+        ),
+        "feature_gram_spectra_over_training": (
+            "linear_run",
+            lambda H, Ws, r: matrices.feature_gram_spectrum(H, Ws, 3),
+            lambda K: K,
+        ),
+    }
+
+
+SPECTRUM = spectrum_cases()
+
+
+def check_spectrum_figure(fig, result, epochs, spectrum, n):
+    assert [ax.get_label() for ax in panels(fig, "spectrum at epoch")] == [
+        f"spectrum at epoch {e}" for e in epochs
+    ]
+    snaps = result.snapshot_epochs.tolist()
+    spectra = {e: spectrum(*result.params(e), result) for e in snaps}
+    floor = style.FLOOR_RTOL * max(s.max() for s in spectra.values())
+    (traj,) = panels(fig, "trajectories")
+    for i in range(n):
+        drawn = line(traj, f"outlier {i + 1}")
+        assert np.array_equal(drawn.get_xdata(), snaps)
+        expected = [max(spectra[e][i], floor) for e in snaps]
+        np.testing.assert_allclose(drawn.get_ydata(), expected, rtol=1e-12)
+    assert not [ln for ln in traj.lines if ln.get_gid() == f"outlier {n + 1}"]
+    edge = [max(spectra[e][n], floor) for e in snaps]
+    np.testing.assert_allclose(line(traj, "bulk edge").get_ydata(), edge, rtol=1e-12)
+    for ax, e in zip(panels(fig, "spectrum at epoch"), epochs, strict=True):
+        assert_spectrum_histogram(ax, spectra[e], n, floor)
+
+
+@pytest.mark.parametrize("name", sorted(SPECTRUM))
+def test_spectrum_figures_plot_the_spectra(name, request):
+    fixture, spectrum, count = SPECTRUM[name]
+    result = request.getfixturevalue(fixture)
+    fn = REGISTRY[name].function
+    n = count(result.config.K)
+    for epochs in ((0, 10, 60), (60, 3)):  # one panel per epoch, in the order asked
+        fig = fn(result=result, epochs=epochs)
+        check_spectrum_figure(fig, result, epochs, spectrum, n)
+    with pytest.raises(ValueError, match=r"\[7\]"):
+        fn(result=result, epochs=(0, 7))
+
+
+def test_outlier_count_is_a_parameter(linear_run):
+    fig = paper_a.hessian_outliers_over_training(result=linear_run, epochs=(60,), n_outliers=4)
+    (ax,) = panels(fig, "spectrum at epoch")
+    assert sum(bars(ax.containers[1])[2]) == 4
+    with pytest.raises(ValueError, match="outlier count"):
+        paper_a.hessian_outliers_over_training(result=linear_run, epochs=(60,), n_outliers=0)
+
+
+def test_converged_outliers_and_bulk_are_separate_marks():
+    """K² equal outliers over a bulk of zeros: one red bar of height K² and one grey bar of the
+    rest at the floor, far apart on the log axis (what a linear axis hid)."""
+    K, D = 3, 64
+    fig, ax = style.new()
+    vals = np.concatenate([np.full(K * K, 0.2), np.zeros(D - K * K)])
+    style.spectrum_panel(ax[0, 0], vals, K * K, "converged")
+    (bl, br, bh), (ol, orr, oh) = (bars(c) for c in ax[0, 0].containers)
+    assert list(bh) == [D - K * K] and list(oh) == [K * K]
+    assert ol[0] / br[0] > 1e6  # the outlier bar lies decades above the bulk's
+
+
+# --- knockouts ---------------------------------------------------------------------------------
+
+KNOCKOUTS = {
+    "hessian_knockouts_early": ("linear_run", "linear", 3, False),
+    "hessian_knockouts_late": ("linear_run", "linear", 3, True),
+    "relu_hessian_knockouts": ("relu_run", "relu", 4, False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(KNOCKOUTS))
+def test_knockout_panels_colour_each_panels_expected_count(name, request):
+    fixture, act, l, top_only = KNOCKOUTS[name]
+    result = request.getfixturevalue(fixture)
+    K = result.config.K
+    fig = REGISTRY[name].function(result=result, epoch=25)
+    spectra = hessian.knockout_spectra(*result.params(25), l, act)
+    counts = {"Hess": K * K, "minus class": K * (K - 1), "minus cross": K, "minus within": K * K}
+    assert paper_a.knockout_outlier_counts(K) == counts
+    floor = style.FLOOR_RTOL * max(v.max() for v in spectra.values())
+    drawn = panels(fig, "knockout")
+    assert [ax.get_label() for ax in drawn] == [f"knockout {k}" for k in spectra]
+    for ax, (key, vals) in zip(drawn, spectra.items(), strict=True):
+        if top_only:
+            (container,) = ax.containers
+            heights = bars(container)[2]
+            np.testing.assert_allclose(heights, np.maximum(vals[: K * K + 3], floor), rtol=1e-12)
+            red = [
+                matplotlib.colors.same_color(r.get_facecolor(), style.OUTLIER) for r in container
+            ]
+            assert red == [i < counts[key] for i in range(K * K + 3)]
+        else:
+            assert_spectrum_histogram(ax, vals, counts[key], floor)
+    with pytest.raises(ValueError, match=r"\[7\]"):
+        REGISTRY[name].function(result=result, epoch=7)
+
+
+# --- the other figures of paper A and of the book ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "measure", "symbol_lines"),
+    [
+        ("predicted_eigenvector_alignment", hessian.predicted_alignments, 9),
+        ("gradient_natural_basis_coefficients", gradients.natural_basis_coefficients, 9),
+    ],
+)
+def test_pairwise_figures_plot_every_pair(name, measure, symbol_lines, linear_run):
+    epochs = (0, 3, 10)
+    fig = REGISTRY[name].function(result=linear_run, epochs=epochs)
+    _, f = tracking.over_snapshots(linear_run, lambda H, Ws: measure(H, Ws, 3), epochs)
+    (ax,) = fig.axes
+    curves = [ln for ln in ax.lines if ln.get_label().startswith("$")]
+    assert len(curves) == symbol_lines
+    K = f.shape[1]
+    for i, ln in enumerate(curves):
+        assert np.array_equal(ln.get_xdata(), epochs)
+        np.testing.assert_allclose(ln.get_ydata(), f[:, i // K, i % K], rtol=1e-12)
+    with pytest.raises(ValueError, match=r"\[7\]"):
+        REGISTRY[name].function(result=linear_run, epochs=(0, 7))
+
+
+def test_top_fraction_plots_both_parts(linear_run):
+    epochs = (3, 10, 60)
+    fig = REGISTRY["gradient_top_fraction_over_training"].function(result=linear_run, epochs=epochs)
+    (ax,) = fig.axes
+    lam = linear_run.config.lambda_W_list[2]
+    for ln, part in zip(ax.lines, (0.0, lam), strict=True):
+        _, f = tracking.over_snapshots(
+            linear_run, lambda H, Ws, p=part: gradients.top_fraction(H, Ws, 3, p), epochs
+        )
+        np.testing.assert_allclose(ln.get_ydata(), f, rtol=1e-12)
+    with pytest.raises(ValueError, match=r"\[7\]"):
+        REGISTRY["gradient_top_fraction_over_training"].function(result=linear_run, epochs=(7,))
+
+
+def test_loss_against_optimum(linear_run):
+    (ax,) = REGISTRY["loss_against_optimum"].function(result=linear_run).axes
+    c = linear_run.config
+    best = ufm.optimal_loss(c.K, c.n, c.lambda_W_list, c.lambda_H)
+    gap = tracking.relative_gap(linear_run.loss[:, 0], best)
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), np.maximum(gap, 1e-17), rtol=1e-12)
+
+
+def test_regularisation_threshold_sweep_plots_the_sweep():
+    s = experiments.sweep_setting("quick")
+    ratio = np.array([0.1, 0.9, 3.0])
+    lam = [experiments.lambda_for_ratio(s["K"], s["n"], s["L"], r) for r in ratio]
+    rng = np.random.default_rng(0)
+    sweep = {"ratio": ratio, "s_learned": rng.uniform(0, 1, (ratio.size, s["K"])), "lam": lam}
+    fig = REGISTRY["regularisation_threshold_sweep"].function(sweep=sweep, profile="quick")
+    (ax,) = fig.axes
+    points = [ln for ln in ax.lines if ln.get_marker() == "o"]
+    assert len(points) == s["K"]
+    for k, ln in enumerate(points):
+        np.testing.assert_allclose(ln.get_ydata(), sweep["s_learned"][:, k])
+    optimum = ax.lines[0]
+    x = optimum.get_xdata()
+    expected = [
+        ufm.linear_optimum(
+            s["K"], s["n"], [experiments.lambda_for_ratio(s["K"], s["n"], s["L"], r)] * s["L"],
+            experiments.lambda_for_ratio(s["K"], s["n"], s["L"], r),
+        ).product_sv
+        for r in x[::40]
+    ]  # fmt: skip
+    np.testing.assert_allclose(optimum.get_ydata()[::40], expected, rtol=1e-12)
+
+
+def test_relu_outlier_convergence_plots_the_tracks(relu_run):
+    tracks = paper_a_relu.convergence_tracks(relu_run, 4)
+    fig = REGISTRY["relu_outlier_convergence"].function(result=relu_run)
+    left, right = fig.axes
+    np.testing.assert_allclose(left.lines[0].get_ydata(), tracks["hessian_spread"] - 1)
+    np.testing.assert_allclose(left.lines[1].get_ydata(), tracks["weight_spread"] - 1)
+    np.testing.assert_allclose(right.lines[0].get_ydata(), np.maximum(tracks["nc1"], 1e-300))
+    assert np.array_equal(left.lines[0].get_xdata(), tracks["epochs"])
+
+
+def test_collapse_figures(one_layer_run):
+    labels = ufm.labels(one_layer_run.config.K, one_layer_run.config.n)
+    (ax,) = REGISTRY["nc1_over_training"].function(result=one_layer_run).axes
+    for ln, kind in zip(ax.lines, metrics.NC1_KINDS, strict=True):
+        _, v = tracking.over_snapshots(
+            one_layer_run, lambda H, Ws, k=kind: metrics.nc1(H, labels, k)
+        )
+        np.testing.assert_allclose(ln.get_ydata(), v, rtol=1e-12)
+    fig = REGISTRY["class_mean_gram"].function(result=one_layer_run)
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len(images) == 4
+    for i, (epoch, frame) in enumerate(
+        [(0, "orthogonal"), (0, "etf"), (60, "orthogonal"), (60, "etf")]
+    ):
+        H, _ = one_layer_run.params(epoch)
+        expected = metrics.class_mean_cosines(H, labels, frame)
+        np.testing.assert_allclose(images[i].get_array(), expected, rtol=1e-12)
+
+
+# --- paper B: the figure draws the result it is given ------------------------------------------
+
+
+def test_paper_b_figures_plot_their_results():
+    rng = np.random.default_rng(1)
+    dec = rng.uniform(0.01, 1, (4, 3))
+    (ax,) = REGISTRY["mlp_layer_nc1_decomposition"].function(result={"decomposition": dec}).axes
+    assert len(ax.containers) == 3
+    for j, container in enumerate(ax.containers):
+        np.testing.assert_allclose(bars(container)[2], dec[:, j])
+
+    grams = rng.uniform(-1, 1, (3, 6, 6))
+    fig = REGISTRY["deep_rfm_feature_grams"].function(
+        result={"grams": grams, "gram_layers": np.array([0, 2, 5])}
+    )
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len(images) == 3
+    for im, G in zip(images, grams, strict=True):
+        np.testing.assert_array_equal(im.get_array(), G)
+
+    nc = {k: rng.uniform(0.01, 1, 5) for k in ("nc1_in", "nc1_agop", "nc2_in", "nc2_agop")}
+    fig = REGISTRY["deep_rfm_nc_per_layer"].function(result=nc)
+    for ax, metric in zip(fig.axes, ("nc1", "nc2"), strict=True):
+        markers = [ln for ln in ax.lines if ln.get_marker() in ("o", "s")]
+        np.testing.assert_allclose(markers[0].get_ydata(), nc[f"{metric}_in"])
+        np.testing.assert_allclose(markers[1].get_ydata(), nc[f"{metric}_agop"])
+
+    fig = REGISTRY["random_feature_distance_ratio"].function(points=50)
+    left = fig.axes[0].lines[0]
+    np.testing.assert_allclose(left.get_ydata(), rfm.relu_feature_distance(left.get_xdata()))
+
+    history = {"history_epoch": np.arange(5), "history_nfa": rng.uniform(0, 1, (5, 3))}
+    (ax,) = REGISTRY["nfa_over_training"].function(result=history).axes
+    assert len(ax.lines) == 3
+    for l, ln in enumerate(ax.lines):
+        np.testing.assert_allclose(ln.get_ydata(), history["history_nfa"][:, l])
+
+
+TESTED = (
+    set(SPECTRUM)
+    | set(KNOCKOUTS)
+    | {
+        "predicted_eigenvector_alignment",
+        "gradient_natural_basis_coefficients",
+        "gradient_top_fraction_over_training",
+        "loss_against_optimum",
+        "regularisation_threshold_sweep",
+        "relu_outlier_convergence",
+        "nc1_over_training",
+        "class_mean_gram",
+        "mlp_layer_nc1_decomposition",
+        "deep_rfm_feature_grams",
+        "deep_rfm_nc_per_layer",
+        "random_feature_distance_ratio",
+        "nfa_over_training",
+    }
+)
+
+
+def test_every_registered_figure_is_tested_here():
+    assert TESTED == set(REGISTRY), sorted(set(REGISTRY) ^ TESTED)
+
+
+def test_figures_are_not_held_by_pyplot(linear_run):
+    """A figure function returns its figure without registering it with pyplot, so a notebook
+    shows it once (where the chapter glues or displays it), not a second time at the cell's end."""
+    before = plt.get_fignums()
+    paper_a.hessian_knockouts_late(result=linear_run, epoch=60)
+    assert plt.get_fignums() == before
