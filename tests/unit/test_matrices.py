@@ -133,12 +133,10 @@ def test_theorems_on_an_exactly_collapsed_point():
     # an unbalanced point (one λ off by 1e-3) is seen by the balance residuals
     off = (lambdas[0] * 1.001, *lambdas[1:])
     assert matrices.balance_residuals(H1, Ws, off, lambda_H)[0] > 5e-4
-    r = matrices.row_overlaps(Ws)
-    assert r.shape == (2, K, K)
-    for table in r:
-        assert np.allclose(np.diag(table), table[0, 0]) and np.all(
-            table - np.diag(np.diag(table)) < 1e-13
-        )
+    overlaps = matrices.row_overlaps(Ws)
+    assert overlaps.shape == (2, K, K)
+    for l, table in enumerate(overlaps, start=1):  # A^(l+1) = s_{l+1}⋯s_L Q_{l+1}ᵀ: AAᵀ ∝ I
+        assert np.allclose(table, np.prod(s[l:]) ** 2 * np.eye(K), rtol=1e-12, atol=1e-13)
 
 
 def test_bad_input_is_rejected_with_clear_errors():
