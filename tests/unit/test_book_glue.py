@@ -77,3 +77,16 @@ def test_check_plain_values_by_hand():
 
     value = {"a": np.arange(3), "b": (np.float32(0.5), None), "t": torch.tensor([1.0, 2.0])}
     assert book._plain(value) == {"a": [0, 1, 2], "b": [0.5, None], "t": [1.0, 2.0]}
+
+
+def test_check_compares_counts_and_booleans_exactly(tmp_path, monkeypatch):
+    """Integers (counts) and booleans must be equal, whatever rtol: 10001 is not 10000."""
+    monkeypatch.setenv("DNC_REFERENCE_DIR", str(tmp_path))
+    monkeypatch.setenv("DNC_REFERENCE", "record")
+    book.check("chap", count=10000, ok=True, spread=10000.0)
+    monkeypatch.setenv("DNC_REFERENCE", "check")
+    book.check("chap", count=np.int64(10000), ok=np.bool_(True), spread=10000.5)  # floats: rtol
+    with pytest.raises(AssertionError, match="count: 10001 != reference 10000"):
+        book.check("chap", count=10001)
+    with pytest.raises(AssertionError, match="ok: 1 != reference True"):
+        book.check("chap", ok=1)
