@@ -152,3 +152,25 @@ def test_bad_shapes():
         collapse.dnc_report(H1[:, :-1], Ws)
     with pytest.raises(ValueError, match="class means give"):
         collapse.scaling_constant(np.ones((3, 4)), np.ones((3, 4)))
+
+
+def test_trained_deep_linear_ufm_reaches_the_closed_form_collapse():
+    """Train (a different λ on every layer), then measure: every DNC field vanishes and α^(l)
+    equals its closed-form value at the global optimum, sv(A^(l)) / ‖μ^(l)‖ with
+    sv(A^(l)) = Π_{j≥l} σ_{W_j} and ‖μ^(l)‖ = (σ_{H_1}/√n) Π_{j<l} σ_{W_j} (σ: the optimum's
+    factor singular values, dnc.ufm.linear_optimum)."""
+    from dnc import train, ufm
+
+    lams, lam_h, n = [4e-3, 6e-3, 8e-3], 5e-3, 4
+    config = ufm.UFMConfig(K=3, n=n, d=6, L=3, lambda_W=lams, lambda_H=lam_h)
+    result = train.train(config, 8000, 0.5, progress=False)
+    opt = ufm.linear_optimum(3, n, lams, lam_h)
+    assert result.final_loss[0] == pytest.approx(opt.loss, rel=1e-9)
+    rep = collapse.dnc_report(*result.params())
+    for key in ("nc1", "orthogonal", "norm_spread", "dnc3"):
+        assert np.all(rep[key] < 1e-9), key
+    assert rep["last_gram"] < 1e-9
+    sigma_h, sigma = opt.factor_sv[0], opt.factor_sv[1:]
+    for l in range(1, 4):
+        norm = sigma_h / np.sqrt(n) * np.prod(sigma[: l - 1])
+        assert rep["alpha"][l - 1] == pytest.approx(np.prod(sigma[l - 1 :]) / norm, rel=1e-6)
