@@ -100,7 +100,16 @@ def test_recorded_loss_is_the_objective(activation):
     for epoch in (0, 20, 50):
         H, Ws = result.params(epoch)
         recorded = result.loss[list(result.loss_epochs).index(epoch), 0]
-        assert recorded == pytest.approx(ufm.objective(H, Ws, config), rel=1e-12)
+        want = paper_objective(
+            torch.tensor(H),
+            [torch.tensor(W) for W in Ws],
+            config.lambda_W_list,
+            config.lambda_H,
+            activation,
+            config.K,
+            config.n,
+        )
+        assert recorded == pytest.approx(want.item(), rel=1e-12)
 
 
 def test_seeds_reproducible_and_batch_equals_single_runs():
@@ -204,7 +213,16 @@ def test_batch_of_lambdas_equals_single_runs(activation):
             assert np.allclose(Wb[:, b], Ws[:, 0], rtol=0, atol=1e-13)
         # the logged objective uses each model's own λ's
         H, Ws = batch.params(40, b)
-        assert batch.loss[-1, b] == pytest.approx(ufm.objective(H, Ws, own), rel=1e-12)
+        want = paper_objective(
+            torch.tensor(H),
+            [torch.tensor(W) for W in Ws],
+            own.lambda_W_list,
+            lam_H,
+            activation,
+            3,
+            2,
+        )
+        assert batch.loss[-1, b] == pytest.approx(want.item(), rel=1e-12)
     # different λ's from one initialisation end in different places
     assert not np.allclose(batch.H[-1, 0], batch.H[-1, 1])
 
