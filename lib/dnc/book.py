@@ -99,6 +99,13 @@ def _differences(name, got, want, rtol, atol, out):
         for i, (g, w) in enumerate(zip(got, want, strict=True)):
             _differences(f"{name}[{i}]", g, w, rtol, atol, out)
     elif (
+        isinstance(want, bool)
+        or isinstance(got, bool)
+        or (isinstance(want, int) and isinstance(got, int))
+    ):  # booleans and counts: equal, and of the same kind (True is not 1)
+        if type(got) is not type(want) or got != want:
+            out.append(f"{name}: {got!r} != reference {want!r}")
+    elif (
         isinstance(want, (int, float))
         and isinstance(got, (int, float))
         and not isinstance(want, bool)

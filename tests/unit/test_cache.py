@@ -44,6 +44,27 @@ def test_cached_computes_once():
     assert len(calls) == 1 and np.array_equal(first[0]["y"], second[0]["y"])
 
 
+def test_code_version_is_the_hash_of_the_files():
+    import hashlib
+    from pathlib import Path
+
+    package = Path(cache.__file__).parent
+    digest = hashlib.sha256()
+    for name in ("train.py", "ufm.py"):
+        digest.update(name.encode() + (package / name).read_bytes())
+    assert cache.code_version(("train.py", "ufm.py")) == digest.hexdigest()[:16]
+
+
+def test_cached_result_lands_under_cache_dir_with_its_key(tmp_path, monkeypatch):
+    monkeypatch.setenv("DNC_CACHE_DIR", str(tmp_path))
+    cache.cached("thing", {"a": 2}, lambda ckpt: ({"y": np.zeros(1)}, {}))
+    key = cache.run_key("thing", {"a": 2})
+    path = tmp_path / "thing" / f"{key}.npz"
+    _, meta = cache.load_arrays(path)
+    assert meta["_cache"] == {"config": {"a": 2}, "code_version": cache.code_version()}
+    assert not (tmp_path / "thing" / f"{key}.ckpt.npz").exists()
+
+
 def test_code_version_of_selected_modules():
     everything = cache.code_version()
     training = cache.code_version(("train.py", "ufm.py"))

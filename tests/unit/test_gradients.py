@@ -10,15 +10,20 @@ def trained(activation="linear", L=3, d=5, K=3, n=3, epochs=150):
     return config, train.train(config, epochs, 0.3).params()
 
 
+R = [2.0, 1.3, 0.8]  # class-mean norms r_l of the collapsed point's layers
+A_LAST = 0.35  # W_L = a Q_Lᵀ
+
+
 def collapsed_point(K=3, n=2, d=5, L=3, seed=0):
-    """Exactly collapsed parameters: orthogonal frames Q_l, radii r_l, A^(l) ∝ H̄^(l)ᵀ by construction."""
+    """Exactly collapsed parameters: orthogonal frames Q_l, radii r_l, A^(l) ∝ H̄^(l)ᵀ by construction.
+    Returns (H1, Ws, Q)."""
     rng = np.random.default_rng(seed)
     Q = [np.linalg.qr(rng.standard_normal((d, d)))[0][:, :K] for _ in range(L)]
-    r = [2.0, 1.3, 0.8][:L] if L <= 3 else list(np.linspace(2.0, 0.8, L))
+    r = R[:L]
     H1 = r[0] * np.kron(Q[0], np.ones((1, n)))
     Ws = [(r[i + 1] / r[i]) * Q[i + 1] @ Q[i].T for i in range(L - 1)]
-    Ws.append(0.35 * Q[-1].T)
-    return H1, Ws
+    Ws.append(A_LAST * Q[-1].T)
+    return H1, Ws, Q
 
 
 def autograd_gradient(H1, Ws, l, lam, activation, K, n):
@@ -47,13 +52,26 @@ def test_layer_gradient_against_autograd(activation, l):
 
 
 def test_theorem_4_3_on_an_exactly_collapsed_point():
-    H1, Ws = collapsed_point()
-    K = 3
+    """Hand values, with p = a r_L: outputs z_c = p e_c, residuals u_c = (p − 1) e_c. For l < L,
+    A^(l+1) = (p/r_{l+1}) Q_{l+1}ᵀ, so α^(l+1) = p/r_{l+1}², β^(l+1) = α² r_{l+1}² − α and
+    G̃^(l) = (1/K) Σ_c A^(l+1)ᵀ u_c μ_c^(l)ᵀ = (p − 1)(p/r_{l+1}) r_l Q_{l+1}Q_lᵀ / K;
+    for l = L, A^(L+1) = I, α = 1/p and G̃^(L) = (p − 1) r_L Q_Lᵀ / K."""
+    H1, Ws, Q = collapsed_point()
+    K, L = 3, 3
+    p = A_LAST * R[-1]  # output scale a r_L
     for l in (1, 2, 3):
+        if l < L:
+            alpha = p / R[l] ** 2
+            beta = alpha**2 * R[l] ** 2 - alpha
+            G = (p - 1) * (p / R[l]) * R[l - 1] * Q[l] @ Q[l - 1].T / K
+        else:
+            alpha = 1 / p  # A^(L+1) = I = α · (output means)ᵀ = α p I
+            beta = alpha**2 * p**2 - alpha
+            G = (p - 1) * R[-1] * Q[-1].T / K
+        assert gradients.theorem_beta(H1, Ws, l) == pytest.approx(beta, rel=1e-12)
         g = gradients.data_gradient(H1, Ws, l)
-        assert np.linalg.norm(
-            g - gradients.predicted_data_gradient(H1, Ws, l)
-        ) < 1e-12 * np.linalg.norm(g)
+        assert np.max(np.abs(g - G.ravel())) < 1e-13
+        assert np.max(np.abs(gradients.predicted_data_gradient(H1, Ws, l) - G.ravel())) < 1e-13
         f = gradients.natural_basis_coefficients(H1, Ws, l)
         assert np.allclose(np.diag(f), 1 / K, atol=1e-13)
         assert np.max(f - np.diag(np.diag(f))) < 1e-25

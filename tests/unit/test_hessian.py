@@ -1,7 +1,25 @@
 import numpy as np
 import pytest
+import torch
 
 from dnc import hessian, train, ufm
+
+
+def autograd_hessian(H1, Ws, l, activation):
+    """Hessian of the data term 1/(2N)‖f − Y‖² in w_l (row-major) by torch autograd, written here."""
+    K, N = Ws[-1].shape[0], H1.shape[1]
+    Y = torch.kron(torch.eye(K, dtype=torch.float64), torch.ones(1, N // K, dtype=torch.float64))
+    Wt = [torch.tensor(W) for W in Ws]
+
+    def loss(w):
+        x = torch.tensor(H1)
+        for m, W in enumerate(Wt):
+            x = (w.reshape(W.shape) if m == l - 1 else W) @ x
+            if activation == "relu" and m < len(Wt) - 1:
+                x = torch.relu(x)
+        return ((x - Y) ** 2).sum() / (2 * N)
+
+    return torch.autograd.functional.hessian(loss, Wt[l - 1].reshape(-1).clone()).numpy()
 
 
 def trained(activation, L=3, d=5, K=3, n=3, epochs=150):
@@ -13,7 +31,8 @@ def trained(activation, L=3, d=5, K=3, n=3, epochs=150):
 @pytest.mark.parametrize("l", [1, 2, 3])
 def test_dense_hessian_spectrum_and_matvec_against_autograd(activation, l):
     config, (H1, Ws) = trained(activation)
-    reference = hessian.autograd_layer_hessian(H1, Ws, l, activation)
+    reference = autograd_hessian(H1, Ws, l, activation)
+    assert np.max(np.abs(hessian.autograd_layer_hessian(H1, Ws, l, activation) - reference)) < 1e-12
     dense = hessian.layer_hessian(H1, Ws, l, activation)
     assert np.max(np.abs(dense - reference)) < 1e-12
     spectrum = hessian.layer_hessian_spectrum(H1, Ws, l, activation)
@@ -45,9 +64,11 @@ def test_theorem_quantities_on_an_exactly_collapsed_point():
     W2 = alpha * (3.0 * Q2[:, :K]).T  # rows ∝ next-layer means
     spectrum = hessian.layer_hessian_spectrum(H1, [W1, W2], 1)
     predicted = hessian.predicted_outlier_eigenvalues(H1, [W1, W2], 1)
-    assert np.allclose(spectrum[: K * K], predicted.mean()) and np.allclose(
-        predicted, predicted[0, 0]
-    )
+    # by hand: A^(2) = W_2 has AᵀA with K eigenvalues 9α², Σ = Av{h hᵀ} has K eigenvalues 4/K,
+    # so the K² outliers are α² ‖μ^(2)‖² ‖μ^(1)‖² / K = α² · 9 · 4 / K
+    outlier = alpha**2 * 9.0 * 4.0 / K
+    assert np.allclose(spectrum[: K * K], outlier, rtol=1e-12, atol=0)
+    assert np.allclose(predicted, outlier, rtol=1e-12, atol=0)
     assert np.allclose(spectrum[K * K :], 0, atol=1e-12)
     assert np.allclose(hessian.predicted_alignments(H1, [W1, W2], 1), 1.0)
     assert hessian.outlier_count(spectrum, 2 * K * K) == K * K
@@ -89,4 +110,8 @@ def test_masked_overlaps_reduce_to_the_plain_ones_without_relu():
     from dnc import collapse, matrices
 
     _, (H1, Ws) = trained("linear")
-    assert np.allclose(collapse.masked_row_overlaps(H1, Ws, "linear"), matrices.row_overlaps(Ws))
+    masked = collapse.masked_row_overlaps(H1, Ws, "linear")
+    assert np.allclose(masked, matrices.row_overlaps(Ws))
+    for l in (1, 2):  # by hand: |A Aᵀ| for A = W_L ⋯ W_{l+1}
+        A = np.linalg.multi_dot(Ws[::-1][: len(Ws) - l]) if len(Ws) - l > 1 else Ws[-1]
+        assert np.allclose(masked[l - 1], np.abs(A @ A.T), rtol=1e-12, atol=0)

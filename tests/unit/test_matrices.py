@@ -90,32 +90,53 @@ def test_gram_spectra_against_dense():
 
 
 def test_theorems_on_an_exactly_collapsed_point():
-    K, n = 3, 2
+    """Hand values at the balanced collapsed point: mean norms m_l = r s_1⋯s_{l−1}, output scale
+    p = r s_1⋯s_L, A^(l) = (s_l⋯s_L) Q_lᵀ so α^(l) = s_l⋯s_L / m_l (α^(L+1) = 1/p, m_{L+1} = p)."""
+    K, n, r = 3, 2, 1.7
     lambdas, lambda_H = (2e-3, 4e-3, 6e-3), 3e-3
     H1, Ws = collapsed_point(K, n, lambdas=lambdas, lambda_H=lambda_H)
+    s = [np.sqrt(lambda_H * n * r**2 / lam) for lam in lambdas]
+    m = [r * np.prod(s[:i]) for i in range(4)]  # m_1..m_4 (m_4 = p)
+    alpha = [np.prod(s[i:]) / m[i] for i in range(4)]  # α^(1)..α^(4); α^(4) = 1/p
     for l in (1, 2, 3):
+        a_up, m_up, a_l, m_l = alpha[l], m[l], alpha[l - 1], m[l - 1]
+        beta = a_up**2 * m_up**2 - a_up
+        C_value = beta**2 * m_up**2 * m_l**2 / K  # Theorem E.1
+        gamma = a_l**2 * m_l**2
+        big, small = m_l**2 * (gamma**2 + a_l**2), m_l**2 * (gamma - a_l) ** 2  # Theorem E.2
         C = matrices.gradient_covariance_spectrum(H1, Ws, l)
-        assert np.allclose(C[: K - 1], matrices.predicted_gradient_covariance_eigenvalue(H1, Ws, l))
+        assert np.allclose(C[: K - 1], C_value, rtol=1e-10, atol=0)
+        assert matrices.predicted_gradient_covariance_eigenvalue(H1, Ws, l) == pytest.approx(
+            C_value, rel=1e-12
+        )
         assert np.all(np.abs(C[K - 1 :]) < 1e-12 * C[0])
         D = matrices.backprop_second_moment_spectrum(H1, Ws, l)
-        big, small = matrices.predicted_backprop_eigenvalues(H1, Ws, l)
+        assert matrices.predicted_backprop_eigenvalues(H1, Ws, l) == pytest.approx(
+            (big, small), rel=1e-12
+        )
         assert small < big
-        assert np.allclose(D[: K - 1], big) and np.isclose(D[K - 1], small)
+        assert np.allclose(D[: K - 1], big, rtol=1e-10) and D[K - 1] == pytest.approx(
+            small, rel=1e-9
+        )
         assert np.all(np.abs(D[K:]) < 1e-12 * D[0])
         F = matrices.feature_gram_spectrum(H1, Ws, l)
-        assert np.allclose(F[:K], matrices.predicted_feature_gram_eigenvalue(H1, Ws, l))
+        assert np.allclose(F[:K], n * m_l**2, rtol=1e-12)  # Theorem E.3
+        assert matrices.predicted_feature_gram_eigenvalue(H1, Ws, l) == pytest.approx(n * m_l**2)
         assert np.all(np.abs(F[K:]) < 1e-12 * F[0])
     assert np.all(matrices.balance_residuals(H1, Ws, lambdas, lambda_H) < 1e-13)
     predicted = matrices.predicted_weight_gram_eigenvalues(H1, Ws, lambdas, lambda_H)
-    for W, value in zip(Ws, predicted, strict=True):
+    assert np.allclose(predicted, np.square(s), rtol=1e-12)  # Theorem 4.4: λ_H n r²/λ_l = s_l²
+    for W, value in zip(Ws, np.square(s), strict=True):
         spectrum = matrices.weight_gram_spectrum(W)
-        assert np.allclose(spectrum[:K], value) and np.all(np.abs(spectrum[K:]) < 1e-12 * value)
-    r = matrices.row_overlaps(Ws)
-    assert r.shape == (2, K, K)
-    for table in r:
-        assert np.allclose(np.diag(table), table[0, 0]) and np.all(
-            table - np.diag(np.diag(table)) < 1e-13
-        )
+        assert np.allclose(spectrum[:K], value, rtol=1e-12)
+        assert np.all(np.abs(spectrum[K:]) < 1e-12 * value)
+    # an unbalanced point (one λ off by 1e-3) is seen by the balance residuals
+    off = (lambdas[0] * 1.001, *lambdas[1:])
+    assert matrices.balance_residuals(H1, Ws, off, lambda_H)[0] > 5e-4
+    overlaps = matrices.row_overlaps(Ws)
+    assert overlaps.shape == (2, K, K)
+    for l, table in enumerate(overlaps, start=1):  # A^(l+1) = s_{l+1}⋯s_L Q_{l+1}ᵀ: AAᵀ ∝ I
+        assert np.allclose(table, np.prod(s[l:]) ** 2 * np.eye(K), rtol=1e-12, atol=1e-13)
 
 
 def test_bad_input_is_rejected_with_clear_errors():

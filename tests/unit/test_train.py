@@ -5,42 +5,92 @@ import torch
 from dnc import cache, train, ufm
 
 
-def autograd_gradients(config, H, Ws):
-    """Gradients of the data term of eq. (1) by torch autograd (float64)."""
-    Ht = torch.tensor(H, requires_grad=True)
-    Wt = [torch.tensor(W, requires_grad=True) for W in Ws]
-    x = Ht
-    for l, W in enumerate(Wt):
+def paper_objective(H, Ws, lambda_W, lambda_H, activation, K, n):
+    """Paper A eq. (1), written out here independently of the library (torch, float64):
+    1/(2Kn) ‖W_L σ(⋯σ(W_1 H_1)) − Y‖_F² + Σ_l ½λ_{W_l}‖W_l‖_F² + ½λ_{H_1}‖H_1‖_F², Y = I_K ⊗ 1_nᵀ."""
+    x = H
+    for l, W in enumerate(Ws):
         x = W @ x
-        if config.activation == "relu" and l < len(Wt) - 1:
-            x = x.clamp_min(0.0)
-    Y = torch.tensor(ufm.targets(config.K, config.n))
-    loss = ((x - Y) ** 2).sum() / (2 * config.N)
-    loss.backward()
-    return Ht.grad.numpy(), [W.grad.numpy() for W in Wt]
+        if activation == "relu" and l < len(Ws) - 1:
+            x = torch.relu(x)
+    Y = torch.kron(torch.eye(K, dtype=torch.float64), torch.ones(1, n, dtype=torch.float64))
+    data = ((x - Y) ** 2).sum() / (2 * K * n)
+    reg = sum(0.5 * lam * (W**2).sum() for lam, W in zip(lambda_W, Ws, strict=True))
+    return data + reg + 0.5 * lambda_H * (H**2).sum()
 
 
-@pytest.mark.parametrize("seeds", [(0, 1), (2,)], ids=["batch", "single"])
+def objective_step(H, Ws, lambda_W, lambda_H, activation, K, n, lr):
+    """(objective, params − lr·∇objective) by autograd of :func:`paper_objective`."""
+    params = [torch.tensor(p, requires_grad=True) for p in [H, *Ws]]
+    value = paper_objective(params[0], params[1:], lambda_W, lambda_H, activation, K, n)
+    grads = torch.autograd.grad(value, params)
+    return value.item(), [(p - lr * g).detach().numpy() for p, g in zip(params, grads, strict=True)]
+
+
+# Decays differ on every layer and between models, and are large enough that a change of 1e-3 in
+# one of them moves the step far beyond the tolerance (lr·λ·1e-3·|W| ~ 1e-6 ≫ 1e-12).
+LAMBDAS = [
+    ([0.011, 0.023, 0.037, 0.041], 0.052),
+    ([0.031, 0.007, 0.019, 0.013], 0.029),
+    ([0.005, 0.044, 0.017, 0.026], 0.011),
+]
+
+
+@pytest.mark.parametrize("path", ["single", "shared batch", "lambdas batch"])
 @pytest.mark.parametrize("activation", ["linear", "relu"])
-def test_closed_form_step_matches_autograd(activation, seeds):
+def test_one_step_is_gradient_descent_on_the_full_objective(activation, path):
+    """train() as a black box: parameters after one step equal params − lr·∇(eq. 1) by autograd,
+    and the objective it logs at epoch 0 equals eq. (1); nothing is read from the stepper."""
+    K, n, d, L, lr = 3, 4, 7, 4, 0.3
+    lam_W, lam_H = LAMBDAS[0]
     config = ufm.UFMConfig(
-        K=3, n=4, d=7, L=4, lambda_W=[1e-3, 2e-3, 3e-3, 4e-3], lambda_H=5e-3, activation=activation
+        K=K, n=n, d=d, L=L, lambda_W=lam_W, lambda_H=lam_H, activation=activation
     )
-    H, Ws = train.initial_params(config, seeds=seeds, device="cpu")
-    before = [H.clone()] + [W.clone() for W in Ws]
-    lr = 0.3
-    stepper = train.Stepper(config, lr, H)
-    loss = stepper.step(H, Ws)
-    assert loss.shape == (len(seeds),)
-    assert torch.allclose(loss, stepper.data_loss(before[0], before[1:]), rtol=1e-14, atol=0)
-    decays = [stepper.decay_H] + stepper.decay_W
-    for b in range(len(seeds)):
-        gH, gWs = autograd_gradients(
-            config, before[0][b].numpy(), [W[b].numpy() for W in before[1:]]
+    kwargs = {
+        "single": dict(seeds=(2,)),
+        "shared batch": dict(seeds=(0, 1)),
+        "lambdas batch": dict(seeds=(3, 4, 5), lambdas=LAMBDAS),
+    }[path]
+    result = train.train(config, 1, lr, snapshots=(0,), progress=False, **kwargs)
+    models = len(kwargs["seeds"])
+    assert result.H.shape[:2] == (2, models)
+    for b in range(models):
+        lam_W_b, lam_H_b = LAMBDAS[b] if path == "lambdas batch" else (lam_W, lam_H)
+        H0, Ws0 = result.params(0, b)
+        H1, Ws1 = result.params(1, b)
+        value, expected = objective_step(H0, Ws0, lam_W_b, lam_H_b, activation, K, n, lr)
+        for got, want in zip([H1, *Ws1], expected, strict=True):
+            assert np.max(np.abs(got - want)) < 1e-12
+        assert result.loss[0, b] == pytest.approx(value, rel=1e-13)
+        assert result.loss[1, b] == pytest.approx(
+            objective_step(H1, Ws1, lam_W_b, lam_H_b, activation, K, n, lr)[0], rel=1e-13
         )
-        for old, new, decay, g in zip(before, [H] + Ws, decays, [gH] + gWs, strict=True):
-            closed = (decay * old[b] - new[b]).numpy() / lr
-            assert np.max(np.abs(closed - g)) < 1e-12
+
+
+def test_stepper_returns_the_data_term_before_the_step():
+    config = ufm.UFMConfig(K=3, n=4, d=7, L=4, lambda_W=LAMBDAS[0][0], lambda_H=LAMBDAS[0][1])
+    H, Ws = train.initial_params(config, seeds=(0, 1), device="cpu")
+    before = [H.clone()] + [W.clone() for W in Ws]
+    loss = train.Stepper(config, 0.3, H).step(H, Ws)
+    assert loss.shape == (2,)
+    for b in range(2):
+        out = before[0][b].numpy()
+        for W in before[1:]:
+            out = W[b].numpy() @ out
+        data = np.sum((out - np.kron(np.eye(3), np.ones((1, 4)))) ** 2) / (2 * 3 * 4)
+        assert loss[b].item() == pytest.approx(data, rel=1e-13)
+
+
+def test_initialisation_scale_and_seeding():
+    """Entries of W_l ~ N(0, s²/d_{l−1}) and of H_1 ~ N(0, s²/d): empirical variances within 5%."""
+    config = ufm.UFMConfig(K=3, n=300, d=40, L=2, init_scale=2.0)
+    H, Ws = train.initial_params(config, seeds=(0,), device="cpu")
+    assert H.shape == (1, 40, 900) and [tuple(W.shape) for W in Ws] == [(1, 40, 40), (1, 3, 40)]
+    assert H.var().item() == pytest.approx(4.0 / 40, rel=0.05)
+    assert Ws[0].var().item() == pytest.approx(4.0 / 40, rel=0.1)
+    again, _ = train.initial_params(config, seeds=(0,), device="cpu")
+    other, _ = train.initial_params(config, seeds=(1,), device="cpu")
+    assert torch.equal(H, again) and not torch.equal(H, other)
 
 
 @pytest.mark.parametrize("activation", ["linear", "relu"])
@@ -50,7 +100,16 @@ def test_recorded_loss_is_the_objective(activation):
     for epoch in (0, 20, 50):
         H, Ws = result.params(epoch)
         recorded = result.loss[list(result.loss_epochs).index(epoch), 0]
-        assert recorded == pytest.approx(ufm.objective(H, Ws, config), rel=1e-12)
+        want = paper_objective(
+            torch.tensor(H),
+            [torch.tensor(W) for W in Ws],
+            config.lambda_W_list,
+            config.lambda_H,
+            activation,
+            config.K,
+            config.n,
+        )
+        assert recorded == pytest.approx(want.item(), rel=1e-12)
 
 
 def test_seeds_reproducible_and_batch_equals_single_runs():
@@ -154,7 +213,16 @@ def test_batch_of_lambdas_equals_single_runs(activation):
             assert np.allclose(Wb[:, b], Ws[:, 0], rtol=0, atol=1e-13)
         # the logged objective uses each model's own λ's
         H, Ws = batch.params(40, b)
-        assert batch.loss[-1, b] == pytest.approx(ufm.objective(H, Ws, own), rel=1e-12)
+        want = paper_objective(
+            torch.tensor(H),
+            [torch.tensor(W) for W in Ws],
+            own.lambda_W_list,
+            lam_H,
+            activation,
+            3,
+            2,
+        )
+        assert batch.loss[-1, b] == pytest.approx(want.item(), rel=1e-12)
     # different λ's from one initialisation end in different places
     assert not np.allclose(batch.H[-1, 0], batch.H[-1, 1])
 
