@@ -12,6 +12,7 @@
   ``.ipynb`` files from a repository, so its button opens the executed notebook that this build
   publishes, ``_sources/<page>.ipynb`` on the branch the HTML is published from
   (``dnc_pages_branch``, default ``gh-pages``).
+- **Clean console.** No script is included twice, and the theme gets a valid colour mode.
 - **Colab install cell.** With a repository URL, each downloadable notebook starts with a cell
   that installs ``dnc`` from the repository when, and only when, it runs on Colab.
 """
@@ -82,6 +83,22 @@ def configure(app: Sphinx, config) -> None:
         launch["thebe"] = False
     options["launch_buttons"] = launch
     options["use_repository_button"] = has_repository
+    # The theme's template reads `default_mode` from the context; unset, its script logs an
+    # error on a reader's first page. Light: the figures are drawn on white.
+    config.html_context = {**config.html_context, "default_mode": "light"}
+
+
+def drop_duplicate_scripts(app: Sphinx, pagename, templatename, context, doctree) -> None:
+    """Keep one of each script: sphinx-thebe's inline `const THEBE_JS_URL` (and togglebutton's
+    selector) reach the page twice, and the second `const` is a SyntaxError in the browser."""
+    seen, unique = set(), []
+    for script in context.get("script_files", []):
+        # an inline script is registered once with filename None and once with "": the same
+        key = (script.filename or "", repr(sorted(script.attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            unique.append(script)
+    context["script_files"][:] = unique  # the builder's own list: later handlers add to it
 
 
 def offer_notebook(app: Sphinx, pagename, templatename, context, doctree) -> None:
@@ -106,6 +123,22 @@ def executed_notebook(app: Sphinx, docname: str) -> Path:
     return Path(app.outdir).parent / "jupyter_execute" / f"{docname}.ipynb"
 
 
+def with_outputs(app: Sphinx, notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The notebook with the outputs of its execution. myst-nb's ``jupyter_execute`` copy of a
+    chapter taken from the execution cache has none (it writes the notebook it read, not the one
+    it merged with the cache), so merge the cached outputs in here."""
+    from jupyter_cache import get_cache
+
+    cache_path = app.env.mystnb_config.execution_cache_path
+    if not cache_path or not Path(cache_path).exists():
+        return notebook
+    try:
+        _, merged = get_cache(cache_path).merge_match_into_notebook(notebook)
+    except KeyError:  # executed outside the cache (e.g. `execution_mode: force`): as it is
+        return notebook
+    return merged
+
+
 def finish(app: Sphinx, exc) -> None:
     """Copy MathJax into ``_static`` and the executed notebooks into ``_sources``."""
     if exc is not None or app.builder.format != "html":
@@ -125,7 +158,7 @@ def finish(app: Sphinx, exc) -> None:
         path = executed_notebook(app, docname)
         if not path.exists():
             continue
-        notebook = nbformat.read(path, as_version=4)
+        notebook = with_outputs(app, nbformat.read(path, as_version=4))
         if url:
             notebook.cells.insert(0, install_cell(url))
         out = Path(app.outdir) / "_sources" / f"{docname}.ipynb"
@@ -138,5 +171,6 @@ def setup(app: Sphinx) -> dict:
     app.connect("config-inited", configure)
     app.connect("html-page-context", offer_notebook, priority=500)
     app.connect("html-page-context", colab_to_published_notebook, priority=502)
+    app.connect("html-page-context", drop_duplicate_scripts, priority=499)
     app.connect("build-finished", finish)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
