@@ -1,4 +1,5 @@
-# `make book` builds the HTML book (paper profile); `make test` runs every test (quick profile).
+# `make book` builds the HTML book (paper profile); `make test` runs every test (quick profile),
+# ending with the quick book checked in a headless browser.
 # Both install what they need into .venv on first use.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -9,7 +10,7 @@ export DNC_CACHE_DIR ?= $(CURDIR)/.cache/dnc
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export DNC_REFERENCE_DIR ?= $(CURDIR)/tests/reference
 
-.PHONY: book test lint unit nbval book-quick figures bench refresh-reference clean venv
+.PHONY: book test lint unit nbval book-quick browser figures bench refresh-reference clean venv
 
 venv: $(STAMP)
 
@@ -23,21 +24,27 @@ book: $(STAMP)
 	DNC_PROFILE=$${DNC_PROFILE:-paper} $(PY) tools/build_book.py
 
 test: $(STAMP)
-	$(MAKE) --no-print-directory lint unit nbval book-quick
+	$(MAKE) --no-print-directory lint unit nbval book-quick browser
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check lib tests tools benchmarks
 	$(VENV)/bin/ruff format --check lib tests tools benchmarks
 
 unit: $(STAMP)
-	DNC_PROFILE=quick $(PY) -m pytest -q tests/unit
+	DNC_PROFILE=quick $(PY) -m pytest -q --durations=15 tests/unit
 
 nbval: $(STAMP)
 	DNC_PROFILE=quick $(PY) tools/nbval_notebooks.py prepare build/nbval
-	DNC_PROFILE=quick $(PY) -m pytest -q --nbval-lax --nbval-cell-timeout=1200 -p no:cacheprovider build/nbval
+	DNC_PROFILE=quick $(PY) -m pytest -q --durations=15 --nbval-lax --nbval-cell-timeout=1200 -p no:cacheprovider build/nbval
 
 book-quick: $(STAMP)
 	DNC_PROFILE=quick $(PY) tools/build_book.py
+
+# The built HTML as a reader sees it: links, images, offline MathJax, and (with Chromium and
+# chromedriver from the OS, e.g. apt-get install chromium chromium-driver) every page in a
+# headless browser. Run after book-quick or book.
+browser: $(STAMP)
+	$(PY) tests/browser/check_book.py _build/html
 
 # Re-record the pinned values of the chapters (all, or CHAPTERS="relu_ufm ..."); the profile is
 # quick unless DNC_PROFILE=paper is given.

@@ -2,11 +2,13 @@
 
 Jupyter Book's execution cache keys a notebook by its own code cells only, so a change in
 ``lib/dnc`` or in ``DNC_PROFILE`` would not re-execute anything. We keep a stamp of both next
-to the build and drop the execution cache and the Sphinx environment when it changes.
+to the build and drop the execution cache and the Sphinx environment when it changes; a change
+of the book's Sphinx extension (tools/book_ext.py) drops the rendered pages only.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -25,8 +27,14 @@ def main() -> int:
     from dnc.profile import current
 
     stamp = f"profile={current()} code={code_version()}"
-    if not STAMP.exists() or STAMP.read_text() != stamp:
+    # Sphinx rewrites a page only when its source changed, not when our extension did.
+    render = hashlib.sha256((ROOT / "tools" / "book_ext.py").read_bytes()).hexdigest()[:16]
+    stamp_text = STAMP.read_text().splitlines() if STAMP.exists() else []
+    if stamp_text[:1] != [stamp]:
         for stale in (".jupyter_cache", ".doctrees", "html", "jupyter_execute"):
+            shutil.rmtree(BUILD / stale, ignore_errors=True)
+    elif stamp_text[1:2] != [f"extension={render}"]:
+        for stale in (".doctrees", "html"):
             shutil.rmtree(BUILD / stale, ignore_errors=True)
     jb = Path(sys.executable).with_name("jupyter-book")
     command = [str(jb), "build", str(ROOT), "--builder", "html", "-W", "-n", "--keep-going"]
@@ -35,7 +43,7 @@ def main() -> int:
     result = subprocess.run(command, cwd=ROOT, env=os.environ.copy())
     print(f"[build_book] finished in {time.time() - start:.0f} s, exit code {result.returncode}")
     if result.returncode == 0:
-        STAMP.write_text(stamp)
+        STAMP.write_text(f"{stamp}\nextension={render}")
     return result.returncode
 
 

@@ -38,10 +38,14 @@ def cache_dir() -> Path:
 
 
 def run_key(name: str, config: dict, modules: tuple[str, ...] | None = None) -> str:
-    """Hash of the run's name, its full config (JSON) and the version of the code it runs
-    (``modules``, default the whole package)."""
+    """Hash of the run's name, its full config (JSON), the version of the code it runs
+    (``modules``, default the whole package) and the type of the device it runs on
+    (:func:`dnc.device.choose`: ``cpu``, ``cuda``, ...; a GPU result differs in its last bits)."""
+    from .device import choose
+
     blob = json.dumps(
-        {"name": name, "config": config, "code": code_version(modules)}, sort_keys=True
+        {"name": name, "config": config, "code": code_version(modules), "device": choose().type},
+        sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 

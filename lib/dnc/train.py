@@ -23,14 +23,13 @@ import torch
 from tqdm import tqdm
 
 from . import cache
+from .device import choose as choose_device
 from .ufm import UFMConfig, targets
 
 
 def default_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else CUDA when present, else CPU."""
-    if device is not None:
-        return torch.device(device)
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """``device`` if given, else ``$DNC_DEVICE``, else CUDA when present, else CPU (:mod:`dnc.device`)."""
+    return choose_device(device)
 
 
 def initial_params(config: UFMConfig, seeds, dtype=torch.float64, device=None):

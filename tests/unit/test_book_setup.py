@@ -1,13 +1,18 @@
 """The project's own set-up: one package list, the profile switch, the figure command line."""
 
+import ast
+import importlib.metadata
 import os
 import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from dnc import profile
 from dnc.figures import registry
@@ -26,23 +31,96 @@ def test_unknown_profile_is_an_error(monkeypatch):
         profile.current()
 
 
+def requirement_pins() -> dict[str, str]:
+    """requirements.txt as {normalised name: pinned version}."""
+    pins = {}
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            assert "==" in line, f"requirements.txt pins every package exactly: {line!r}"
+            name, version = line.split("==")
+            pins[canonicalize_name(name)] = version.strip()
+    return pins
+
+
+def pyproject_requirements() -> dict[str, list[Requirement]]:
+    """pyproject's dependencies and each extra, as parsed requirements (the self-reference dropped)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    groups = {"runtime": project["dependencies"], **project["optional-dependencies"]}
+    return {
+        group: [r for r in map(Requirement, specs) if canonicalize_name(r.name) != "dnc"]
+        for group, specs in groups.items()
+    }
+
+
 def test_conda_and_pip_install_the_same_list():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert "-r requirements.txt" in pip_section
-    pyproject = (ROOT / "pyproject.toml").read_text()
-    assert re.search(r'dependencies = \{ file = \["requirements.txt"\] \}', pyproject)
     python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python="))
     assert python == "python=3.11"
-    pins = [
-        line
-        for line in (ROOT / "requirements.txt").read_text().splitlines()
-        if line and not line.startswith("#")
-    ]
-    assert all("==" in line for line in pins), "every package is pinned"
-    assert "torch==2.13.0" in pins
-    book = next(p for p in pins if p.startswith("jupyter-book=="))
-    assert book.split("==")[1].startswith("1."), "Jupyter Book 2 ignores _config.yml/_toc.yml"
+    pins = requirement_pins()
+    assert pins["torch"] == "2.13.0"
+    assert pins["jupyter-book"].startswith("1."), "Jupyter Book 2 ignores _config.yml/_toc.yml"
+
+
+def test_the_lock_pins_exactly_what_pyproject_names_within_its_bounds():
+    pins = requirement_pins()
+    groups = pyproject_requirements()
+    assert set(groups) == {"runtime", "book", "test", "dev"}
+    named = {canonicalize_name(r.name): r for reqs in groups.values() for r in reqs}
+    assert set(named) == set(pins), (
+        f"only in pyproject: {sorted(set(named) - set(pins))}; "
+        f"only in requirements.txt: {sorted(set(pins) - set(named))}"
+    )
+    for name, requirement in named.items():
+        assert requirement.specifier.contains(pins[name], prereleases=True), (
+            f"{name}=={pins[name]} is outside pyproject's {requirement}"
+        )
+    for group, reqs in groups.items():
+        for r in reqs:
+            assert not any(s.operator in ("==", "===") for s in r.specifier), (
+                f"pyproject's {group} pins {r} exactly: give a lower bound, the lock pins"
+            )
+
+
+def imported_distributions(files) -> set[str]:
+    """The installed distributions that provide the third-party modules ``files`` import."""
+    provides = importlib.metadata.packages_distributions()
+    names = set()
+    for path in files:
+        tree = ast.parse(path.read_text())
+        optional = set()  # imports under `try: ... except ImportError:` are optional
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Try) and any(
+                isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError")
+                for h in node.handlers
+            ):
+                optional.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+        for node in ast.walk(tree):
+            if id(node) in optional:
+                continue
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    third_party = names - set(sys.stdlib_module_names) - {"__future__", "dnc"}
+    missing = [n for n in third_party if n not in provides]
+    assert not missing, f"no installed distribution provides {missing}"
+    return {canonicalize_name(provides[n][0]) for n in third_party}
+
+
+def test_runtime_dependencies_are_what_dnc_imports():
+    package = ROOT / "lib" / "dnc"
+    book_only = {package / "book.py"}  # glue for the chapters: needs the book extra
+    runtime = imported_distributions(set(package.rglob("*.py")) - book_only)
+    groups = pyproject_requirements()
+    declared = {canonicalize_name(r.name) for r in groups["runtime"]}
+    assert runtime == declared, (
+        f"imported, not declared: {sorted(runtime - declared)}; "
+        f"declared, not imported: {sorted(declared - runtime)}"
+    )
+    book = {canonicalize_name(r.name) for r in groups["book"]}
+    assert imported_distributions(book_only) - declared <= book, "dnc.book's imports: book extra"
 
 
 def test_every_toc_entry_exists_and_chapters_have_no_ipynb_twin():

@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import torch
 
 from dnc import cache
 
@@ -69,3 +70,10 @@ def test_code_version_of_selected_modules():
     everything = cache.code_version()
     training = cache.code_version(("train.py", "ufm.py"))
     assert training != everything and training == cache.code_version(("train.py", "ufm.py"))
+
+
+def test_key_depends_on_the_device(monkeypatch):
+    monkeypatch.setenv("DNC_DEVICE", "cpu")
+    on_cpu = cache.run_key("run", {"lr": 0.1})
+    monkeypatch.setattr("dnc.device.choose", lambda device=None: torch.device("cuda"))
+    assert cache.run_key("run", {"lr": 0.1}) != on_cpu

@@ -1,0 +1,32 @@
+"""Where the tensors live: the argument if given, else ``$DNC_DEVICE``, else CUDA when present, else CPU.
+
+``DNC_DEVICE`` takes any torch device name (``cpu``, ``cuda``, ``cuda:1``, ``mps``); the device
+type also enters every cache key (:func:`dnc.cache.run_key`), so a GPU run never reuses a CPU
+result or the other way round.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+ENV = "DNC_DEVICE"
+
+
+def choose(device: str | torch.device | None = None) -> torch.device:
+    """``device`` if given, else ``$DNC_DEVICE`` if set, else ``cuda`` when available, else ``cpu``."""
+    if device is not None:
+        return torch.device(device)
+    name = os.environ.get(ENV, "").strip()
+    if not name:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        chosen = torch.device(name)
+    except RuntimeError as err:
+        raise ValueError(
+            f"{ENV}={name!r} is not a torch device name (e.g. cpu, cuda, cuda:0)"
+        ) from err
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{ENV}={name!r} asks for CUDA, but torch sees no CUDA device here")
+    return chosen

@@ -1,0 +1,307 @@
+"""Check the built HTML book as a reader sees it: ``python tests/browser/check_book.py [_build/html]``.
+
+Without a browser (always): every internal link and anchor resolves; every ``<img>`` file exists and
+no page shows the same picture twice (same file or same bytes); every page with math loads MathJax
+from the book's own ``_static`` and nothing (script, stylesheet, image) from the network; every
+executed chapter offers its ``.ipynb``, with outputs, for download.
+
+In headless Chromium (when installed; ``DNC_REQUIRE_BROWSER=1`` makes its absence an error), served
+from a localhost ``http.server`` with the network otherwise unused: every page loads; MathJax
+typesets every formula without an error or an undefined macro; no raw TeX delimiters are left in
+the text; every image has loaded; no request leaves localhost; the console has no error.
+Prints one summary line and exits non-zero on any failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+MATHJAX = "_static/mathjax/tex-chtml.js"
+SKIP_DIRS = {"_static", "_sources", "_images", "_downloads"}
+CHROMIUM_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--window-size=1280,900",
+)
+
+
+class Page(HTMLParser):
+    """What the checks need from one HTML file: links, ids, images, scripts, stylesheets."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.links, self.ids, self.images, self.scripts, self.styles = [], set(), [], [], []
+        self.has_math = self.shows_outputs = False
+        self.notebook_link = None
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "id" in a:
+            self.ids.add(a["id"])
+        if tag == "a" and a.get("href"):
+            self.links.append(a["href"])
+            if "download-notebook-button" in (a.get("class") or ""):
+                self.notebook_link = a["href"]
+        elif tag == "img" and a.get("src") is not None:
+            self.images.append(a["src"])
+        elif tag == "script" and a.get("src"):
+            self.scripts.append(a["src"])
+        elif tag == "link" and a.get("href") and "stylesheet" in (a.get("rel") or ""):
+            self.styles.append(a["href"])
+        classes = (a.get("class") or "").split()
+        if "math" in classes:
+            self.has_math = True
+        if "cell_output" in classes:
+            self.shows_outputs = True
+
+
+def is_external(url: str) -> bool:
+    return bool(re.match(r"^([a-z][a-z0-9+.-]*:|//)", url, flags=re.I))
+
+
+def local_target(page: Path, url: str) -> tuple[Path, str]:
+    """The file and fragment a relative URL of ``page`` points to."""
+    parts = urlsplit(url)
+    path = unquote(parts.path)
+    target = page if not path else (page.parent / path).resolve()
+    if target.is_dir():
+        target = target / "index.html"
+    return target, unquote(parts.fragment)
+
+
+def static_checks(site: Path, pages: list[Path]) -> tuple[list[str], dict]:
+    """The checks that need no browser; returns (failures, counts)."""
+    failures, parsed = [], {}
+    for path in pages:
+        parser = Page()
+        parser.feed(path.read_text(encoding="utf-8"))
+        parsed[path.resolve()] = parser
+    executed = site.parent / "jupyter_execute"
+    n_images = n_links = 0
+    for path, page in parsed.items():
+        name = path.relative_to(site.resolve())
+        for href in page.links:
+            if is_external(href) or href.startswith("#") and not href[1:]:
+                continue
+            n_links += 1
+            target, fragment = local_target(path, href)
+            if not target.exists():
+                failures.append(f"{name}: link {href!r} points to a missing file")
+            elif fragment and target.suffix == ".html":
+                ids = parsed[target].ids if target in parsed else None
+                if ids is not None and fragment not in ids:
+                    failures.append(f"{name}: link {href!r}: no id {fragment!r} in {target.name}")
+        seen_files, seen_bytes = {}, {}
+        for src in page.images:
+            if is_external(src) and not src.startswith("data:"):
+                failures.append(f"{name}: image {src!r} comes from the network")
+                continue
+            if src.startswith("data:"):
+                continue
+            n_images += 1
+            target, _ = local_target(path, src)
+            if not target.is_file():
+                failures.append(f"{name}: image {src!r} does not exist")
+                continue
+            digest = hashlib.sha256(target.read_bytes()).hexdigest()
+            if target in seen_files or digest in seen_bytes:
+                failures.append(
+                    f"{name}: image {src!r} appears twice (as {seen_files.get(target) or seen_bytes[digest]!r})"
+                )
+            seen_files[target], seen_bytes[digest] = src, src
+        for url in page.scripts + page.styles:
+            if is_external(url):
+                failures.append(f"{name}: loads {url!r} from the network")
+        mathjax = [s for s in page.scripts if "mathjax" in s.lower()]
+        if page.has_math:
+            if not mathjax:
+                failures.append(f"{name}: has math but loads no MathJax")
+            for src in mathjax:
+                target, _ = local_target(path, src)
+                if not str(target).endswith(MATHJAX) or not target.is_file():
+                    failures.append(f"{name}: MathJax {src!r} is not the book's own {MATHJAX}")
+        docname = name.with_suffix("")
+        if (executed / f"{docname}.ipynb").exists():
+            if page.notebook_link is None:
+                failures.append(f"{name}: executed notebook, but no .ipynb download")
+            else:
+                target, _ = local_target(path, page.notebook_link)
+                if not target.is_file():
+                    failures.append(f"{name}: .ipynb download {page.notebook_link!r} is missing")
+                else:
+                    notebook = json.loads(target.read_text(encoding="utf-8"))
+                    if page.shows_outputs and not any(c.get("outputs") for c in notebook["cells"]):
+                        failures.append(f"{name}: the page shows outputs, its .ipynb has none")
+    return failures, {"links": n_links, "images": n_images}
+
+
+# Runs in the page once it has loaded: waits for MathJax, then reports what a reader would see.
+PAGE_REPORT = r"""
+const done = arguments[arguments.length - 1];
+(async () => {
+  const report = {formulas: 0, math_errors: [], raw_tex: [], images: 0, broken_images: [], mathjax: null};
+  const wantsMath = [...document.scripts].some(s => /mathjax/i.test(s.src));
+  if (wantsMath) {
+    const t0 = Date.now();
+    while (!(window.MathJax && MathJax.startup && MathJax.startup.promise) && Date.now() - t0 < 20000) {
+      await new Promise(r => setTimeout(r, 50));
+    }
+    if (!(window.MathJax && MathJax.startup && MathJax.startup.promise)) {
+      report.mathjax = "MathJax did not start";
+    } else {
+      try { await MathJax.startup.promise; report.mathjax = "ok"; }
+      catch (e) { report.mathjax = "MathJax failed: " + e; }
+      for (const item of MathJax.startup.document.math) {
+        report.formulas += 1;
+        const mml = MathJax.startup.toMML(item.root);
+        if (mml.includes("<merror") || /mathcolor="red"/.test(mml)) {
+          report.math_errors.push(item.math.slice(0, 120));
+        }
+      }
+    }
+  }
+  const main = document.querySelector("main") || document.body;
+  const copy = main.cloneNode(true);
+  copy.querySelectorAll("pre, code, script, style, mjx-container, .highlight, .MathJax")
+      .forEach(n => n.remove());
+  const text = copy.textContent;
+  const patterns = [/\\\(/, /\\\[/, /\$\$/, /\\begin\{/, /\$[^$\n]*\\[A-Za-z]+[^$\n]*\$/];
+  for (const p of patterns) {
+    const m = text.match(p);
+    if (m) {
+      const i = m.index;
+      report.raw_tex.push(text.slice(Math.max(0, i - 40), i + 60).replace(/\s+/g, " "));
+    }
+  }
+  for (const img of main.querySelectorAll("img")) {
+    report.images += 1;
+    if (!img.complete) await new Promise(r => { img.onload = img.onerror = r; setTimeout(r, 5000); });
+    if (!(img.complete && img.naturalWidth > 0)) report.broken_images.push(img.getAttribute("src"));
+  }
+  done(report);
+})();
+"""
+
+
+def find_browser() -> tuple[str | None, str | None]:
+    browser = next(
+        (
+            shutil.which(n)
+            for n in ("chromium", "chromium-browser", "google-chrome")
+            if shutil.which(n)
+        ),
+        None,
+    )
+    return browser, shutil.which("chromedriver")
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def browser_checks(site: Path, pages: list[Path]) -> tuple[list[str], dict]:
+    """Open every page in headless Chromium; returns (failures, counts)."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    browser, driver_path = find_browser()
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(site))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}/"
+    profile = tempfile.mkdtemp(prefix="dnc-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = browser
+    for flag in CHROMIUM_FLAGS + (f"--user-data-dir={profile}",):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
+    driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    driver.set_script_timeout(60)
+    driver.set_page_load_timeout(60)
+    failures, counts = [], {"formulas": 0, "images": 0}
+    try:
+        for path in pages:
+            name = str(path.relative_to(site))
+            driver.get(base + name)
+            deadline = time.time() + 30  # index.html redirects: wait for the page it lands on
+            while driver.execute_script("return document.readyState") != "complete":
+                if time.time() > deadline:
+                    failures.append(f"{name}: did not finish loading")
+                    break
+                time.sleep(0.05)
+            report = driver.execute_async_script(PAGE_REPORT)
+            counts["formulas"] += report["formulas"]
+            counts["images"] += report["images"]
+            if report["mathjax"] not in (None, "ok"):
+                failures.append(f"{name}: {report['mathjax']}")
+            failures += [f"{name}: MathJax error in {m!r}" for m in report["math_errors"]]
+            failures += [f"{name}: raw TeX left in the text: ...{t}..." for t in report["raw_tex"]]
+            failures += [f"{name}: image {s!r} did not load" for s in report["broken_images"]]
+            for entry in driver.get_log("performance"):
+                message = json.loads(entry["message"])["message"]
+                if message["method"] == "Network.requestWillBeSent":
+                    url = message["params"]["request"]["url"]
+                    if re.match(r"^(https?|wss?|ftp):", url) and not url.startswith(base):
+                        failures.append(f"{name}: requested {url!r} (the network)")
+            for entry in driver.get_log("browser"):
+                if entry["level"] == "SEVERE" and "favicon.ico" not in entry["message"]:
+                    failures.append(f"{name}: console error: {entry['message'][:200]}")
+    finally:
+        driver.quit()
+        server.shutdown()
+        shutil.rmtree(profile, ignore_errors=True)
+    return failures, counts
+
+
+def main(argv: list[str]) -> int:
+    site = Path(argv[1] if len(argv) > 1 else "_build/html").resolve()
+    if not (site / "index.html").exists():
+        print(f"check_book: no built book at {site} (build it first: make book-quick)")
+        return 1
+    pages = sorted(
+        p for p in site.rglob("*.html") if not SKIP_DIRS & set(p.relative_to(site).parts)
+    )
+    start = time.time()
+    failures, counts = static_checks(site, pages)
+    browser, driver_path = find_browser()
+    summary = f"{len(pages)} pages, {counts['links']} internal links, {counts['images']} images"
+    if browser and driver_path:
+        more, seen = browser_checks(site, pages)
+        failures += more
+        summary += f"; in Chromium: {len(pages)} pages, {seen['images']} figures, {seen['formulas']} formulas"
+    elif os.environ.get("DNC_REQUIRE_BROWSER") == "1":
+        failures.append("no chromium/chromedriver (apt-get install chromium chromium-driver)")
+    else:
+        summary += "; Chromium not installed, browser checks SKIPPED"
+    for failure in failures:
+        print(f"FAIL {failure}")
+    verdict = "passed" if not failures else f"{len(failures)} failures"
+    print(f"check_book: {summary} checked in {time.time() - start:.1f} s: {verdict}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
