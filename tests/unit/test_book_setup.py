@@ -141,3 +141,17 @@ def test_symbolic_frames_are_exactly_orthonormal_and_in_general_position():
         symbolic.orthonormal_frame(4, 5)
     with pytest.raises(ValueError, match="skew"):
         symbolic.cayley(sp.eye(2))
+
+
+def test_markdown_table_formats_numbers_and_checks_row_lengths():
+    from dnc.book import markdown_table
+
+    table = markdown_table(["layer", "value"], [["$l = 1$", 0.123456789], ["$l = 2$", 3]])
+    assert table.splitlines() == [
+        "| layer | value |",
+        "|---|---|",
+        "| $l = 1$ | 0.1235 |",
+        "| $l = 2$ | 3 |",
+    ]
+    with pytest.raises(ValueError, match="row 1 has 1 cells"):
+        markdown_table(["a", "b"], [[1, 2], [3]])
