@@ -155,3 +155,19 @@ def test_markdown_table_formats_numbers_and_checks_row_lengths():
     ]
     with pytest.raises(ValueError, match="row 1 has 1 cells"):
         markdown_table(["a", "b"], [[1, 2], [3]])
+
+
+def test_symbolic_deep_linear_model_layers_and_objective():
+    import sympy as sp
+
+    from dnc import symbolic
+
+    H, Ws, Y = symbolic.deep_linear_model(K=2, d=3, L=3)
+    assert [W.shape for W in Ws] == [(3, 3), (3, 3), (2, 3)] and H.shape == (3, 2)
+    assert symbolic.layer_input(H, Ws, 1) == H
+    assert sp.expand(symbolic.layer_input(H, Ws, 3) - Ws[1] * Ws[0] * H) == sp.zeros(3, 2)
+    assert sp.expand(symbolic.product_above(Ws, 1) - Ws[2] * Ws[1]) == sp.zeros(2, 3)
+    assert symbolic.product_above(Ws, 3) == sp.eye(2)
+    Z = Ws[2] * Ws[1] * Ws[0] * H
+    assert sp.expand(symbolic.mse_objective(H, Ws, Y) - sum(x**2 for x in Z - Y) / 4) == 0
+    assert len({s.name for W in Ws for s in W.free_symbols}) == 9 + 9 + 6
