@@ -85,3 +85,31 @@ def mse_objective(H: sp.Matrix, Ws: list[sp.Matrix], Y: sp.Matrix) -> sp.Expr:
     """The data term of paper A's objective (1): ‖W_L⋯W_1H − Y‖_F² / (2N), N = columns of H."""
     R = layer_input(H, Ws, len(Ws) + 1) - Y
     return sum(x**2 for x in R) / (2 * H.shape[1])
+
+
+def papyan_parts(vectors: dict) -> dict[str, sp.Matrix]:
+    """Papyan's parts of G = (1/(Kn)) Σ_{i,c,c'} v_icc' v_icc'ᵀ from symbolic column vectors
+    ``vectors[i, c, c']`` (i < n samples, c < K classes, c' < K outputs), with
+    v_cc' = Av_i v_icc' and v_c = Av_c' v_cc':  ``G``, ``class`` = Σ_c v_c v_cᵀ,
+    ``cross`` = (1/K) Σ_{c,c'} (v_cc' − v_c)(·)ᵀ, ``within`` = (1/(Kn)) Σ (v_icc' − v_cc')(·)ᵀ."""
+    n = 1 + max(i for i, _, _ in vectors)
+    K = 1 + max(c for _, c, _ in vectors)
+    D = next(iter(vectors.values())).shape[0]
+    if len(vectors) != n * K * K:
+        raise ValueError(f"need a vector for every (i, c, c') with i < {n}, c, c' < {K}")
+
+    def outer_sum(vs):
+        return sum((v * v.T for v in vs), sp.zeros(D, D))
+
+    v_cc = {
+        (c, e): sum((vectors[i, c, e] for i in range(n)), sp.zeros(D, 1)) / n
+        for c in range(K)
+        for e in range(K)
+    }
+    v_c = {c: sum((v_cc[c, e] for e in range(K)), sp.zeros(D, 1)) / K for c in range(K)}
+    return {
+        "G": outer_sum(vectors.values()) / (K * n),
+        "class": outer_sum(v_c.values()),
+        "cross": outer_sum(v_cc[c, e] - v_c[c] for c in range(K) for e in range(K)) / K,
+        "within": outer_sum(vectors[i, c, e] - v_cc[c, e] for (i, c, e) in vectors) / (K * n),
+    }

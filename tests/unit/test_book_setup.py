@@ -171,3 +171,22 @@ def test_symbolic_deep_linear_model_layers_and_objective():
     Z = Ws[2] * Ws[1] * Ws[0] * H
     assert sp.expand(symbolic.mse_objective(H, Ws, Y) - sum(x**2 for x in Z - Y) / 4) == 0
     assert len({s.name for W in Ws for s in W.free_symbols}) == 9 + 9 + 6
+
+
+def test_symbolic_papyan_parts_match_the_numerical_components():
+    import numpy as np
+    import sympy as sp
+
+    from dnc import hessian, symbolic
+
+    rng = np.random.default_rng(0)
+    H1, Ws = rng.standard_normal((3, 4)), [rng.standard_normal((3, 3)), rng.standard_normal((2, 3))]
+    V = hessian.papyan_vectors(H1, Ws, 1)  # (K, n, K, D)
+    K, n = V.shape[:2]
+    vectors = {
+        (i, c, e): sp.Matrix(V[c, i, e]) for i in range(n) for c in range(K) for e in range(K)
+    }
+    parts = symbolic.papyan_parts(vectors)
+    for name, U in hessian.papyan_components(H1, Ws, 1).items():
+        assert np.allclose(np.array(parts[name], dtype=float), U.T @ U)
+    assert np.allclose(np.array(parts["G"], dtype=float), hessian.layer_hessian(H1, Ws, 1))
