@@ -1,0 +1,117 @@
+"""Experiments of the chapters on the later version of paper A: cross-entropy and the full Hessian.
+
+Settings come in ``quick`` and ``paper`` pairs; runs are cached by :func:`dnc.train.train_cached`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from . import experiments
+from .full_hessian import (
+    feature_outputs,
+    full_hessian_top_eigenvalues,
+    off_block_norm,
+    separated_block_top_eigenvalues,
+)
+from .profile import choose
+from .train import TrainResult, train_cached
+from .ufm import UFMConfig
+
+
+def cross_entropy_setting(profile: str | None = None) -> experiments.Setting:
+    """The deep linear UFM of paper A §5.1 (:func:`dnc.experiments.deep_linear_setting`: sizes,
+    λ's, learning rate, epochs, layer, snapshots) with the cross-entropy loss instead of MSE."""
+    base = experiments.deep_linear_setting(profile)
+    return replace(base, config=replace(base.config, loss="ce"))
+
+
+def cross_entropy_run(profile: str | None = None) -> TrainResult:
+    return experiments.run(cross_entropy_setting(profile))
+
+
+@dataclass(frozen=True)
+class DepthSetting:
+    """Deep linear UFMs of total depth T = L̄ + L, split into a feature map of L̄ layers and L
+    separated layers; one run per T and per regularisation schedule."""
+
+    K: int
+    n: int
+    d: int
+    totals: tuple[int, ...]
+    feature_depths: tuple[int, ...]
+    lam: float
+    epochs: int
+    lr: float
+    decay_from: int  # the decaying schedule is λ·decay_from/T (equal to λ at T = decay_from)
+
+    def lambdas(self, T: int, schedule: str) -> float:
+        """λ for every W_l and H_1 at depth T: ``fixed`` λ, or ``decaying`` λ·decay_from/T."""
+        if schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+        return self.lam if schedule == "fixed" else self.lam * self.decay_from / T
+
+    def config(self, T: int, schedule: str) -> UFMConfig:
+        lam = self.lambdas(T, schedule)
+        return UFMConfig(K=self.K, n=self.n, d=self.d, L=T, lambda_W=lam, lambda_H=lam, seed=0)
+
+
+SCHEDULES = ("fixed", "decaying")
+
+
+def depth_setting(profile: str | None = None) -> DepthSetting:
+    """Total depths 3…12, so that L = T − L̄ covers 2…10 for L̄ = 1 and 2 (and 11 for L̄ = 1)."""
+    quick = dict(K=3, n=5, d=12, epochs=6000)
+    paper = dict(K=3, n=40, d=60, epochs=10000)
+    s = choose(quick, paper, profile)
+    return DepthSetting(
+        K=s["K"],
+        n=s["n"],
+        d=s["d"],
+        totals=tuple(range(3, 13)),
+        feature_depths=(1, 2),
+        lam=5e-3,
+        epochs=s["epochs"],
+        lr=0.1,
+        decay_from=3,
+    )
+
+
+def depth_run(T: int, schedule: str = "fixed", profile: str | None = None) -> TrainResult:
+    s = depth_setting(profile)
+    return train_cached(s.config(T, schedule), s.epochs, s.lr, log_every=max(1, s.epochs // 200))
+
+
+def depth_sweep(profile: str | None = None, schedules=SCHEDULES) -> dict[str, np.ndarray]:
+    """For each schedule, L̄ and L: the top K² eigenvalues of the full Hessian and of Hess_{L,L},
+    the measured gap max_i |λ_i(Hess) − λ_i(Hess_{L,L})| and Weyl's bound ‖E‖₂, both relative to
+    λ_1(Hess_{L,L}). Arrays indexed [schedule, L̄, L] over ``setting.totals``."""
+    s = depth_setting(profile)
+    k = s.K * s.K
+    rows = []
+    for schedule in schedules:
+        for T in s.totals:
+            H, Ws = depth_run(T, schedule, profile).params()
+            for Lbar in s.feature_depths:
+                if T - Lbar < 1:
+                    continue
+                feats, sep = Ws[:Lbar], Ws[Lbar:]
+                full = full_hessian_top_eigenvalues(H, sep, k, feature_map=feats)
+                block = separated_block_top_eigenvalues(H, sep, k, feature_map=feats)
+                bound = off_block_norm(H, sep, feature_map=feats)
+                h = feature_outputs(H, feats)
+                rows.append(
+                    dict(
+                        schedule=schedule,
+                        Lbar=Lbar,
+                        L=T - Lbar,
+                        full=full,
+                        block=block,
+                        gap=np.max(np.abs(full - block)) / block[0],
+                        bound=bound / block[0],
+                        feature_norm=float(np.linalg.norm(h)),
+                    )
+                )
+    return {key: np.array([r[key] for r in rows]) for key in rows[0]}
