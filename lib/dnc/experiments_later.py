@@ -11,14 +11,13 @@ import numpy as np
 
 from . import experiments
 from .full_hessian import (
-    feature_outputs,
     full_hessian_top_eigenvalues,
     off_block_norm,
     separated_block_top_eigenvalues,
 )
 from .profile import choose
 from .train import TrainResult, train_cached
-from .ufm import UFMConfig
+from .ufm import UFMConfig, optimal_loss
 
 
 def cross_entropy_setting(profile: str | None = None) -> experiments.Setting:
@@ -63,7 +62,7 @@ SCHEDULES = ("fixed", "decaying")
 
 def depth_setting(profile: str | None = None) -> DepthSetting:
     """Total depths 3…12, so that L = T − L̄ covers 2…10 for L̄ = 1 and 2 (and 11 for L̄ = 1)."""
-    quick = dict(K=3, n=5, d=12, epochs=6000)
+    quick = dict(K=3, n=5, d=12, epochs=3000)
     paper = dict(K=3, n=40, d=60, epochs=10000)
     s = choose(quick, paper, profile)
     return DepthSetting(
@@ -74,14 +73,23 @@ def depth_setting(profile: str | None = None) -> DepthSetting:
         feature_depths=(1, 2),
         lam=5e-3,
         epochs=s["epochs"],
-        lr=0.1,
+        lr=0.5,
         decay_from=3,
     )
 
 
-def depth_run(T: int, schedule: str = "fixed", profile: str | None = None) -> TrainResult:
+def depth_run(T: int, profile: str | None = None) -> TrainResult:
+    """Both schedules at depth T, trained as one batch from one initialisation: model b of the
+    result uses ``SCHEDULES[b]``."""
     s = depth_setting(profile)
-    return train_cached(s.config(T, schedule), s.epochs, s.lr, log_every=max(1, s.epochs // 200))
+    lams = [s.lambdas(T, name) for name in SCHEDULES]
+    return train_cached(
+        s.config(T, "fixed"),
+        s.epochs,
+        s.lr,
+        log_every=max(1, s.epochs // 200),
+        lambdas=[([lam] * T, lam) for lam in lams],
+    )
 
 
 def depth_sweep(profile: str | None = None, schedules=SCHEDULES) -> dict[str, np.ndarray]:
@@ -91,9 +99,14 @@ def depth_sweep(profile: str | None = None, schedules=SCHEDULES) -> dict[str, np
     s = depth_setting(profile)
     k = s.K * s.K
     rows = []
-    for schedule in schedules:
+    for b, schedule in enumerate(SCHEDULES):
+        if schedule not in schedules:
+            continue
         for T in s.totals:
-            H, Ws = depth_run(T, schedule, profile).params()
+            run = depth_run(T, profile)
+            H, Ws = run.params(b=b)
+            config = run.config_of(b)
+            optimum = optimal_loss(config.K, config.n, config.lambda_W_list, config.lambda_H)
             for Lbar in s.feature_depths:
                 if T - Lbar < 1:
                     continue
@@ -101,7 +114,6 @@ def depth_sweep(profile: str | None = None, schedules=SCHEDULES) -> dict[str, np
                 full = full_hessian_top_eigenvalues(H, sep, k, feature_map=feats)
                 block = separated_block_top_eigenvalues(H, sep, k, feature_map=feats)
                 bound = off_block_norm(H, sep, feature_map=feats)
-                h = feature_outputs(H, feats)
                 rows.append(
                     dict(
                         schedule=schedule,
@@ -111,7 +123,7 @@ def depth_sweep(profile: str | None = None, schedules=SCHEDULES) -> dict[str, np
                         block=block,
                         gap=np.max(np.abs(full - block)) / block[0],
                         bound=bound / block[0],
-                        feature_norm=float(np.linalg.norm(h)),
+                        loss_gap=(float(run.final_loss[b]) - optimum) / optimum,
                     )
                 )
     return {key: np.array([r[key] for r in rows]) for key in rows[0]}
