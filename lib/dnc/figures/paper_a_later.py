@@ -51,7 +51,7 @@ def full_hessian_gap_against_depth(sweep=None, profile=None):
             color = style.PALETTE[i]
             ax.loglog(L, sweep["gap"][pick], "o-", color=color, label=f"gap, $\\bar L$={Lbar}")
             ax.loglog(L, sweep["bound"][pick], "s--", color=color, mfc="none", label="Weyl bound")
-            ax.loglog(L, Lbar / L, ":", color=color, lw=1, label=f"$\\bar L/L$")
+            ax.loglog(L, Lbar / L, ":", color=color, lw=1, label="$\\bar L/L$")
         ax.set_xlabel("separated layers $L$")
         ax.set_title(f"{schedule} regularisation")
         ax.set_xticks([2, 3, 4, 6, 10])
