@@ -127,3 +127,20 @@ def depth_sweep(profile: str | None = None, schedules=SCHEDULES) -> dict[str, np
                     )
                 )
     return {key: np.array([r[key] for r in rows]) for key in rows[0]}
+
+
+def condition_ratio_by_depth(depths, profile: str | None = None) -> dict[str, np.ndarray]:
+    """Left side over right side of paper A's condition (2) at each total depth, for the fixed and
+    the decaying schedule of :func:`depth_setting` (below 1: the optimum is collapsed, not zero)."""
+    from .ufm import regularisation_ratio
+
+    s = depth_setting(profile)
+    out = {"depth": np.asarray(depths)}
+    for schedule in SCHEDULES:
+        out[schedule] = np.array(
+            [
+                regularisation_ratio(s.K, s.n, [s.lambdas(T, schedule)] * T, s.lambdas(T, schedule))
+                for T in depths
+            ]
+        )
+    return out
