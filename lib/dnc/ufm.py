@@ -58,20 +58,28 @@ class UFMConfig:
         object.__setattr__(self, "init_scale", positive(self.init_scale, "init_scale"))
 
     def warn_if_above_threshold(self) -> None:
-        """Warn when condition (2) fails (MSE), or the cross-entropy threshold of
-        :func:`ce_below_threshold` (CE): the optimum is then the zero solution, not DNC."""
-        below = below_threshold if self.loss == "mse" else ce_below_threshold
-        if self.activation == "linear" and not below(
-            self.K, self.n, self.lambda_W_list, self.lambda_H
-        ):
-            warnings.warn(
-                f"the regularisation violates paper A's "
-                f"{'condition (2)' if self.loss == 'mse' else 'cross-entropy threshold'} "
-                f"for K={self.K}, n={self.n}, "
-                f"L={self.L}: the global optimum is the zero solution and no deep neural collapse "
-                "is expected",
-                stacklevel=3,
+        """Warn when condition (2) fails (MSE: the optimum is then the zero solution, not DNC), or
+        when no collapsed simplex ETF beats the zero solution (CE, :func:`ce_below_threshold`)."""
+        if self.activation != "linear":
+            return
+        if self.loss == "mse":
+            if below_threshold(self.K, self.n, self.lambda_W_list, self.lambda_H):
+                return
+            message = (
+                "the regularisation violates paper A's condition (2) for "
+                f"K={self.K}, n={self.n}, L={self.L}: the global optimum is the zero solution "
+                "and no deep neural collapse is expected"
             )
+        else:
+            if ce_below_threshold(self.K, self.n, self.lambda_W_list, self.lambda_H):
+                return
+            message = (
+                "the regularisation is above the cross-entropy threshold for "
+                f"K={self.K}, n={self.n}, L={self.L}: no collapsed simplex ETF beats the zero "
+                "solution (objective log K), so the optimum is likely zero and no deep neural "
+                "collapse is expected"
+            )
+        warnings.warn(message, stacklevel=3)
 
     @property
     def lambda_W_list(self) -> tuple[float, ...]:
