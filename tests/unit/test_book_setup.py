@@ -66,7 +66,7 @@ def test_conda_and_pip_install_the_same_list():
 def test_the_lock_pins_exactly_what_pyproject_names_within_its_bounds():
     pins = requirement_pins()
     groups = pyproject_requirements()
-    assert set(groups) == {"runtime", "book", "test", "dev"}
+    assert set(groups) == {"runtime", "book", "test", "bench", "dev"}
     named = {canonicalize_name(r.name): r for reqs in groups.values() for r in reqs}
     assert set(named) == set(pins), (
         f"only in pyproject: {sorted(set(named) - set(pins))}; "
@@ -268,3 +268,16 @@ def test_symbolic_papyan_parts_match_the_numerical_components():
     for name, U in hessian.papyan_components(H1, Ws, 1).items():
         assert np.allclose(np.array(parts[name], dtype=float), U.T @ U)
     assert np.allclose(np.array(parts["G"], dtype=float), hessian.layer_hessian(H1, Ws, 1))
+
+
+def test_papyan_parts_need_every_sample_class_output_triple():
+    import sympy as sp
+
+    from dnc import symbolic
+
+    vectors = {
+        (i, c, e): sp.Matrix([i, c, e]) for i in range(2) for c in range(2) for e in range(2)
+    }
+    del vectors[1, 1, 1]
+    with pytest.raises(ValueError, match="need a vector for every"):
+        symbolic.papyan_parts(vectors)

@@ -6,7 +6,7 @@ from dnc import eigenbases, gradients, hessian
 
 
 def test_every_basis_is_an_orthonormal_eigenbasis_of_the_collapsed_hessian():
-    H1, Ws = collapsed_point()
+    H1, Ws, _ = collapsed_point()
     l, K = 2, 3
     dense = hessian.layer_hessian(H1, Ws, l)
     top = np.linalg.eigvalsh(dense)[-1]
@@ -36,3 +36,8 @@ def test_squared_coefficients_rejects_bad_shapes_and_zero_vectors():
         eigenbases.squared_coefficients(np.zeros(3), np.eye(3))
     with pytest.raises(ValueError, match="orthogonal"):
         eigenbases.basis_through(np.array([0.0, 0.0, 1.0]), np.eye(3)[:, :2])
+
+
+def test_a_zero_vector_has_no_coefficients():
+    with pytest.raises(ValueError, match="the vector is exactly zero"):
+        eigenbases.squared_coefficients(np.zeros(4), np.eye(4)[:, :2])

@@ -61,3 +61,11 @@ def test_bad_loss_and_vector_length():
         hessian.full_hessian_top_eigenvalues(H1, Ws, 2, loss="nll")
     with pytest.raises(ValueError, match="entries"):
         hessian.full_hessian_matvec(H1, Ws, np.ones(3))
+
+
+def test_an_unknown_regularisation_schedule_is_named():
+    from dnc import experiments_later
+
+    setting = experiments_later.depth_setting("quick")
+    with pytest.raises(ValueError, match="schedule must be one of"):
+        setting.lambdas(4, "cosine")

@@ -11,14 +11,15 @@ from .registry import figure
 
 
 @figure("book")
-def mse_ce_spectra_over_training(mse=None, ce=None, profile=None):
-    """Top 2K² eigenvalues of Hess_l on a log axis at several epochs, MSE beside cross-entropy."""
+def mse_ce_spectra_over_training(mse=None, ce=None, profile=None, epochs=None, layer=None):
+    """Top 2K² eigenvalues of Hess_l on a log axis at several epochs, MSE beside cross-entropy
+    (every requested epoch must be a snapshot of both runs)."""
     setting = experiments.deep_linear_setting(profile)
     mse = mse or experiments.deep_linear_run(profile)
     ce = ce or experiments_later.cross_entropy_run(profile)
-    l, K = setting.layer, mse.config.K
-    have = set(mse.snapshot_epochs.tolist()) & set(ce.snapshot_epochs.tolist())
-    epochs = [e for e in setting.figure_epochs if e in have]
+    l, K = layer or setting.layer, mse.config.K
+    epochs = setting.figure_epochs if epochs is None else epochs
+    epochs = style.check_epochs(ce, style.check_epochs(mse, epochs))
     shades = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(epochs)))
     fig, axes = style.new(ncols=2, width=4.2, height=3.3, sharey=True)
     top = 2 * K * K
@@ -27,7 +28,13 @@ def mse_ce_spectra_over_training(mse=None, ce=None, profile=None):
             vals = hessian.layer_hessian_spectrum(*run.params(epoch), l, loss=loss)[:top]
             vals = np.maximum(vals, 1e-16 * vals[0])  # round-off zeros at the floor of the axis
             ax.semilogy(
-                np.arange(1, top + 1), vals, "o-", ms=3, color=color, label=f"epoch {epoch}"
+                np.arange(1, top + 1),
+                vals,
+                "o-",
+                ms=3,
+                color=color,
+                label=f"epoch {epoch}",
+                gid=f"{loss} epoch {epoch}",
             )
         for mark in (K, (K - 1) ** 2, K * K):
             ax.axvline(mark + 0.5, color=style.BULK, lw=0.6, ls=":")
@@ -49,8 +56,23 @@ def full_hessian_gap_against_depth(sweep=None, profile=None):
             pick = (sweep["schedule"] == schedule) & (sweep["Lbar"] == Lbar) & (sweep["L"] >= 2)
             L = sweep["L"][pick]
             color = style.PALETTE[i]
-            ax.loglog(L, sweep["gap"][pick], "o-", color=color, label=f"gap, $\\bar L$={Lbar}")
-            ax.loglog(L, sweep["bound"][pick], "s--", color=color, mfc="none", label="Weyl bound")
+            ax.loglog(
+                L,
+                sweep["gap"][pick],
+                "o-",
+                color=color,
+                label=f"gap, $\\bar L$={Lbar}",
+                gid=f"gap {schedule} {Lbar}",
+            )
+            ax.loglog(
+                L,
+                sweep["bound"][pick],
+                "s--",
+                color=color,
+                mfc="none",
+                label="Weyl bound",
+                gid=f"bound {schedule} {Lbar}",
+            )
             ax.loglog(L, Lbar / L, ":", color=color, lw=1, label="$\\bar L/L$")
         ax.set_xlabel("separated layers $L$")
         ax.set_title(f"{schedule} regularisation")
