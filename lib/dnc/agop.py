@@ -55,11 +55,11 @@ def agop(f: Callable, X, chunk_size: int = 256) -> np.ndarray:
     X = _rows(X)
     chunk_size = positive_int(chunk_size, "chunk_size")
     D = X.shape[1]
-    total = torch.zeros(D, D, dtype=torch.float64)
+    total = torch.zeros(D, D, dtype=torch.float64, device=X.device)
     for i in range(0, X.shape[0], chunk_size):
         J = jacobians(f, X[i : i + chunk_size], chunk_size).detach().to(torch.float64)
         total += torch.einsum("nkd,nke->de", J, J)
-    return (total / X.shape[0]).numpy()
+    return (total / X.shape[0]).cpu().numpy()
 
 
 def layer_agops(model, X, chunk_size: int = 256) -> list[np.ndarray]:
