@@ -75,7 +75,8 @@ def train_mlp(
 
     The loss is mean_{i,k} (f_k(x_i) − t_ik)², as torch's ``MSELoss``. Returns (model, history)
     with history arrays ``epoch``, ``loss``, ``accuracy``, ``nc1`` (records × (depth+1): NC1 =
-    tr Σ_W/tr Σ_B of the input and of every hidden layer's output), ``nfa`` and ``nfa_sqrt``
+    tr Σ_W/tr Σ_B of the input and of every hidden layer's output), ``nc2`` (the same, NC2
+    against the simplex ETF), ``nfa`` and ``nfa_sqrt``
     (records × depth: ρ(W_lᵀW_l, AGOP_l) and ρ(W_lᵀW_l, AGOP_l^{1/2}) for the hidden layers, as
     the authors' code measures them) and ``decomposition`` (records × depth × 3, see
     :func:`layer_nc1_decomposition`). Runs on the GPU when one is present.
@@ -93,7 +94,7 @@ def train_mlp(
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     history = {"epoch": [], "loss": [], "accuracy": [], "nc1": [], "nfa": [], "nfa_sqrt": []}
-    history["decomposition"] = []
+    history["decomposition"], history["nc2"] = [], []
 
     def record(epoch):
         with torch.no_grad():
@@ -102,9 +103,9 @@ def train_mlp(
             history["accuracy"].append(float((out.argmax(1).cpu().numpy() == lab).mean()))
             hs = model.layer_inputs(Xt)
         history["epoch"].append(epoch)
-        history["nc1"].append(
-            [metrics.nc1(h.cpu().double().numpy().T, lab, kind="trace_ratio") for h in hs]
-        )
+        feats = [h.cpu().double().numpy().T for h in hs]
+        history["nc1"].append([metrics.nc1(H, lab, kind="trace_ratio") for H in feats])
+        history["nc2"].append([metrics.nc2(H, lab, frame="etf") for H in feats])
         G = hidden_agops(model, Xt)
         Ws = [layer.weight.detach().cpu().double().numpy() for layer in model.layers[:-1]]
         history["nfa"].append([nfa_correlation(W, g, 1.0) for W, g in zip(Ws, G, strict=True)])
