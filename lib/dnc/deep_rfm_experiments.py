@@ -137,4 +137,3 @@ def deep_rfm_run(dataset: str = "mnist", profile=None, seed: int = 0, **override
 def deep_rfm_runs(dataset: str = "mnist", profile=None, seeds=SEEDS, **overrides) -> list[dict]:
     """:func:`deep_rfm_run` for each seed (data subset and random features)."""
     return [deep_rfm_run(dataset, profile, seed=s, **overrides) for s in seeds]
-
