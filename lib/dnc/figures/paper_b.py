@@ -120,7 +120,9 @@ def nfa_over_training(result=None, profile=None):
     runs = _runs(result, lambda: ex.mlp_runs(profile))
     epochs = np.asarray(runs[0]["history_epoch"])
     fig, axes = style.new(ncols=2, width=4.2, sharey=True)
-    for ax, key, p in zip(axes[0], ("history_nfa", "history_nfa_sqrt"), ("", "^{1/2}"), strict=True):
+    for ax, key, p in zip(
+        axes[0], ("history_nfa", "history_nfa_sqrt"), ("", "^{1/2}"), strict=True
+    ):
         nfa = ex.stack(runs, key)  # seeds × records × depth
         for l in range(nfa.shape[2]):
             _band(ax, epochs, nfa[:, :, l], style.PALETTE[l], f"layer {l + 1}", log=False)
