@@ -18,7 +18,7 @@ def random_ufm(d=5, N=7, K=3, L=3, seed=0):
 def test_layer_agops_match_autograd(activation):
     H1, Ws = random_ufm()
     hs = [H1]
-    for j, W in enumerate(Ws[:-1]):
+    for W in Ws[:-1]:
         pre = W @ hs[-1]
         hs.append(np.maximum(pre, 0) if activation == "relu" else pre)
     for l, G in enumerate(ufm_agop.layer_agops(H1, Ws, activation)):
