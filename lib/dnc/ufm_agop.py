@@ -71,3 +71,16 @@ def nfa_depth_exponent(H1, Ws, activation: str = "linear") -> dict:
         out["rho_depth"].append(pearson(gram, deep))
         out["rho_half"].append(pearson(gram, half))
     return {k: np.array(v) for k, v in out.items()}
+
+
+def exponent_correlations(Ws, agops) -> dict:
+    """For weight layers W_1..W_L with AGOPs G_1..G_L (w.r.t. each layer's input; the readout
+    last or absent), ρ(W_lᵀW_l, G_l^p) for p = 1/(L_total−l+1) (``depth``), 1/2 and 1, where
+    L_total = len(Ws) counts every weight layer above and including l."""
+    L = len(Ws)
+    out = {"depth": [], "half": [], "one": []}
+    for l, (W, g) in enumerate(zip(Ws, agops)):  # noqa: B905 (the readout's AGOP may be absent)
+        gram = W.T @ W
+        for key, p in (("depth", 1.0 / (L - l)), ("half", 0.5), ("one", 1.0)):
+            out[key].append(pearson(gram, root(g, p)))
+    return {k: np.array(v) for k, v in out.items()}
