@@ -215,3 +215,25 @@ def test_paper_b_figures_are_registered_once_each():
     assert numbers == ["1", "2", "3", "4"]
     fig = paper_b.random_feature_distance_ratio(points=50)
     assert len(fig.axes) == 2
+
+
+def test_deep_rfm_step_accounting_on_a_hand_made_run():
+    from dnc import deep_rfm_steps
+
+    run = {  # NC1: AGOP halves it, RF raises it by 1.5 except once; NC2 falls at the second RF step
+        "nc1_in": np.array([1.0, 0.75, 0.3]),
+        "nc1_agop": np.array([0.5, 0.375, 0.15]),
+        "nc2_in": np.array([0.4, 0.5, 0.2]),
+        "nc2_agop": np.array([0.45, 0.3, 0.1]),
+    }
+    out = deep_rfm_steps.summary([run])
+    assert out["agop_lower"] == 3 and out["agop_count"] == 3
+    assert out["rf_raise"] == 1 and out["rf_count"] == 2  # 0.5 → 0.75 raises, 0.375 → 0.3 lowers
+    assert out["agop_nc2_lower"] == 2 and out["rf_nc2_lower"] == 1 and out["rf_nc2_layers"] == [3]
+    assert out["factor"] == pytest.approx(1 / 0.15)
+    within, between = deep_rfm_steps.gram_blocks(
+        np.array([[1, 0.9, -0.5], [0.9, 1, -0.4], [-0.5, -0.4, 1]]), [0, 0, 1]
+    )
+    assert within == pytest.approx(0.9) and between == pytest.approx(-0.45)
+    with pytest.raises(ValueError, match="metric"):
+        deep_rfm_steps.step_reductions(run, "nc3")
