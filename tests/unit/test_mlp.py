@@ -31,7 +31,11 @@ def test_training_fits_and_is_seeded(trained):
     assert hist["loss"][-1] < 0.5 * hist["loss"][0]
     assert hist["accuracy"][-1] == 1.0
     assert hist["nc1"].shape == (3, 4) and hist["nfa"].shape == (3, 3)
-    assert hist["nfa_sqrt"].shape == (3, 3)
+    assert hist["nfa_sqrt"].shape == (3, 3) and hist["nc2"].shape == (3, 4)
+    # the decomposition recorded at the last epoch is the one of the returned model
+    np.testing.assert_allclose(
+        hist["decomposition"][-1], mlp.layer_nc1_decomposition(model, X, y), rtol=1e-6
+    )
     _, again = mlp.train_mlp(
         X, y, width=16, depth=3, epochs=40, batch_size=20, seed=1, lr=3e-3, record_every=20
     )
