@@ -340,11 +340,12 @@ def arccos_kernel(X, Y) -> np.ndarray:
 
 
 def relu_feature_distance(input_distance, weight_variance: float = 2.0):
-    """Expected feature distance √E‖σ(Wx) − σ(Wy)‖²/… for unit x, y at distance δ = ‖x − y‖.
+    """Root-mean-square feature distance √E‖σ(Wx) − σ(Wy)‖² for unit x, y at distance δ = ‖x − y‖.
 
     With W ∈ R^{p×D}, entries N(0, v/p): E‖σ(Wx) − σ(Wy)‖² = v (1 − 2κ(θ)) where
     κ(θ) = (sin θ + (π − θ) cos θ)/(2π), cos θ = 1 − δ²/2 (Proposition 5.1 of paper B).
-    Returns the square root, the distance the features reach on average (v = 2: He scaling).
+    Returns the square root (an RMS distance, which bounds the mean distance E‖·‖ from above by
+    Jensen; v = 2: He scaling).
     """
     delta = np.asarray(input_distance, dtype=np.float64)
     if np.any(delta < 0) or np.any(delta > 2) or not np.all(np.isfinite(delta)):

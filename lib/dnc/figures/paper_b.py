@@ -94,7 +94,8 @@ def deep_rfm_nc_per_layer(result=None, profile=None):
 
 @figure("B", 4)
 def random_feature_distance_ratio(profile=None, points: int = 400):
-    """Expected distance of ReLU random features vs input distance, and their ratio: paper B, Figure 4."""
+    """RMS distance √E‖σ(Wx) − σ(Wy)‖² of ReLU random features vs input distance, and their ratio:
+    paper B, Figure 4."""
     delta = np.linspace(1e-3, 2, points)
     dist = rfm.relu_feature_distance(delta)
     fig, axes = style.new(ncols=2, width=3.8)
@@ -103,13 +104,13 @@ def random_feature_distance_ratio(profile=None, points: int = 400):
     )
     axes[0, 0].plot(delta, delta / np.sqrt(2), "--", color=style.BULK, label=r"$\delta/\sqrt{2}$")
     axes[0, 0].set_xlabel(r"input distance $\delta = \|x - y\|$")
-    axes[0, 0].set_ylabel("feature distance")
+    axes[0, 0].set_ylabel("RMS feature distance")
     axes[0, 0].legend()
     axes[0, 1].plot(delta, dist / delta, color=style.PALETTE[1])
     axes[0, 1].axhline(1 / np.sqrt(2), ls=":", color=style.BULK)
     axes[0, 1].axhline(1.0, ls=":", color=style.BULK)
     axes[0, 1].set_xlabel(r"input distance $\delta$")
-    axes[0, 1].set_ylabel("ratio feature / input distance")
+    axes[0, 1].set_ylabel("ratio RMS feature / input distance")
     return fig
 
 
