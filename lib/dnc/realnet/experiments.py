@@ -48,7 +48,7 @@ def setting(profile: str | None = None, dataset: str = "mnist") -> Setting:
         lambda_W=1e-3,
         lambda_H=1e-5,
         optimizer="sgd",
-        lr=0.1,
+        lr=0.05,
         batch_size=25,
         epochs=s["epochs"],
     )

@@ -132,3 +132,47 @@ def summarise(tables) -> dict[str, np.ndarray]:
         k: np.stack([np.mean([t[k] for t in tables], 0), np.std([t[k] for t in tables], 0)])
         for k in KEYS
     }
+
+
+# What the deep linear UFM's theorems give for each entry at the collapsed optimum.
+PREDICTIONS = {
+    "nc1": ("NC1 ‖Σ_W Σ_B^†‖²", "0"),
+    "nc2": ("NC2 (orthogonal frame)", "0"),
+    "nc3": ("NC3 ‖A ∝ H̄ᵀ‖ residual", "0"),
+    "hess_count": ("Hess_l outliers", "K²"),
+    "hess_spread": ("spread of top K² of Hess_l", "0"),
+    "hess_gap": ("λ_{K²}/λ_{K²+1} of Hess_l", "∞"),
+    "hess_prediction": ("top K² vs Theorem 4.1", "0"),
+    "alignment_min": ("min f_cc'", "1"),
+    "alignment_mean": ("mean f_cc'", "1"),
+    "grad_diag": ("mean f̃_cc", "1/K"),
+    "grad_off": ("max f̃_cc', c ≠ c'", "0"),
+    "weight_count": ("W_lᵀW_l outliers", "K"),
+    "weight_gap": ("λ_K/λ_{K+1} of W_lᵀW_l", "∞"),
+    "nfa": ("NFA ρ(W_lᵀW_l, AGOP^½)", "1"),
+}
+
+
+def _cell(mean, std=None) -> str:
+    if np.isnan(mean):
+        return "–"
+    text = f"{mean:.3g}" if std is None else f"{mean:.3g} ± {std:.1g}"
+    return text.replace("e+", "e").replace("e-0", "e-")
+
+
+def comparison_markdown(network, ufm, keys=None) -> str:
+    """A Markdown table: each quantity's theorem value, the trained UFM's range over layers, and
+    the network's mean ± std over seeds per layer (``network``, ``ufm``: :func:`summarise`)."""
+    keys = [k for k in (keys or KEYS) if not np.all(np.isnan(network[k][0]))]
+    L = network[keys[0]].shape[1]
+    head = "| quantity | theorem | deep linear UFM | " + " | ".join(
+        f"l = {l}" for l in range(1, L + 1)
+    )
+    rows = [head + " |", "|" + " --- |" * (3 + L)]
+    for k in keys:
+        name, value = PREDICTIONS[k]
+        lo, hi = np.min(ufm[k][0]), np.max(ufm[k][0])
+        ufm_text = _cell(lo) if np.isclose(lo, hi, rtol=1e-3) else f"{_cell(lo)} – {_cell(hi)}"
+        cells = [_cell(m, s) for m, s in zip(network[k][0], network[k][1], strict=True)]
+        rows.append(f"| {name} | {value} | {ufm_text} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)

@@ -214,7 +214,7 @@ def train(
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * idx.numel() / N
+            total += float(loss.detach()) * idx.numel() / N
             correct += hits
         sched.step()
         if not np.isfinite(total):
@@ -257,6 +257,8 @@ def _load(model, opt, sched, arrays, meta, dev):
             t = torch.as_tensor(value)
             opt.state[params[int(i)]][name] = t if name == "step" else t.to(dev)
     sched.load_state_dict(meta["sched"])
+    for group, lr in zip(opt.param_groups, sched.get_last_lr(), strict=True):
+        group["lr"] = lr  # the scheduler's rule is recursive: it starts from the group's lr
 
 
 # A training run is keyed by the files it executes, so editing a measurement keeps the runs.
