@@ -33,10 +33,10 @@ class Setting:
 
 
 def setting(profile: str | None = None, dataset: str = "mnist") -> Setting:
-    """Quick: 30 images a class, widths (8, 16, 32), one block a stage, 40 epochs.
-    Paper: 100 a class, two blocks a stage, 60 epochs. Both: d = 32, L = 4, three seeds."""
-    quick = dict(n=30, widths=(8, 16, 32), blocks=1, epochs=40)
-    paper = dict(n=100, widths=(8, 16, 32), blocks=2, epochs=60)
+    """Quick: 30 images a class, 50 epochs. Paper: 100 a class, 60 epochs. Both: widths
+    (8, 16, 32), one block a stage, d = 32, L = 4, three seeds."""
+    quick = dict(n=30, widths=(8, 16, 32), blocks=1, epochs=50)
+    paper = dict(n=100, widths=(8, 16, 32), blocks=1, epochs=60)
     s = choose(quick, paper, profile)
     config = RealNetConfig(
         dataset=dataset,
@@ -45,14 +45,16 @@ def setting(profile: str | None = None, dataset: str = "mnist") -> Setting:
         blocks=s["blocks"],
         d=32,
         L=4,
-        lambda_W=1e-3,
-        lambda_H=1e-5,
+        lambda_W=2e-3,
+        lambda_H=1e-3,
         optimizer="sgd",
         lr=0.05,
         batch_size=25,
         epochs=s["epochs"],
     )
-    ufm = UFMConfig(K=10, n=s["n"], d=32, L=4, lambda_W=1e-3, lambda_H=1e-3, seed=0)
+    ufm = UFMConfig(
+        K=10, n=s["n"], d=32, L=4, lambda_W=config.lambda_W, lambda_H=config.lambda_H, seed=0
+    )
     return Setting(config, (0, 1, 2), ufm, 20000, 0.5, layer=2)
 
 

@@ -8,7 +8,8 @@ per layer l = 1..L, the numbers the theorems predict exactly at the collapsed op
 - ``nc1`` ‖Σ_W Σ_B^†‖_F² of h^(l), ``nc2`` distance of the means to an orthogonal frame,
   ``nc3`` residual of A^(l) ∝ H̄^(l)ᵀ (UFM: 0);
 - ``hess_count`` outliers of Hess_l (UFM: K²), ``hess_spread`` (λ_1 − λ_{K²})/λ_1 of the top K²
-  (UFM: 0), ``hess_gap`` λ_{K²}/λ_{K²+1} (UFM: ∞, floored at 10⁻¹² λ_1), ``hess_prediction``
+  (UFM: 0), ``hess_gap`` λ_{K²}/λ_{K²+1} (UFM: ∞, floored at 10⁻¹² λ_1), ``hess_top_share``
+  share of tr Hess_l in the top K² (UFM: 1), ``hess_prediction``
   |Av top K² − Theorem 4.1| / Av top K² (UFM: 0);
 - ``alignment_min``/``alignment_mean`` of f_cc' (UFM: 1);
 - ``grad_diag`` Av_c f̃_cc and ``grad_off`` max_{c≠c'} f̃_cc' (UFM: 1/K and 0);
@@ -41,6 +42,7 @@ KEYS = (
     "hess_count",
     "hess_spread",
     "hess_gap",
+    "hess_top_share",
     "hess_prediction",
     "alignment_min",
     "alignment_mean",
@@ -50,7 +52,6 @@ KEYS = (
     "weight_gap",
     "nfa",
 )
-HESSIAN_KEYS = KEYS[3:11]
 
 
 def head_params(model, images: torch.Tensor, chunk: int = 500):
@@ -91,6 +92,7 @@ def layer_table(H1, Ws, loss: str = "mse") -> dict[str, np.ndarray]:
         out["hess_count"][i] = hessian.outlier_count(spec, K * K + K)
         out["hess_spread"][i] = (top[0] - top[-1]) / top[0]
         out["hess_gap"][i] = _gap(spec, K * K)
+        out["hess_top_share"][i] = top.sum() / spec.sum()
         predicted = hessian.predicted_outlier_eigenvalues(H1, Ws, l).mean()
         out["hess_prediction"][i] = abs(top.mean() - predicted) / top.mean()
         f = kronecker_alignments(H1, Ws, l)
@@ -142,6 +144,7 @@ PREDICTIONS = {
     "hess_count": ("Hess_l outliers", "K²"),
     "hess_spread": ("spread of top K² of Hess_l", "0"),
     "hess_gap": ("λ_{K²}/λ_{K²+1} of Hess_l", "∞"),
+    "hess_top_share": ("share of tr Hess_l in top K²", "1"),
     "hess_prediction": ("top K² vs Theorem 4.1", "0"),
     "alignment_min": ("min f_cc'", "1"),
     "alignment_mean": ("mean f_cc'", "1"),
