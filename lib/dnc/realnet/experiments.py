@@ -33,10 +33,10 @@ class Setting:
 
 
 def setting(profile: str | None = None, dataset: str = "mnist") -> Setting:
-    """Quick: 30 images a class, 50 epochs. Paper: 80 a class, 50 epochs. Both: widths
+    """Quick: 30 images a class, 50 epochs. Paper: 80 a class, 100 epochs. Both: widths
     (8, 16, 32), one block a stage, d = 32, L = 4, three seeds."""
     quick = dict(n=30, widths=(8, 16, 32), blocks=1, epochs=50)
-    paper = dict(n=80, widths=(8, 16, 32), blocks=1, epochs=50)
+    paper = dict(n=80, widths=(8, 16, 32), blocks=1, epochs=100)
     s = choose(quick, paper, profile)
     config = RealNetConfig(
         dataset=dataset,
