@@ -22,12 +22,12 @@ def realnet_hessian_outliers(result=None, profile=None):
     result = _measured(result, profile)
     H1, Ws = result["params"][0]
     K = Ws[-1].shape[0]
+    spectra = [hessian.layer_hessian_spectrum(H1, Ws, l) for l in range(1, len(Ws) + 1)]
+    floor = style.spectrum_floor(spectra)
     fig, axes = style.new(ncols=len(Ws), width=3.0, height=2.8)
-    for l, ax in enumerate(axes[0], start=1):
-        spec = hessian.layer_hessian_spectrum(H1, Ws, l)
-        style.log_spectrum_panel(ax, spec, K * K, f"Hess$_{l}$")
-    axes[0, 0].set_ylabel("count")
-    axes[0, 0].legend(fontsize=8)
+    for l, (ax, spec) in enumerate(zip(axes[0], spectra, strict=True), start=1):
+        style.spectrum_panel(ax, spec, K * K, f"Hess$_{l}$", floor=floor)
+    axes[0, 0].set_ylabel("count (log)")
     fig.suptitle("Linear layers of a residual network on MNIST (MSE, seed 0)")
     return fig
 
