@@ -32,6 +32,18 @@ def glue_markdown(**texts) -> None:
         _glue(name, Markdown(str(text)), display=False)
 
 
+def glue_table(name: str, rows, header) -> None:
+    """Glue a Markdown table (``header``: column titles; ``rows``: lists of cells) for a
+    ``{glue:md}`` directive, so a table of measured numbers is rendered as a table."""
+    header = [str(h) for h in header]
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"a row of {len(row)} cells under a header of {len(header)}: {row!r}")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    glue_markdown(**{name: "\n".join(lines)})
+
+
 # --- regression references -------------------------------------------------------------------
 # A chapter pins its headline numbers with ``check("chapter", name=value, ...)`` in a cell tagged
 # ``remove-cell``: the page does not show it, but nbval (quick) and ``make book`` (paper) execute

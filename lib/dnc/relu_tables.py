@@ -1,0 +1,175 @@
+"""Paper A's Tables 1–4 (ReLU deep UFM, §5.2 and App. G.2) measured on a batch of seeds.
+
+Table 1: f_cc' = |vᵀHess_l v|²/(‖v‖²‖Hess_l v‖²) for v = μ_c^(l+1) ⊗ μ_c'^(l), sorted descending.
+Table 2: share (uᵀg̃)²/‖g̃‖² of the data gradient along each top-K² eigenvector u of Hess_l, sorted.
+Table 3: r_c'c'' = |a_c' · a_c''| for the rows of A^(l+1) = W_L⋯W_{l+1}, l = 1..L−1.
+Table 4: r̃_c'c'' = Av_ic |ã_icc' · ã_icc''| for the masked products Ã_ic^(l+1).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import collapse, gradients, hessian, matrices
+
+# Published values (paper A v1, one seed after 10⁶ epochs; Tables 1–4). Facts from the paper.
+PAPER_TABLE1 = (0.997, 0.961, 0.939, 0.867, 0.859, 0.827, 0.791, 0.703, 0.673)
+PAPER_TABLE2 = (0.425, 0.288, 0.287, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)
+PAPER_TABLE3 = (
+    (12.05, 12.05, 12.05, 3.7e-3, 6.8e-3, 3.3e-3),
+    (7.32, 7.32, 7.32, 7.6e-5, 2.4e-2, 8.5e-3),
+    (4.45, 4.45, 4.45, 4.2e-3, 1.4e-2, 6.0e-3),
+    (2.71, 2.71, 2.71, 3.7e-3, 6.8e-3, 3.3e-3),
+)
+PAPER_TABLE4 = (
+    (0.32, 0.10, 0.078, 1.6e-4, 1.6e-3, 5.2e-4),
+    (0.12, 0.23, 0.15, 8.6e-5, 2.4e-7, 2.0e-4),
+    (0.33, 0.77, 0.81, 1.4e-3, 1.9e-3, 2.3e-3),
+    (1.27, 1.12, 1.21, 4.0e-3, 1.1e-3, 8.5e-3),
+)
+# Columns of Tables 3 and 4: (c', c'') = 11, 22, 33, 12, 13, 23.
+PAIRS = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
+
+
+def tables(H1, Ws, layer: int, activation: str = "relu") -> dict[str, np.ndarray]:
+    """Tables 1–4 of one model: ``table1`` (K²,), ``table2`` (K²,), ``table3`` and ``table4``
+    (L−1, 6) in the paper's column order (K = 3)."""
+    K = Ws[-1].shape[0]
+    if K != 3:
+        raise ValueError(f"paper A's Tables 3 and 4 have K = 3 classes, got K = {K}")
+    f = hessian.predicted_alignments(H1, Ws, layer, activation).ravel()
+    _, vecs = hessian.top_eigenpairs(H1, Ws, layer, K * K, activation)
+    shares = hessian.coefficients(gradients.data_gradient(H1, Ws, layer, activation), vecs)
+    r = matrices.row_overlaps(Ws)
+    rt = collapse.masked_row_overlaps(H1, Ws, activation)
+    pick = np.array(PAIRS).T
+    return {
+        "table1": np.sort(f)[::-1],
+        "table2": np.sort(shares)[::-1],
+        "table3": r[:, pick[0], pick[1]],
+        "table4": rt[:, pick[0], pick[1]],
+    }
+
+
+def over_seeds(result, layer: int, epoch: int | None = None) -> dict[str, np.ndarray]:
+    """:func:`tables` for every model of a batch at ``epoch`` (default: the last), stacked on a
+    leading seed axis."""
+    per_seed = [
+        tables(*result.params(epoch, b), layer, result.config.activation)
+        for b in range(len(result.seeds))
+    ]
+    return {k: np.stack([t[k] for t in per_seed]) for k in per_seed[0]}
+
+
+def diagonal(table: np.ndarray) -> np.ndarray:
+    """The diagonal columns (r_11, r_22, r_33) of Table 3 or 4, shape (..., L−1, 3)."""
+    return np.asarray(table)[..., :3]
+
+
+def diagonal_spread(table: np.ndarray) -> np.ndarray:
+    """max/min − 1 of the diagonal at each layer: 0 for an equal-norm (orthogonal-frame) diagonal."""
+    diag = diagonal(table)
+    return diag.max(axis=-1) / diag.min(axis=-1) - 1.0
+
+
+def decay_per_layer(table: np.ndarray) -> np.ndarray:
+    """Ratio of the mean diagonal of Table 3 at layer l to that at layer l + 1, l = 1..L−2."""
+    mean = diagonal(table).mean(axis=-1)
+    return mean[..., :-1] / mean[..., 1:]
+
+
+def mean_sd(values, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sample standard deviation over ``axis`` (the seeds)."""
+    values = np.asarray(values, dtype=np.float64)
+    return values.mean(axis=axis), values.std(axis=axis, ddof=1)
+
+
+def number(x: float) -> str:
+    """Three significant figures, scientific below 10⁻² (as the paper prints its tables)."""
+    if x == 0:
+        return "0"
+    return f"{x:.2e}" if abs(x) < 1e-2 else f"{x:.3g}"
+
+
+def pm(values, axis: int = 0) -> list:
+    """'mean ± s.d.' strings over ``axis``."""
+    mean, sd = mean_sd(values, axis)
+    return [f"{number(m)} ± {number(s)}" for m, s in zip(np.ravel(mean), np.ravel(sd), strict=True)]
+
+
+def ranked_rows(measured, paper, single=None, labels=("",)) -> list[list[str]]:
+    """Rows of Table 1 or 2: the paper's sorted values, ours as mean ± s.d. over seeds, and
+    optionally one further run (``single``)."""
+    rows = [[labels[0], *[number(v) for v in paper]], [labels[1], *pm(measured)]]
+    if single is not None:
+        rows.append([labels[2], *[number(v) for v in single]])
+    return rows
+
+
+def layer_rows(measured, paper) -> list[list[str]]:
+    """Rows of Table 3 or 4, one per layer: 'ours mean ± s.d. (paper value)' in each cell."""
+    mean, sd = mean_sd(measured)
+    rows = []
+    for l, (m_row, s_row, p_row) in enumerate(zip(mean, sd, paper, strict=True), start=1):
+        cells = [
+            f"{number(m)} ± {number(s)} ({number(p)})"
+            for m, s, p in zip(m_row, s_row, p_row, strict=True)
+        ]
+        rows.append([f"l = {l}", *cells])
+    return rows
+
+
+def structure(H1, Ws, layer: int, activation: str = "relu") -> dict:
+    """What §5.2 checks beyond the tables, for one model: the number of Hessian outliers and of
+    each knockout's (max 2K²), the relative spread (max/min − 1) of the top K² Hessian and top K
+    weight eigenvalues, the gap between outliers and bulk, and how many top-K² eigenvectors carry
+    more than 1% of the data gradient."""
+    K = Ws[-1].shape[0]
+    spectrum = hessian.layer_hessian_spectrum(H1, Ws, layer, activation)
+    knock = {
+        name: hessian.outlier_count(vals, 2 * K * K)
+        for name, vals in hessian.knockout_spectra(H1, Ws, layer, activation).items()
+    }
+    weights = matrices.weight_gram_spectrum(Ws[layer - 1])
+    top = spectrum[: K * K]
+    shares = tables(H1, Ws, layer, activation)["table2"] if K == 3 else None
+    return {
+        "outliers": hessian.outlier_count(spectrum, 2 * K * K),
+        "knockouts": knock,
+        "hessian_spread": float(top.max() / top.min() - 1),
+        "weight_spread": float(weights[0] / weights[K - 1] - 1),
+        "bulk_gap": float(top.min() / spectrum[K * K]),
+        "gradient_directions": None if shares is None else int(np.sum(shares > 1e-2)),
+    }
+
+
+def linear_decay(config) -> float:
+    """The factor by which Table 3's diagonal falls per layer at the linear model's collapsed
+    stationary point with the same λ's: σ_{W_l}² = c s^{2/q}/λ_{W_l}, s the nonzero minimiser of φ
+    (the global optimum below condition (2)'s threshold, a local one above it; 0 past the branch)."""
+    from .ufm import linear_optimum
+
+    opt = linear_optimum(config.K, config.n, config.lambda_W_list, config.lambda_H)
+    q = config.L + 1
+    c = float(np.prod(config.lambda_W_list) * config.lambda_H) ** (1 / q)
+    return c * opt.local_sv ** (2 / q) / config.lambda_W_list[-2]
+
+
+def lambda_for_decay(config, factor: float) -> float:
+    """The common λ at which the linear model's collapsed stationary point has Table 3 falling by
+    ``factor`` per layer, found by bisection in log λ on the nonzero branch."""
+    from dataclasses import replace
+
+    from scipy.optimize import brentq
+
+    from .experiments import branch_end_ratio, lambda_for_ratio
+
+    end = lambda_for_ratio(
+        config.K, config.n, config.L, branch_end_ratio(config.K, config.n, config.L)
+    )
+
+    def gap(log_lam):
+        lam = float(np.exp(log_lam))
+        return linear_decay(replace(config, lambda_W=lam, lambda_H=lam)) - factor
+
+    return float(np.exp(brentq(gap, np.log(1e-8), np.log(end * (1 - 1e-9)), xtol=1e-13)))
