@@ -8,6 +8,7 @@ the lower bound of Theorem 3.1 holds for every factorisation, and r balanced dir
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
@@ -44,7 +45,9 @@ def classify(result, b: int = 0, rtol: float = 1e-4) -> dict:
     of φ (within ``rtol``) or the run is 'not converged'; the loss then tells the global optimum
     (within 10⁻⁶, rank-limited for d < K) from a local minimum. ReLU model (no closed form): K
     alive directions with NC1 < 10⁻⁶ at every layer count as collapsed."""
-    config = result.config_of(b)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # d < K is the point of the phase diagram
+        config = result.config_of(b)
     K, n, d = config.K, config.n, config.d
     H1, Ws = result.params(b=b)
     s = np.linalg.svd(ufm.layer_inputs(H1, Ws, config.activation)[-1], compute_uv=False)[:K]
@@ -92,3 +95,42 @@ def classify_runs(runs, ratios) -> dict[str, np.ndarray]:
     out = {k: np.asarray(v) for k, v in rows.items()}
     out["ratio"] = np.asarray(ratios, dtype=np.float64)
     return out
+
+
+def outcome_counts(classes) -> dict:
+    """A table of how many runs ended in each outcome, one row per width (only outcomes that
+    occur get a column): ``{"header": [...], "rows": [[...], ...]}``."""
+    seen = [o for o in OUTCOMES if np.any(classes["outcome"] == o)]
+    rows = [
+        [f"d = {d}", *[int(np.sum(found == o)) for o in seen]]
+        for d, found in zip(classes["width"], classes["outcome"], strict=True)
+    ]
+    return {"header": ["width", *seen], "rows": rows}
+
+
+def _ratios(values) -> str:
+    return ", ".join(f"{v:g}" for v in values)
+
+
+def describe_disagreements(classes) -> str:
+    """One sentence per kind of disagreement between the run's outcome and the closed form's
+    global optimum: how many, at which widths and ratios."""
+    found, predicted = classes["outcome"], classes["predicted"]
+    kinds = sorted(
+        {(p, f) for p, f in zip(predicted.ravel(), found.ravel(), strict=True) if p != f}
+    )
+    if not kinds:
+        return "Every run ends where the closed form puts the global optimum."
+    sentences = []
+    for p, f in kinds:
+        parts = []
+        for i, d in enumerate(classes["width"]):
+            hit = (predicted[i] == p) & (found[i] == f)
+            if hit.any():
+                parts.append(f"d = {d} at ratio {_ratios(classes['ratio'][hit])}")
+        count = int(np.sum((predicted == p) & (found == f)))
+        sentences.append(
+            f"{count} run{'s' if count > 1 else ''} where the global optimum is the {p} "
+            f"ended as {'a ' if not f.startswith('zero') else 'the '}{f} ({'; '.join(parts)})."
+        )
+    return " ".join(sentences)

@@ -14,7 +14,7 @@ _MARKERS = {
     "rank-deficient optimum (d < K)": ("D", style.PALETTE[4]),
     "rank-deficient stationary point": ("^", style.PALETTE[3]),
     "zero solution": ("x", "k"),
-    "not converged": ("?", style.BULK),
+    "not converged": ("$?$", style.BULK),
 }
 
 
@@ -37,18 +37,8 @@ def _phase_figure(activation: str, classes, profile):
             marker, color = _MARKERS[name]
             kw = {"label": name} if name not in seen else {}
             seen.add(name)
-            if marker == "?":
-                ax.text(ratio[j], i, "?", ha="center", va="center", color=color, **kw)
-            else:
-                ax.plot(
-                    ratio[j],
-                    i,
-                    marker,
-                    color=color,
-                    ms=7,
-                    mfc="none" if marker != "x" else None,
-                    **kw,
-                )
+            hollow = marker not in ("x", "$?$")
+            ax.plot(ratio[j], i, marker, color=color, ms=7, mfc="none" if hollow else None, **kw)
             if name != classes["predicted"][i, j]:
                 ax.plot(ratio[j], i, ".", color=style.OUTLIER, ms=3)
     ax.set_xscale("log")
