@@ -105,3 +105,20 @@ def test_table_helpers():
     assert relu_tables.trend(-1.0).startswith("was still") and "levelled" in relu_tables.trend(0.0)
     with pytest.raises(ValueError, match="under a header of 2"):
         glue_table("t", [["a"]], ["x", "y"])
+
+
+@pytest.mark.parametrize("profile", ["quick", "paper"])
+def test_evidence_settings_are_consistent(profile):
+    base = experiments.relu_setting(profile)
+    seeds = experiments.relu_seeds_setting(profile)
+    widths = experiments.relu_width_settings(profile)
+    assert len(seeds.seeds) >= 5 and seeds.config == base.config
+    assert seeds.epochs <= base.epochs
+    E_w = seeds.figure_epochs[0]
+    assert E_w in seeds.snapshots and all(w.epochs == E_w for w in widths)
+    assert len({w.config.d for w in widths} | {base.config.d}) == 3
+    for s in (experiments.phase_setting(profile), experiments.sweep_setting(profile)):
+        end = experiments.branch_end_ratio(s["K"], s["n"], s["L"])
+        assert max(s["ratios"]) > end and min(s["ratios"]) < 1
+    phase_widths = experiments.phase_setting(profile)["widths"]
+    assert min(phase_widths) < 3 and 3 in phase_widths and max(phase_widths) > 3

@@ -4,6 +4,8 @@ question 3), one function per figure."""
 
 from __future__ import annotations
 
+from matplotlib.ticker import NullFormatter, ScalarFormatter
+
 from .. import effective_rank, experiments, phase
 from . import style
 from .registry import figure
@@ -38,7 +40,16 @@ def _phase_figure(activation: str, classes, profile):
             kw = {"label": name} if name not in seen else {}
             seen.add(name)
             hollow = marker not in ("x", "$?$")
-            ax.plot(ratio[j], i, marker, color=color, ms=7, mfc="none" if hollow else None, **kw)
+            ax.plot(
+                ratio[j],
+                i,
+                ls="none",
+                marker=marker,
+                color=color,
+                ms=7,
+                mfc="none" if hollow else color,
+                **kw,
+            )
             if name != classes["predicted"][i, j]:
                 ax.plot(ratio[j], i, ".", color=style.OUTLIER, ms=3)
     ax.set_xscale("log")
@@ -84,6 +95,8 @@ def effective_rank_over_training(linear=None, relu=None, profile=None):
         ax.axhline(K, color=style.PALETTE[0], ls=":", lw=1, label="$K$")
         ax.axhline(K * K, color=style.OUTLIER, ls=":", lw=1, label="$K^2$")
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(ScalarFormatter())
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("epoch")
         ax.set_title(f"{name} deep UFM")
     axes[0, 0].set_ylabel("effective rank")
