@@ -36,16 +36,18 @@ def tracks(result, layer: int) -> dict[str, np.ndarray]:
     return {"epochs": epochs[keep], "weights": values[keep, 0], "hessian": values[keep, 1]}
 
 
-def approach(epochs, values, limit: float, start_fraction: float = 0.01) -> str:
-    """From which side ``values`` approach ``limit`` over the snapshots with epoch at least
-    ``start_fraction`` of the last: 'from above' (all above), 'from below' (all below), or
-    'from both sides'."""
+def approach(epochs, values, limit: float, start_fraction: float = 0.01, rtol: float = 1e-3) -> str:
+    """From which side ``values`` approach ``limit``, judged on the snapshots with epoch at least
+    ``start_fraction`` of the last that are still more than ``rtol``·limit away from it: 'from
+    above' (all above), 'from below' (all below), 'from both sides', or 'at its limit already'."""
     epochs = np.asarray(epochs)
-    late = np.asarray(values)[(epochs >= start_fraction * epochs[-1]) & (epochs < epochs[-1])]
-    if late.size == 0:
-        raise ValueError("no snapshots in the late part of the run")
-    if np.all(late > limit):
+    values = np.asarray(values, dtype=np.float64)
+    late = values[epochs >= start_fraction * epochs[-1]]
+    away = late[np.abs(late - limit) > rtol * abs(limit)]
+    if away.size == 0:
+        return "at its limit already"
+    if np.all(away > limit):
         return "from above"
-    if np.all(late < limit):
+    if np.all(away < limit):
         return "from below"
     return "from both sides"

@@ -129,8 +129,14 @@ def describe_disagreements(classes) -> str:
             if hit.any():
                 parts.append(f"d = {d} at ratio {_ratios(classes['ratio'][hit])}")
         count = int(np.sum((predicted == p) & (found == f)))
+        if f == "not converged":
+            ending = "had not converged"
+        elif f == "zero solution":
+            ending = "ended at the zero solution"
+        else:
+            ending = f"ended at a {f}"
         sentences.append(
             f"{count} run{'s' if count > 1 else ''} where the global optimum is the {p} "
-            f"ended as {'a ' if not f.startswith('zero') else 'the '}{f} ({'; '.join(parts)})."
+            f"{ending} ({'; '.join(parts)})."
         )
     return " ".join(sentences)

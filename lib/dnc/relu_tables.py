@@ -91,18 +91,25 @@ def number(x: float) -> str:
     return f"{x:.2e}" if abs(x) < 1e-2 else f"{x:.3g}"
 
 
-def pm(values, axis: int = 0) -> list:
-    """'mean ± s.d.' strings over ``axis``."""
+def pm(values, axis: int = 0, fmt=None) -> list:
+    """'mean ± s.d.' strings over ``axis`` (each number through ``fmt``, default :func:`number`)."""
+    fmt = fmt or number
     mean, sd = mean_sd(values, axis)
-    return [f"{number(m)} ± {number(s)}" for m, s in zip(np.ravel(mean), np.ravel(sd), strict=True)]
+    return [f"{fmt(m)} ± {number(s)}" for m, s in zip(np.ravel(mean), np.ravel(sd), strict=True)]
 
 
-def ranked_rows(measured, paper, single=None, labels=("",)) -> list[list[str]]:
+def four_decimals(x: float) -> str:
+    """Four decimals, for alignments that crowd towards 1 (0.99996 must not print as 1)."""
+    return f"{x:.4f}"
+
+
+def ranked_rows(measured, paper, single=None, labels=("",), fmt=None) -> list[list[str]]:
     """Rows of Table 1 or 2: the paper's sorted values, ours as mean ± s.d. over seeds, and
-    optionally one further run (``single``)."""
-    rows = [[labels[0], *[number(v) for v in paper]], [labels[1], *pm(measured)]]
+    optionally one further run (``single``); our numbers through ``fmt`` (default :func:`number`)."""
+    fmt = fmt or number
+    rows = [[labels[0], *[number(v) for v in paper]], [labels[1], *pm(measured, fmt=fmt)]]
     if single is not None:
-        rows.append([labels[2], *[number(v) for v in single]])
+        rows.append([labels[2], *[fmt(v) for v in single]])
     return rows
 
 

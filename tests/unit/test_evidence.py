@@ -70,6 +70,7 @@ def test_describe_disagreements_names_width_and_ratio():
     }
     text = phase.describe_disagreements(classes)
     assert text.startswith("1 run where") and "d = 3 at ratio 0.1" in text
+    assert "ended at a rank-deficient stationary point" in text
 
 
 def test_effective_rank_of_equal_and_zero_eigenvalues():
@@ -80,6 +81,8 @@ def test_effective_rank_of_equal_and_zero_eigenvalues():
     epochs = np.array([1, 10, 100, 1000])
     assert effective_rank.approach(epochs, [9.0, 8.0, 7.0, 6.0], 6.0) == "from above"
     assert effective_rank.approach(epochs, [5.0, 4.0, 5.5, 6.0], 6.0) == "from below"
+    assert effective_rank.approach(epochs, [9.0, 5.0, 6.0001, 6.0], 6.0) == "from both sides"
+    assert effective_rank.approach(epochs, [6.0, 6.0, 6.0, 6.0], 6.0) == "at its limit already"
 
 
 def test_tables_at_the_linear_collapsed_optimum():

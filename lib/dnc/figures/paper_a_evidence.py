@@ -57,7 +57,7 @@ def _phase_figure(activation: str, classes, profile):
     ax.set_ylim(-0.6, len(widths) - 0.4)
     ax.set_xlabel("left side of condition (2) / right side (common λ)")
     ax.set_title(
-        f"{activation} deep UFM, K = {s['K']}, n = {s['n']}, L = {s['L']}, {s['epochs']} epochs"
+        f"{dict(linear='linear', relu='ReLU')[activation]} deep UFM, K = {s['K']}, n = {s['n']}, L = {s['L']}, {s['epochs']} epochs"
     )
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     return fig
