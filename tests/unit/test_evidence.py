@@ -81,7 +81,7 @@ def test_effective_rank_of_equal_and_zero_eigenvalues():
     epochs = np.array([1, 10, 100, 1000])
     assert effective_rank.approach(epochs, [9.0, 8.0, 7.0, 6.0], 6.0) == "from above"
     assert effective_rank.approach(epochs, [5.0, 4.0, 5.5, 6.0], 6.0) == "from below"
-    assert effective_rank.approach(epochs, [9.0, 5.0, 6.0001, 6.0], 6.0) == "from both sides"
+    assert effective_rank.approach(epochs, [5.0, 9.0, 5.0, 6.0], 6.0) == "from both sides"
     assert effective_rank.approach(epochs, [6.0, 6.0, 6.0, 6.0], 6.0) == "at its limit already"
 
 
