@@ -276,3 +276,22 @@ def phase_runs(activation: str, profile: str | None = None) -> list[TrainResult]
                 )
             )
     return out
+
+
+def relu_lr_setting(profile: str | None = None) -> Setting:
+    """The ReLU run at half the learning rate for twice the epochs of ``relu_width_settings``
+    (the same time η·t of the gradient flow), seeds 0–2: does the learning rate move the tables?"""
+    seeds = relu_seeds_setting(profile)
+    E = 2 * seeds.figure_epochs[0]
+    return Setting(
+        seeds.config,
+        E,
+        seeds.lr / 2,
+        seeds.layer,
+        log_epochs=_log_epochs(E, 20),
+        seeds=(0, 1, 2),
+    )
+
+
+def relu_lr_run(profile: str | None = None) -> TrainResult:
+    return run(relu_lr_setting(profile))

@@ -204,12 +204,13 @@ def describe_paper_decay(config, factor: float) -> str:
     )
 
 
-def width_summary(by_width: dict) -> dict:
-    """Tables 1–4 condensed per width (``by_width``: d → :func:`over_seeds` output): smallest
-    f_cc', number of f_cc' above 0.999, share of the data gradient on the top K eigenvectors,
-    Table 3's decay per layer, and the largest spread of Table 4's diagonal."""
+def width_summary(by_width: dict, label: str = "width d") -> dict:
+    """Tables 1–4 condensed per width (``by_width``: d → :func:`over_seeds` output; any other
+    key, e.g. a learning rate, with its ``label``): smallest f_cc', number of f_cc' above 0.999,
+    share of the data gradient on the top K eigenvectors, Table 3's decay per layer, and the
+    largest spread of Table 4's diagonal."""
     header = [
-        "width d",
+        label,
         "seeds",
         "smallest f_cc'",
         "f_cc' > 0.999",

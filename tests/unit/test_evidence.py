@@ -120,6 +120,8 @@ def test_evidence_settings_are_consistent(profile):
     E_w = seeds.figure_epochs[0]
     assert E_w in seeds.snapshots and all(w.epochs == E_w for w in widths)
     assert len({w.config.d for w in widths} | {base.config.d}) == 3
+    lr = experiments.relu_lr_setting(profile)
+    assert lr.lr * lr.epochs == pytest.approx(seeds.lr * E_w) and lr.config == base.config
     for s in (experiments.phase_setting(profile), experiments.sweep_setting(profile)):
         end = experiments.branch_end_ratio(s["K"], s["n"], s["L"])
         assert max(s["ratios"]) > end and min(s["ratios"]) < 1
