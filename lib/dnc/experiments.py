@@ -186,8 +186,9 @@ def relu_run(profile: str | None = None, progress: bool | None = None) -> TrainR
 
 def relu_seeds_setting(profile: str | None = None) -> Setting:
     """The ReLU run of :func:`relu_setting` for five seeds trained as one batch, for as many epochs
-    as the paper build's budget allows (paper: 1.5·10⁵, about 4.5 min of one core; the seed-0 run of :func:`relu_setting` goes
-    on to 10⁶). A snapshot at :func:`relu_width_settings`' epoch count compares widths fairly."""
+    as the paper build's budget allows (paper: 1.5·10⁵, about 4.5 min of one core; the seed-0
+    run of :func:`relu_setting` goes on to 10⁶). A snapshot at the epoch count of
+    :func:`relu_width_settings` compares widths fairly."""
     base = relu_setting(profile)
     s = choose(
         dict(epochs=12000, width_epochs=4000), dict(epochs=150_000, width_epochs=30_000), profile
