@@ -251,7 +251,7 @@ def phase_setting(profile: str | None = None) -> dict:
     quick = dict(K=3, n=10, L=3, widths=(2, 3, 6, 20), epochs=6000, ratios=ratios)
     paper = dict(K=3, n=40, L=5, widths=(2, 3, 6, 60), epochs=20000, ratios=ratios)
     s = choose(quick, paper, profile)
-    s["lr"] = {"linear": 1.0, "relu": 0.5}
+    s["lr"] = 0.5  # 1.0 diverges for the linear model at d = K in the paper profile
     return s
 
 
@@ -271,7 +271,7 @@ def phase_runs(activation: str, profile: str | None = None) -> list[TrainResult]
                 train_cached(
                     config,
                     s["epochs"],
-                    s["lr"][activation],
+                    s["lr"],
                     log_every=s["epochs"],
                     lambdas=[(lam, lam) for lam in lambdas],
                 )
