@@ -287,3 +287,37 @@ def trend(exponent: float) -> str:
     if exponent > 0.2:
         return "was not shrinking over the last decade"
     return "had roughly levelled off"
+
+
+def frame_findings(T: dict, config, rtol: float = 0.02) -> tuple[dict, dict]:
+    """What Tables 3 and 4 over seeds say about the orthogonal frame, as (numbers, words).
+
+    numbers: ``decay`` (per seed, mean over layers), its 'mean ± s.d.' text, the paper's decay,
+    the linear closed form's, the gap to the paper in seed standard deviations, the largest
+    relative spread of Table 3's diagonal and its largest off-diagonal entry over its smallest
+    diagonal one, Table 4's diagonal spreads (range, and how many (seed, layer) pairs are constant
+    to 1%), and the paper's smallest Table 4 spread. words: ``decay_verdict`` (whether ours matches
+    the closed form within ``rtol``) and ``paper_lambda`` (:func:`describe_paper_decay`)."""
+    decay = decay_per_layer(T["table3"]).mean(axis=1)
+    paper_decay = float(decay_per_layer(np.array(PAPER_TABLE3)).mean())
+    closed = linear_decay(config)
+    t4 = diagonal_spread(T["table4"])
+    numbers = {
+        "decay": decay,
+        "decay_text": pm(decay)[0],
+        "paper_decay": paper_decay,
+        "linear_decay": closed,
+        "decay_gap_in_sd": abs(decay.mean() - paper_decay) / float(np.std(decay, ddof=1)),
+        "t3_spread": float(diagonal_spread(T["table3"]).max()),
+        "t3_off": float(T["table3"][..., 3:].max() / diagonal(T["table3"]).min()),
+        "t4_spread_range": f"{t4.min():.1e} to {t4.max():.1e}",
+        "n_t4_constant": int(np.sum(t4 < 1e-2)),
+        "n_t4": int(t4.size),
+        "paper_t4_spread": float(diagonal_spread(np.array(PAPER_TABLE4)).min()),
+    }
+    change = abs(decay.mean() / closed - 1)
+    words = {
+        "decay_verdict": "matches it" if change < rtol else f"differs from it by {change:.0%}",
+        "paper_lambda": describe_paper_decay(config, paper_decay),
+    }
+    return numbers, words
