@@ -245,9 +245,10 @@ def branch_end_ratio(K: int, n: int, L: int) -> float:
 
 
 def phase_setting(profile: str | None = None) -> dict:
-    """The (λ, d) grid of the phase diagram: ratios of condition (2) over four decades, past the
-    end of the local branch, at widths d < K, d = K, d = 2K and the chapter's width."""
-    ratios = (0.01, 0.03, 0.1, 0.3, 0.6, 0.9, 1.2, 2.0, 5.0, 12.0, 30.0, 100.0, 300.0)
+    """The (λ, d) grid of the phase diagram: ratios of condition (2) from 10⁻⁸ (below the
+    chapters' λ = 5·10⁻³; the ratio grows like λ^{L+1}, so this spans one to three decades of λ)
+    to past the end of the local branch, at widths d < K, d = K, d = 2K and the chapter's."""
+    ratios = (1e-8, 1e-6, 1e-4, 0.01, 0.1, 0.3, 0.6, 0.9, 1.2, 2.0, 5.0, 12.0, 30.0, 100.0, 300.0)
     quick = dict(K=3, n=10, L=3, widths=(2, 3, 6, 20), epochs=6000, ratios=ratios)
     paper = dict(K=3, n=40, L=5, widths=(2, 3, 6, 60), epochs=20000, ratios=ratios)
     s = choose(quick, paper, profile)

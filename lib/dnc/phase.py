@@ -43,7 +43,8 @@ def classify(result, b: int = 0, rtol: float = 1e-4) -> dict:
     """Outcome of model b of a finished run. A direction of Z is alive when its singular value
     exceeds ALIVE·√n. Linear model: the alive singular values must sit on the nonzero branch
     of φ (within ``rtol``) or the run is 'not converged'; the loss then tells the global optimum
-    (within 10⁻⁶, rank-limited for d < K) from a local minimum. ReLU model (no closed form): K
+    (within 10⁻⁶, rank-limited for d < K) from a local minimum (above the threshold) or from a
+    run whose factors are not balanced yet (below it: 'not converged'). ReLU model (no closed form): K
     alive directions with NC1 < 10⁻⁶ at every layer count as collapsed."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # d < K is the point of the phase diagram
@@ -66,8 +67,11 @@ def classify(result, b: int = 0, rtol: float = 1e-4) -> dict:
         at_optimum = abs(loss - best) <= 1e-6 * best
         if not on_branch:
             out["outcome"] = "not converged"
-        elif rank == K:
-            out["outcome"] = "collapsed optimum" if at_optimum else "collapsed local minimum"
+        elif rank == K and at_optimum:
+            out["outcome"] = "collapsed optimum"
+        elif rank == K:  # on the branch but above the minimum: local above the threshold,
+            below = out["predicted"] != "zero solution"  # still balancing below it
+            out["outcome"] = "not converged" if below else "collapsed local minimum"
         elif rank == d and at_optimum:
             out["outcome"] = "rank-deficient optimum (d < K)"
         else:

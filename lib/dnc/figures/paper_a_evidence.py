@@ -7,6 +7,7 @@ from __future__ import annotations
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
 from .. import effective_rank, experiments, phase
+from ..ufm import regularisation_ratio
 from . import style
 from .registry import figure
 
@@ -53,6 +54,12 @@ def _phase_figure(activation: str, classes, profile):
             if name != classes["predicted"][i, j]:
                 ax.plot(ratio[j], i, ".", color=style.OUTLIER, ms=3)
     ax.set_xscale("log")
+    R1 = regularisation_ratio(s["K"], s["n"], [1.0] * s["L"], 1.0)  # the ratio at λ = 1
+    q = s["L"] + 1
+    top = ax.secondary_xaxis(
+        "top", functions=(lambda r: (r / R1) ** (1 / q), lambda lam: R1 * lam**q)
+    )
+    top.set_xlabel("common λ")
     ax.set_yticks(range(len(widths)), [f"d = {d}" for d in widths])
     ax.set_ylim(-0.6, len(widths) - 0.4)
     ax.set_xlabel("left side of condition (2) / right side (common λ)")
