@@ -58,8 +58,9 @@ def schatten_bound_gap(q: int, K: int, d: int, N: int, seed: int = 0) -> dict[st
     product = balanced[0]
     for M in balanced[1:]:
         product = M @ product
-    if not np.allclose(product, Z, rtol=1e-10, atol=1e-10 * np.abs(Z).max()):
-        raise AssertionError("the balanced factors do not multiply back to Z")
+    assert np.allclose(product, Z, rtol=1e-10, atol=1e-10 * np.abs(Z).max()), (
+        "the balanced factors do not multiply back to Z"
+    )
     weights = np.array([lam * np.sum(M**2) for lam, M in zip(lambdas, factors, strict=True)])
     scales = np.sqrt(np.exp(np.mean(np.log(weights))) / weights)  # Π scales = 1
     rescaled = [a * M for a, M in zip(scales, factors, strict=True)]
