@@ -21,7 +21,7 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 book: $(STAMP)
-	DNC_PROFILE=$${DNC_PROFILE:-paper} $(PY) tools/build_book.py
+	DNC_PROFILE=$${DNC_PROFILE:-paper} DNC_REFERENCE=$${DNC_REFERENCE:-fill} $(PY) tools/build_book.py
 
 test: $(STAMP)
 	$(MAKE) --no-print-directory lint unit nbval book-quick browser

@@ -64,11 +64,13 @@ def glue_table(name: str, rows, header, fmt: str = "{:.4g}") -> str:
 # ``remove-cell``: the page does not show it, but nbval (quick) and ``make book`` (paper) execute
 # it, and a value that moved by more than ``rtol`` relative fails the run.
 
-REFERENCE_MODES = ("check", "record", "off")
+REFERENCE_MODES = ("check", "fill", "record", "off")
 
 
 def reference_mode() -> str:
-    """``$DNC_REFERENCE``: ``check`` (default) compares, ``record`` stores, ``off`` skips."""
+    """``$DNC_REFERENCE``: ``check`` (default) compares and fails on a value without a reference;
+    ``fill`` compares the values that have one and stores those that have none (``make book``, so
+    the first build of a profile sets its baseline); ``record`` stores all; ``off`` skips."""
     import os
 
     mode = os.environ.get("DNC_REFERENCE", "check").strip().lower()
@@ -153,7 +155,8 @@ def check(chapter: str, *, rtol: float = 1e-4, atol: float = 0.0, **values) -> d
     Numbers (also inside lists, arrays and dicts) pass when |value − reference| ≤ atol +
     rtol·|reference|; booleans, integers-as-counts and strings must be equal. With
     ``DNC_REFERENCE=record`` the values are stored instead. A value without a reference is an
-    error, so a new number cannot slip in unchecked. Returns the values as stored (plain JSON).
+    error (``check``, the tests' mode), so a new number cannot slip in unchecked, or is stored
+    (``fill``, the book build's mode). Returns the values as stored (plain JSON).
 
     Raises:
         AssertionError: a value differs from its reference, or has none.
@@ -178,11 +181,18 @@ def check(chapter: str, *, rtol: float = 1e-4, atol: float = 0.0, **values) -> d
         print(f"recorded {len(plain)} values in {path.name} ({profile.current()})")
         return plain
     problems = []
+    missing = {name: value for name, value in plain.items() if name not in stored}
     for name, value in plain.items():
-        if name not in stored:
-            problems.append(f"{name}: no reference (run `make refresh-reference`)")
+        if name in missing:
+            if mode == "check":
+                problems.append(f"{name}: no reference (run `make refresh-reference`)")
         else:
             _differences(name, value, stored[name], rtol, atol, problems)
+    if mode == "fill" and missing and not problems:
+        stored.update(missing)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
+        print(f"stored {len(missing)} new values in {profile.current()}/{path.name}")
     if problems:
         raise AssertionError(
             f"{chapter} ({profile.current()} profile) differs from {path}:\n  "

@@ -202,6 +202,12 @@ def test_check_compares_numbers_with_relative_tolerance(tmp_path, monkeypatch):
     monkeypatch.setenv("DNC_PROFILE", "paper")
     with pytest.raises(AssertionError, match="no reference"):
         check("chap", spread=0.123456)
+    monkeypatch.setenv("DNC_REFERENCE", "fill")  # compares what it has, stores what it lacks
+    check("chap", spread=0.123456)
+    assert json.loads((tmp_path / "paper" / "chap.json").read_text()) == {"spread": 0.123456}
+    with pytest.raises(AssertionError, match="spread"):
+        check("chap", spread=0.2, other=1.0)
+    assert "other" not in json.loads((tmp_path / "paper" / "chap.json").read_text())
     monkeypatch.setenv("DNC_REFERENCE", "bogus")
     with pytest.raises(ValueError, match="DNC_REFERENCE"):
         check("chap", spread=0.123456)
