@@ -44,9 +44,10 @@ def jacobian_factors(H1, Ws, l, activation: str = "linear"):
     L, N, K = len(Ws), H1.shape[1], Ws[-1].shape[0]
     T = np.broadcast_to(np.eye(K), (N, K, K))
     for m in range(L, l, -1):  # multiply by W_m then by the mask of layer m−1's output
-        T = T @ Ws[m - 1]
+        # One (NK × d_m) · (d_m × d_{m−1}) product rather than N small ones.
+        T = (np.ascontiguousarray(T).reshape(N * K, -1) @ Ws[m - 1]).reshape(N, K, -1)
         if activation == "relu":
-            T = T * (Ws[m - 2] @ xs[m - 2] > 0).T[:, None, :]
+            T *= (xs[m - 1] > 0).T[:, None, :]  # h^(m) = relu(W_{m−1} h^(m−1)) > 0
     return np.ascontiguousarray(T), xs[l - 1]
 
 
