@@ -66,7 +66,7 @@ def test_conda_and_pip_install_the_same_list():
 def test_the_lock_pins_exactly_what_pyproject_names_within_its_bounds():
     pins = requirement_pins()
     groups = pyproject_requirements()
-    assert set(groups) == {"runtime", "book", "test", "dev"}
+    assert set(groups) == {"runtime", "book", "test", "bench", "dev"}
     named = {canonicalize_name(r.name): r for reqs in groups.values() for r in reqs}
     assert set(named) == set(pins), (
         f"only in pyproject: {sorted(set(named) - set(pins))}; "
