@@ -32,6 +32,33 @@ def glue_markdown(**texts) -> None:
         _glue(name, Markdown(str(text)), display=False)
 
 
+def markdown_table(header, rows, fmt: str = "{:.4g}") -> str:
+    """A Markdown pipe table: one header row, then ``rows`` (sequences of cells, each as long as
+    ``header``); numbers are written with ``fmt``, anything else with ``str``."""
+    import numbers
+
+    header = [str(h) for h in header]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for i, row in enumerate(rows):
+        row = list(row)
+        if len(row) != len(header):
+            raise ValueError(f"row {i} has {len(row)} cells, the header {len(header)}: {row!r}")
+        cells = [
+            fmt.format(x) if isinstance(x, numbers.Number) and not isinstance(x, bool) else str(x)
+            for x in row
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def glue_table(name: str, rows, header, fmt: str = "{:.4g}") -> str:
+    """Glue a table of computed values as Markdown for a ``{glue:md}`` directive with
+    ``:format: myst`` (the page renders it as a table); returns the Markdown."""
+    table = markdown_table(header, rows, fmt)
+    glue_markdown(**{name: table})
+    return table
+
+
 # --- regression references -------------------------------------------------------------------
 # A chapter pins its headline numbers with ``check("chapter", name=value, ...)`` in a cell tagged
 # ``remove-cell``: the page does not show it, but nbval (quick) and ``make book`` (paper) execute

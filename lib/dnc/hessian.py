@@ -7,6 +7,11 @@ for every sample, so Hess_l = A^(l+1)ᵀA^(l+1) ⊗ Av{h h ᵀ} (Theorem 4.1's s
 loss has identity output Hessian and f is linear in W_l, so E_l = 0 and Hess_l = G_l = (1/N) JᵀJ,
 J having one row v_icc' = ã_ic' ⊗ x_i per (sample, output): the Gauss–Newton form that gives
 Papyan's class/cross-class decomposition.
+
+Cross-entropy (``loss="ce"``, the later version of paper A): f is still (piecewise) linear in W_l,
+so E_l = 0 and Hess_l = (1/N) Σ_i J_iᵀ S_i J_i with S_i = diag p_i − p_i p_iᵀ, p_i = softmax(z_i).
+With S_i = B_iᵀB_i, B_i = diag(√p_i)(I − 1 p_iᵀ), every MSE formula below holds with Ã_i replaced
+by B_i Ã_i, whose row c' is √p_ic' (ã_ic' − Σ_k p_ik ã_ik): Papyan's weighted extended gradients.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import numpy as np
 from scipy.linalg import eigh
 from threadpoolctl import ThreadpoolController
 
-from .ufm import ACTIVATIONS, check_params, layer_inputs
+from .ufm import ACTIVATIONS, check_loss, check_params, layer_inputs, softmax
 
 
 def _layer(Ws, l) -> int:
@@ -30,12 +35,14 @@ def _layer(Ws, l) -> int:
     return int(l)
 
 
-def jacobian_factors(H1, Ws, l, activation: str = "linear"):
+def jacobian_factors(H1, Ws, l, activation: str = "linear", loss: str = "mse"):
     """(Ã, X): Ã of shape (N, K, d_l) with Ã_i = ∂f(x_i)/∂(W_l x_i), and X = h^(l) of shape d_{l−1}×N.
 
     ∂f_c(x_i)/∂(W_l)_{ab} = Ã_i[c, a] X[b, i]. ReLU: Ã_i = W_L D_{L−1,i} W_{L−1} ⋯ W_{l+1} D_{l,i} with
-    D_{m,i} = diag 1[W_m h_i^(m) > 0]; linear: Ã_i = A^(l+1) = W_L ⋯ W_{l+1}.
+    D_{m,i} = diag 1[W_m h_i^(m) > 0]; linear: Ã_i = A^(l+1) = W_L ⋯ W_{l+1}. With ``loss="ce"`` Ã_i
+    is replaced by B_i Ã_i, B_i = diag(√p_i)(I − 1p_iᵀ), so that Hess_l = (1/N) Σ_i (B_iÃ_i)ᵀB_iÃ_i ⊗ x_i x_iᵀ.
     """
+    check_loss(loss)
     H1, Ws = check_params(H1, Ws)
     l = _layer(Ws, l)
     if activation not in ACTIVATIONS:
@@ -48,39 +55,46 @@ def jacobian_factors(H1, Ws, l, activation: str = "linear"):
         T = (np.ascontiguousarray(T).reshape(N * K, -1) @ Ws[m - 1]).reshape(N, K, -1)
         if activation == "relu":
             T *= (xs[m - 1] > 0).T[:, None, :]  # h^(m) = relu(W_{m−1} h^(m−1)) > 0
+    if loss == "ce":
+        P = softmax(xs[-1]).T  # (N, K)
+        mean_row = np.einsum("ik,ika->ia", P, T)  # Σ_k p_ik ã_ik
+        T = np.sqrt(P)[:, :, None] * (T - mean_row[:, None, :])
     return np.ascontiguousarray(T), xs[l - 1]
 
 
-def layer_hessian(H1, Ws, l, activation: str = "linear") -> np.ndarray:
+def layer_hessian(H1, Ws, l, activation: str = "linear", loss: str = "mse") -> np.ndarray:
     """Dense Hess_l (d_l d_{l−1} × d_l d_{l−1}) of the data term, no regularisation."""
-    At, X = jacobian_factors(H1, Ws, l, activation)
+    At, X = jacobian_factors(H1, Ws, l, activation, loss)
     N = X.shape[1]
-    if activation == "linear":
+    if activation == "linear" and loss == "mse":
         A = At[0]
         return np.kron(A.T @ A, X @ X.T / N)
     J = np.einsum("ica,bi->icab", At, X).reshape(N * At.shape[1], -1)
     return J.T @ J / N
 
 
-def autograd_layer_hessian(H1, Ws, l, activation: str = "linear") -> np.ndarray:
+def autograd_layer_hessian(H1, Ws, l, activation: str = "linear", loss: str = "mse") -> np.ndarray:
     """Reference Hess_l by ``torch.func.hessian`` of the data term (tests and benchmarks only)."""
     import torch
 
+    check_loss(loss)
     H1, Ws = check_params(H1, Ws)
     l = _layer(Ws, l)
     Ht, Wt = torch.tensor(H1), [torch.tensor(W) for W in Ws]
     K, N = Ws[-1].shape[0], H1.shape[1]
     Y = torch.tensor(np.kron(np.eye(K), np.ones((1, N // K))))
 
-    def loss(w):
+    def data_term(w):
         x = Ht
         for m, W in enumerate(Wt):
             x = (w.reshape(W.shape) if m == l - 1 else W) @ x
             if activation == "relu" and m < len(Wt) - 1:
                 x = x.clamp_min(0.0)
+        if loss == "ce":
+            return -(torch.log_softmax(x, dim=0) * Y).sum() / N
         return ((x - Y) ** 2).sum() / (2 * N)
 
-    return torch.func.hessian(loss)(Wt[l - 1].reshape(-1)).numpy()
+    return torch.func.hessian(data_term)(Wt[l - 1].reshape(-1)).numpy()
 
 
 @cache
@@ -119,16 +133,16 @@ def _pad_desc(vals: np.ndarray, dim: int) -> np.ndarray:
     return np.concatenate([vals, np.zeros(dim - vals.size)])
 
 
-def layer_hessian_spectrum(H1, Ws, l, activation: str = "linear") -> np.ndarray:
+def layer_hessian_spectrum(H1, Ws, l, activation: str = "linear", loss: str = "mse") -> np.ndarray:
     """All d_l d_{l−1} eigenvalues of Hess_l, descending, without forming Hess_l.
 
-    Linear: eig(A ᵀA ⊗ Σ) = {α_i σ_j}, products of the factors' eigenvalues (O(d³)).
-    ReLU: the nonzero eigenvalues of (1/N) JᵀJ are those of the NK×NK Gram (1/N) JJᵀ with entries
-    (ã_ic·ã_je)(x_i·x_j)/N; the rest are zero.
+    Linear MSE: eig(A ᵀA ⊗ Σ) = {α_i σ_j}, products of the factors' eigenvalues (O(d³)).
+    ReLU or CE: the nonzero eigenvalues of (1/N) JᵀJ are those of the NK×NK Gram (1/N) JJᵀ with
+    entries (ã_ic·ã_je)(x_i·x_j)/N (ã rows of B_iÃ_i for CE); the rest are zero.
     """
-    At, X = jacobian_factors(H1, Ws, l, activation)
+    At, X = jacobian_factors(H1, Ws, l, activation, loss)
     dim = At.shape[2] * X.shape[0]
-    if activation == "linear":
+    if activation == "linear" and loss == "mse":
         A = At[0]
         left = np.clip(_eigvalsh(A.T @ A), 0.0, None)
         right = np.clip(_eigvalsh(X @ X.T / X.shape[1]), 0.0, None)
@@ -145,9 +159,9 @@ def _matvecs(At, X, V) -> np.ndarray:
     return back @ X.T / X.shape[1]
 
 
-def hessian_matvec(H1, Ws, l, v, activation: str = "linear") -> np.ndarray:
+def hessian_matvec(H1, Ws, l, v, activation: str = "linear", loss: str = "mse") -> np.ndarray:
     """Hess_l v for a flattened v (length d_l d_{l−1}): (1/N) Σ_i vec(Ã_iᵀ Ã_i V x_i x_iᵀ), V = unvec(v)."""
-    At, X = jacobian_factors(H1, Ws, l, activation)
+    At, X = jacobian_factors(H1, Ws, l, activation, loss)
     V = np.asarray(v, dtype=np.float64).reshape(1, At.shape[2], X.shape[0])
     return _matvecs(At, X, V)[0].ravel()
 
@@ -160,10 +174,10 @@ def _alignments(vs: np.ndarray, hvs: np.ndarray) -> np.ndarray:
     return np.where(denom > 0, num / safe, 0.0)
 
 
-def rayleigh_alignment(H1, Ws, l, v, activation: str = "linear") -> float:
+def rayleigh_alignment(H1, Ws, l, v, activation: str = "linear", loss: str = "mse") -> float:
     """|vᵀ Hess v|² / (‖v‖² ‖Hess v‖²) ∈ [0, 1]: equal to 1 iff v is an eigenvector (paper A's f_cc')."""
     v = np.asarray(v, dtype=np.float64).ravel()
-    hv = hessian_matvec(H1, Ws, l, v, activation)
+    hv = hessian_matvec(H1, Ws, l, v, activation, loss)
     return float(_alignments(v[None], hv[None])[0])
 
 
@@ -174,12 +188,15 @@ def rayleigh_alignment(H1, Ws, l, v, activation: str = "linear") -> float:
 COMPONENTS = ("class", "cross", "within")
 
 
-def papyan_vectors(H1, Ws, l, activation: str = "linear", K: int | None = None) -> np.ndarray:
+def papyan_vectors(
+    H1, Ws, l, activation: str = "linear", K: int | None = None, loss: str = "mse"
+) -> np.ndarray:
     """v_icc' = ã_ic' ⊗ x_ic as an array (K, n, K, D): class c, sample i, output c', flattened dim D.
 
+    CE: ã_ic' = √p_icc' (ã_ic' − Σ_k p_ick ã_ick), Papyan's weighted extended gradients.
     The columns of H1 must be ordered by class, n per class (as in the UFM).
     """
-    At, X = jacobian_factors(H1, Ws, l, activation)
+    At, X = jacobian_factors(H1, Ws, l, activation, loss)
     N, Kout, dl = At.shape
     K = Kout if K is None else K
     if N % K:
@@ -189,13 +206,15 @@ def papyan_vectors(H1, Ws, l, activation: str = "linear", K: int | None = None) 
     return V.reshape(K, n, Kout, -1)
 
 
-def papyan_components(H1, Ws, l, activation: str = "linear") -> dict[str, np.ndarray]:
+def papyan_components(
+    H1, Ws, l, activation: str = "linear", loss: str = "mse"
+) -> dict[str, np.ndarray]:
     """Each component as rows U with G = UᵀU.
 
     v_cc' = Av_i v_icc', v_c = Av_c' v_cc';  G_class = Σ_c v_c v_cᵀ,
     G_cross = Σ_{c,c'} (1/K)(v_cc' − v_c)(·)ᵀ,  G_within = Σ_{c,c'} (1/K) Av_i (v_icc' − v_cc')(·)ᵀ.
     """
-    V = papyan_vectors(H1, Ws, l, activation)
+    V = papyan_vectors(H1, Ws, l, activation, loss=loss)
     K, n, Kout, D = V.shape
     v_cc = V.mean(axis=1)  # (K, Kout, D)
     v_c = v_cc.mean(axis=1)  # (K, D)
@@ -216,13 +235,15 @@ def lowrank_spectrum(U: np.ndarray, dim: int | None = None) -> np.ndarray:
     return _pad_desc(np.clip(vals, 0.0, None), dim)
 
 
-def knockout_spectra(H1, Ws, l, activation: str = "linear") -> dict[str, np.ndarray]:
+def knockout_spectra(
+    H1, Ws, l, activation: str = "linear", loss: str = "mse"
+) -> dict[str, np.ndarray]:
     """Spectra of Hess_l and of Hess_l minus each Papyan component (descending, full length).
 
     Keys: ``"Hess"``, ``"minus class"``, ``"minus cross"``, ``"minus within"``. Since the three
     components sum to Hess_l exactly, each knockout is the spectrum of the other two together.
     """
-    parts = papyan_components(H1, Ws, l, activation)
+    parts = papyan_components(H1, Ws, l, activation, loss)
     dim = parts["class"].shape[1]
     out = {"Hess": lowrank_spectrum(np.vstack(list(parts.values())), dim)}
     for name in COMPONENTS:
@@ -289,11 +310,11 @@ def outlier_count(eigenvalues, max_count: int, rtol: float = 1e-12) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
-def top_eigenpairs(H1, Ws, l, k: int, activation: str = "linear"):
+def top_eigenpairs(H1, Ws, l, k: int, activation: str = "linear", loss: str = "mse"):
     """(eigenvalues, eigenvectors D×k) of the top k of Hess_l = (1/N) JᵀJ, through the Gram
     (1/N) J Jᵀ = W Λ Wᵀ (only its top k eigenpairs, by LAPACK's subset solver): the eigenvectors
     are Jᵀ w_j / √(N λ_j), i.e. vec(Σ_i (Σ_c w_ic,j ã_ic) x_iᵀ) / √(N λ_j)."""
-    At, X = jacobian_factors(H1, Ws, l, activation)
+    At, X = jacobian_factors(H1, Ws, l, activation, loss)
     N, K, d = At.shape
     k = int(k)
     if not 1 <= k <= N * K:
@@ -324,3 +345,6 @@ def coefficients(g, vectors) -> np.ndarray:
     g = np.asarray(g, dtype=np.float64).ravel()
     V = np.asarray(vectors, dtype=np.float64).reshape(g.size, -1)
     return (V.T @ g) ** 2 / (np.sum(V**2, axis=0) * (g @ g))
+
+
+from .full_hessian import full_hessian_matvec, full_hessian_top_eigenvalues  # noqa: E402, F401

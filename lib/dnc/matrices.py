@@ -169,6 +169,41 @@ def balance_residuals(H1, Ws, lambda_Ws, lambda_H) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------
+# Outliers of C, Δ and HᵀH found from their spectra, beside Theorems E.1–E.3
+# ---------------------------------------------------------------------------------------------
+
+
+def appendix_e_outliers(H1, Ws, l, max_count: int | None = None) -> dict[str, dict]:
+    """For ``"C"`` (E.1), ``"Delta large"``, ``"Delta small"`` (E.2) and ``"HtH"`` (E.3): the
+    outlier eigenvalues ``measured`` from the spectrum alone and the theorem's ``predicted`` value.
+
+    Outliers are counted by :func:`dnc.hessian.outlier_count` (largest log-gap among the top
+    ``max_count`` + 1, default 2K²); for Δ^(l) the rule is applied again to its outliers, which
+    splits the K − 1 large ones from the single small one.
+    """
+    from .hessian import outlier_count
+
+    H1, Ws = check_params(H1, Ws)
+    K = Ws[-1].shape[0]
+    max_count = 2 * K * K if max_count is None else int(max_count)
+    C = gradient_covariance_spectrum(H1, Ws, l)
+    D = backprop_second_moment_spectrum(H1, Ws, l)
+    F = feature_gram_spectrum(H1, Ws, l)
+    n_C, n_D, n_F = (outlier_count(v, max_count) for v in (C, D, F))
+    n_big = outlier_count(D[:n_D], n_D - 1) if n_D > 1 else n_D
+    big, small = predicted_backprop_eigenvalues(H1, Ws, l)
+    return {
+        "C": {
+            "measured": C[:n_C],
+            "predicted": predicted_gradient_covariance_eigenvalue(H1, Ws, l),
+        },
+        "Delta large": {"measured": D[:n_big], "predicted": big},
+        "Delta small": {"measured": D[n_big:n_D], "predicted": small},
+        "HtH": {"measured": F[:n_F], "predicted": predicted_feature_gram_eigenvalue(H1, Ws, l)},
+    }
+
+
+# ---------------------------------------------------------------------------------------------
 # Orthogonality of the rows of A^(l+1) (App. G.2, Table 3)
 # ---------------------------------------------------------------------------------------------
 

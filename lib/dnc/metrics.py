@@ -154,3 +154,21 @@ def nc4(W, H, labels) -> float:
     chosen = np.argmax(W @ H, axis=0)
     dists = ((H[:, None, :] - means[:, :, None]) ** 2).sum(axis=0)
     return float(np.mean(chosen != np.argmin(dists, axis=0)))
+
+
+def collapse_summary(W, H, labels) -> dict[str, float]:
+    """The four NC measures of a last layer in one dict: ``nc1`` (trace form), ``nc2_orthogonal``,
+    ``nc2_etf``, ``nc3`` (orthogonal frame, bias-free), ``nc4``, and the mean and spread
+    (max − min) of the off-diagonal cosines between centred class means, ``etf_cosine`` and
+    ``etf_cosine_spread`` (a simplex ETF has all of them −1/(K−1))."""
+    cosines = class_mean_cosines(H, labels, "etf")
+    off = cosines[~np.eye(len(cosines), dtype=bool)]
+    return {
+        "nc1": nc1(H, labels),
+        "nc2_orthogonal": nc2(H, labels, "orthogonal"),
+        "nc2_etf": nc2(H, labels, "etf"),
+        "nc3": nc3(W, H, labels, "orthogonal"),
+        "nc4": nc4(W, H, labels),
+        "etf_cosine": float(off.mean()),
+        "etf_cosine_spread": float(off.max() - off.min()),
+    }

@@ -49,3 +49,67 @@ def collapsed_features(means: sp.Matrix, n: int) -> sp.Matrix:
     if n < 1:
         raise ValueError(f"each class needs at least one sample, got n={n}")
     return sp.Matrix.hstack(*[means[:, c] for c in range(means.shape[1]) for _ in range(n)])
+
+
+def deep_linear_model(K: int, d: int, L: int) -> tuple[sp.Matrix, list[sp.Matrix], sp.Matrix]:
+    """A symbolic deep linear UFM with one sample per class: features H (d×K), weights
+    W_1, …, W_{L−1} (d×d) and W_L (K×d), every entry a free symbol, and targets Y = I_K."""
+    if L < 1 or K < 1 or d < 1:
+        raise ValueError(f"a deep linear model needs K, d, L >= 1, got K={K}, d={d}, L={L}")
+    names = "abcdefgpqrstuvw"[-L:] if L <= 15 else None
+    if names is None:
+        raise ValueError(f"at most 15 layers, got L={L}")
+    Ws = [symbolic_matrix(names[l], d, d) for l in range(L - 1)] + [
+        symbolic_matrix(names[-1], K, d)
+    ]
+    return symbolic_matrix("h", d, K), Ws, sp.eye(K)
+
+
+def layer_input(H: sp.Matrix, Ws: list[sp.Matrix], l: int) -> sp.Matrix:
+    """h^(l) = W_{l−1}⋯W_1 H, the input of layer l (l = 1 gives H)."""
+    x = H
+    for W in Ws[: l - 1]:
+        x = W * x
+    return x
+
+
+def product_above(Ws: list[sp.Matrix], l: int) -> sp.Matrix:
+    """A^(l+1) = W_L⋯W_{l+1}, the product of the layers above layer l (I_K for l = L)."""
+    A = sp.eye(Ws[-1].shape[0])
+    for W in reversed(Ws[l:]):
+        A = A * W
+    return A
+
+
+def mse_objective(H: sp.Matrix, Ws: list[sp.Matrix], Y: sp.Matrix) -> sp.Expr:
+    """The data term of paper A's objective (1): ‖W_L⋯W_1H − Y‖_F² / (2N), N = columns of H."""
+    R = layer_input(H, Ws, len(Ws) + 1) - Y
+    return sum(x**2 for x in R) / (2 * H.shape[1])
+
+
+def papyan_parts(vectors: dict) -> dict[str, sp.Matrix]:
+    """Papyan's parts of G = (1/(Kn)) Σ_{i,c,c'} v_icc' v_icc'ᵀ from symbolic column vectors
+    ``vectors[i, c, c']`` (i < n samples, c < K classes, c' < K outputs), with
+    v_cc' = Av_i v_icc' and v_c = Av_c' v_cc':  ``G``, ``class`` = Σ_c v_c v_cᵀ,
+    ``cross`` = (1/K) Σ_{c,c'} (v_cc' − v_c)(·)ᵀ, ``within`` = (1/(Kn)) Σ (v_icc' − v_cc')(·)ᵀ."""
+    n = 1 + max(i for i, _, _ in vectors)
+    K = 1 + max(c for _, c, _ in vectors)
+    D = next(iter(vectors.values())).shape[0]
+    if len(vectors) != n * K * K:
+        raise ValueError(f"need a vector for every (i, c, c') with i < {n}, c, c' < {K}")
+
+    def outer_sum(vs):
+        return sum((v * v.T for v in vs), sp.zeros(D, D))
+
+    v_cc = {
+        (c, e): sum((vectors[i, c, e] for i in range(n)), sp.zeros(D, 1)) / n
+        for c in range(K)
+        for e in range(K)
+    }
+    v_c = {c: sum((v_cc[c, e] for e in range(K)), sp.zeros(D, 1)) / K for c in range(K)}
+    return {
+        "G": outer_sum(vectors.values()) / (K * n),
+        "class": outer_sum(v_c.values()),
+        "cross": outer_sum(v_cc[c, e] - v_c[c] for c in range(K) for e in range(K)) / K,
+        "within": outer_sum(vectors[i, c, e] - v_cc[c, e] for (i, c, e) in vectors) / (K * n),
+    }

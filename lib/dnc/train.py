@@ -7,6 +7,8 @@ train together as a batch (leading dimension of every tensor; a batch of one run
 Linear model: with A^(l) = W_L⋯W_l (K×d_{l−1}), R = (A^(1) H_1 − Y)/N and P = R H_1ᵀ,
     ∂ℓ/∂W_l = A^(l+1)ᵀ Q_l,  Q_1 = P,  Q_{l+1} = Q_l W_lᵀ,      ∂ℓ/∂H_1 = A^(1)ᵀ R,
 so the backpropagated error is carried in its rank-K factored form and no d×d×N product is formed.
+Cross-entropy (``config.loss == "ce"``): the same with R = (softmax(Z) − Y)/N, the column-wise
+softmax, since ∂/∂z_i of −log softmax(z_i)_{y_i} is p_i − y_i.
 ReLU model: ordinary backpropagation through the masks 1[W_l h^(l) > 0] (``threshold_backward``).
 """
 
@@ -71,6 +73,7 @@ class Stepper:
         Y = torch.as_tensor(targets(config.K, config.n), dtype=dt, device=dev)
         self.Y = Y.expand(B, -1, -1).contiguous()
         self.alpha = -self.lr / config.N
+        self.ce = config.loss == "ce"
         configs = [config] * B if configs is None else list(configs)
         if len(configs) != B:
             raise ValueError(f"{len(configs)} configurations for a batch of {B} models")
@@ -94,18 +97,23 @@ class Stepper:
             self.decay_H = (1.0 - self.lr * self.lambda_H).reshape(-1, 1, 1)
 
     def step(self, H, Ws, with_loss: bool = True) -> torch.Tensor | None:
-        """Update H and Ws in place; return the data loss ‖Z − Y‖²/(2N) before the step, per model
-        (``None`` when ``with_loss`` is false, which saves a reduction on epochs nobody logs)."""
+        """Update H and Ws in place; return the data loss before the step, per model: ‖Z − Y‖²/(2N)
+        (MSE) or Σ_i −log softmax(z_i)_{y_i}/N (CE); ``None`` when ``with_loss`` is false, which
+        saves a reduction on epochs nobody logs."""
         Y = self.Y
         if H.shape[0] == 1:
             # A batch of one runs as plain matrices: MKL's 2-D products beat its batched ones here.
             H, Ws, Y = self._plain(H, Ws)
+        self._loss = None
+        self._with_loss = with_loss
         if self.config.activation == "linear":
             R = self._linear(H, Ws, Y)
         else:
             R = self._relu(H, Ws, Y)
         if not with_loss:
             return None
+        if self.ce:
+            return self._loss.reshape(-1)
         loss = R.square().sum(dim=(-2, -1)) / (2 * self.config.N)
         return loss.reshape(-1)
 
@@ -121,13 +129,25 @@ class Stepper:
             self._views = cached
         return cached[1]
 
+    def _error(self, A, B, Y):
+        """The output error N ∂(data term)/∂Z at Z = A B: Z − Y for MSE (one fused addmm),
+        softmax(Z) − Y for CE, whose loss is kept when the step will return it."""
+        if not self.ce:
+            return _plus_product(Y, A, B, beta=-1.0)
+        logp = torch.log_softmax(A @ B, dim=-2)  # one pass gives both the loss and softmax(Z)
+        if self._with_loss:
+            self._loss = -(logp * Y).sum(dim=(-2, -1)) / self.config.N
+        return logp.exp_().sub_(Y)
+
     def data_loss(self, H, Ws) -> torch.Tensor:
-        """‖f(H_1) − Y‖²/(2N) per model, without updating anything."""
+        """The data term per model (MSE or CE), without updating anything."""
         x = H
         for l, W in enumerate(Ws):
             x = W @ x
             if self.config.activation == "relu" and l < len(Ws) - 1:
                 x = x.clamp_min(0.0)
+        if self.ce:
+            return _cross_entropy(x, self.Y, self.config.N)
         return (x - self.Y).square().sum(dim=(1, 2)) / (2 * self.config.N)
 
     def regulariser(self, H, Ws) -> torch.Tensor:
@@ -144,7 +164,7 @@ class Stepper:
         A[L] = Ws[L - 1]
         for l in range(L - 1, 0, -1):
             A[l] = A[l + 1] @ Ws[l - 1]
-        R = _plus_product(Y, A[1], H, beta=-1.0)  # Z − Y
+        R = self._error(A[1], H, Y)  # Z − Y (MSE) or softmax(Z) − Y (CE)
         Qs = [R @ H.mT]  # Q_1 = P = (Z − Y) H_1ᵀ; the 1/N sits in alpha
         for l in range(1, L):
             Qs.append(Qs[-1] @ Ws[l - 1].mT)
@@ -162,7 +182,7 @@ class Stepper:
         xs = [H]
         for l in range(L - 1):
             xs.append((Ws[l] @ xs[-1]).clamp_min_(0.0))
-        R = _plus_product(Y, Ws[L - 1], xs[-1], beta=-1.0)  # Z − Y
+        R = self._error(Ws[L - 1], xs[-1], Y)  # Z − Y (MSE) or softmax(Z) − Y (CE)
         delta = R
         for l in range(L, 1, -1):
             W = Ws[l - 1]
@@ -190,7 +210,7 @@ class Stepper:
         xs = [H]
         for l in range(L - 1):
             xs.append(mm(Ws[l], xs[-1]).clamp_min_(0.0))
-        R = addmm(Y, Ws[L - 1], xs[-1], beta=-1.0)  # Z − Y
+        R = self._error(Ws[L - 1], xs[-1], Y)  # N ∂ℓ/∂Z (Z − Y for MSE)
         delta = R
         for l in range(L, 1, -1):
             back = mm(WTs[l - 1], delta)
@@ -201,6 +221,11 @@ class Stepper:
         Ws[0].addmm_(delta, Ht, beta=decay_W[0], alpha=alpha)  # H_1 before its update
         H.copy_(new_H)
         return R
+
+
+def _cross_entropy(Z, Y, N: int) -> torch.Tensor:
+    """Σ_i (logsumexp(z_i) − z_{i,y_i}) / N for K×N outputs (or a batch of them), per model."""
+    return (torch.logsumexp(Z, dim=-2) - (Z * Y).sum(dim=-2)).sum(dim=-1) / N
 
 
 # grad ⊙ 1[x > threshold], written into ``grad_input`` (the fused kernel autograd uses for ReLU).

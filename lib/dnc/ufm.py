@@ -2,6 +2,9 @@
 
     L(H_1, W_1..W_L) = 1/(2Kn) ‖W_L σ(W_{L−1} … σ(W_1 H_1)) − Y‖_F² + Σ_l ½λ_{W_l}‖W_l‖_F² + ½λ_{H_1}‖H_1‖_F²
 
+(``loss="mse"``), or with the data term (1/N) Σ_i −log softmax(z_i)_{y_i} (``loss="ce"``, the later
+version of paper A), z_i the output for sample i,
+
 with H_1 ∈ R^{d×Kn} free features (column i + c·n is sample i of class c), W_1..W_{L−1} ∈ R^{d×d},
 W_L ∈ R^{K×d}, Y = I_K ⊗ 1_nᵀ and σ the identity (deep linear UFM) or ReLU.
 """
@@ -18,7 +21,7 @@ from scipy.optimize import brentq
 from ._checks import as_matrix, positive, positive_int, positive_list
 
 ACTIVATIONS = ("linear", "relu")
-LOSSES = ("mse",)
+LOSSES = ("mse", "ce")
 
 
 @dataclass(frozen=True)
@@ -48,23 +51,35 @@ class UFMConfig:
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         if self.loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES} (cross-entropy is not implemented yet)")
+            raise ValueError(f"loss must be one of {LOSSES}, got {self.loss!r}")
         # Normalise so that equal configurations compare (and hash into cache keys) equal.
         object.__setattr__(self, "lambda_W", tuple(positive_list(self.lambda_W, L, "lambda_W")))
         object.__setattr__(self, "lambda_H", positive(self.lambda_H, "lambda_H"))
         object.__setattr__(self, "init_scale", positive(self.init_scale, "init_scale"))
 
     def warn_if_above_threshold(self) -> None:
-        """Warn when condition (2) fails: the optimum is then the zero solution, not DNC."""
-        if self.activation == "linear" and not below_threshold(
-            self.K, self.n, self.lambda_W_list, self.lambda_H
-        ):
-            warnings.warn(
-                f"the regularisation violates paper A's condition (2) for K={self.K}, n={self.n}, "
-                f"L={self.L}: the global optimum is the zero solution and no deep neural collapse "
-                "is expected",
-                stacklevel=3,
+        """Warn when condition (2) fails (MSE: the optimum is then the zero solution, not DNC), or
+        when no collapsed simplex ETF beats the zero solution (CE, :func:`ce_below_threshold`)."""
+        if self.activation != "linear":
+            return
+        if self.loss == "mse":
+            if below_threshold(self.K, self.n, self.lambda_W_list, self.lambda_H):
+                return
+            message = (
+                "the regularisation violates paper A's condition (2) for "
+                f"K={self.K}, n={self.n}, L={self.L}: the global optimum is the zero solution "
+                "and no deep neural collapse is expected"
             )
+        else:
+            if ce_below_threshold(self.K, self.n, self.lambda_W_list, self.lambda_H):
+                return
+            message = (
+                "the regularisation is above the cross-entropy threshold for "
+                f"K={self.K}, n={self.n}, L={self.L}: no collapsed simplex ETF beats the zero "
+                "solution (objective log K), so the optimum is likely zero and no deep neural "
+                "collapse is expected"
+            )
+        warnings.warn(message, stacklevel=3)
 
     @property
     def lambda_W_list(self) -> tuple[float, ...]:
@@ -133,20 +148,41 @@ def layer_inputs(H1, Ws, activation: str = "linear") -> list[np.ndarray]:
     return xs
 
 
-def data_loss(H1, Ws, activation: str = "linear") -> float:
-    """1/(2N) ‖f(H_1) − Y‖_F², the data term of eq. (1), for balanced classes."""
+def check_loss(loss: str) -> str:
+    if loss not in LOSSES:
+        raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+    return loss
+
+
+def data_loss(H1, Ws, activation: str = "linear", loss: str = "mse") -> float:
+    """The data term for balanced classes: 1/(2N) ‖Z − Y‖_F² (MSE, eq. 1) or
+    (1/N) Σ_i −log softmax(z_i)_{y_i} (CE), Z = f(H_1)."""
+    check_loss(loss)
     out = layer_inputs(H1, Ws, activation)[-1]
     K, N = out.shape
     if N % K:
         raise ValueError(f"N = {N} samples cannot be split into K = {K} equal classes")
-    return float(np.sum((out - targets(K, N // K)) ** 2) / (2 * N))
+    Y = targets(K, N // K)
+    if loss == "mse":
+        return float(np.sum((out - Y) ** 2) / (2 * N))
+    top = out.max(axis=0)
+    logsumexp = top + np.log(np.exp(out - top).sum(axis=0))
+    return float(np.mean(logsumexp - np.sum(out * Y, axis=0)))
+
+
+def softmax(Z) -> np.ndarray:
+    """Column-wise softmax p_i = exp(z_i)/Σ_c exp(z_ic) of a K×N matrix of outputs."""
+    Z = np.asarray(Z, dtype=np.float64)
+    E = np.exp(Z - Z.max(axis=0))
+    return E / E.sum(axis=0)
 
 
 def objective(H1, Ws, config: UFMConfig) -> float:
     """The full objective (1): data term plus ½λ‖·‖_F² on every W_l and on H_1."""
     H1, Ws = check_params(H1, Ws)
     reg = sum(0.5 * lam * np.sum(W**2) for lam, W in zip(config.lambda_W_list, Ws, strict=True))
-    return data_loss(H1, Ws, config.activation) + reg + 0.5 * config.lambda_H * np.sum(H1**2)
+    data = data_loss(H1, Ws, config.activation, config.loss)
+    return data + reg + 0.5 * config.lambda_H * np.sum(H1**2)
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,3 +264,52 @@ def linear_optimum(K: int, n: int, lambda_Ws, lambda_H) -> LinearOptimum:
 def optimal_loss(K: int, n: int, lambda_Ws, lambda_H) -> float:
     """Minimum of paper A eq. (1) for the deep linear UFM (see :func:`linear_optimum`)."""
     return linear_optimum(K, n, lambda_Ws, lambda_H).loss
+
+
+# --------------------------------------------------------------------------------------------
+# Cross-entropy: the zero solution against the collapsed simplex-ETF family.
+# --------------------------------------------------------------------------------------------
+
+
+def ce_collapsed_objective(t, K: int, n: int, lambda_Ws, lambda_H) -> float:
+    """ψ(t) = log(1 + (K−1)e^{−t}) + (K−1)(q/2) c (t√n)^{2/q}: the CE objective of the best
+    balanced factorisation of the simplex-ETF outputs z_i = t (e_{y_i} − 1_K/K), q = L+1 factors,
+    c = (λ_{H_1} Π λ_{W_l})^{1/q}. ψ(0) = log K is the zero solution."""
+    lam, lam_h = _lambdas(lambda_Ws, lambda_H)
+    q = len(lam) + 1
+    c = math.exp((sum(map(math.log, lam)) + math.log(lam_h)) / q)
+    t = float(t)
+    return math.log1p((K - 1) * math.exp(-t)) + (K - 1) * 0.5 * q * c * (t * math.sqrt(n)) ** (
+        2 / q
+    )
+
+
+def ce_collapsed_optimum(K: int, n: int, lambda_Ws, lambda_H) -> tuple[float, float]:
+    """(t*, ψ(t*)): the minimiser of :func:`ce_collapsed_objective` over t ≥ 0 (t* = 0 when the
+    zero solution wins), by a bounded scalar search on a log grid refined with Brent's method."""
+    from scipy.optimize import minimize_scalar
+
+    positive_int(K, "K"), positive_int(n, "n")
+
+    def psi(t):
+        return ce_collapsed_objective(t, K, n, lambda_Ws, lambda_H)
+
+    grid = np.geomspace(1e-6, 1e3, 400)
+    values = [psi(t) for t in grid]
+    i = int(np.argmin(values))
+    lo, hi = grid[max(i - 1, 0)], grid[min(i + 1, grid.size - 1)]
+    best = minimize_scalar(psi, bounds=(lo, hi), method="bounded", options={"xatol": 1e-12})
+    t, value = float(best.x), float(best.fun)
+    if value >= psi(0.0):
+        return 0.0, psi(0.0)
+    return t, value
+
+
+def ce_below_threshold(K: int, n: int, lambda_Ws, lambda_H) -> bool:
+    """Whether some collapsed simplex-ETF configuration beats the zero solution (objective log K).
+
+    This is the CE analogue of condition (2) within the collapsed family; it is the exact threshold
+    if the nonzero global minimisers are collapsed simplex ETFs with equal logit margins (as Dang
+    et al. prove for deep linear UFMs); a general proof for every depth we do not know of.
+    """
+    return ce_collapsed_optimum(K, n, lambda_Ws, lambda_H)[0] > 0.0

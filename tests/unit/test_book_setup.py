@@ -219,3 +219,65 @@ def test_symbolic_frames_are_exactly_orthonormal_and_in_general_position():
         symbolic.orthonormal_frame(4, 5)
     with pytest.raises(ValueError, match="skew"):
         symbolic.cayley(sp.eye(2))
+
+
+def test_markdown_table_formats_numbers_and_checks_row_lengths():
+    from dnc.book import markdown_table
+
+    table = markdown_table(["layer", "value"], [["$l = 1$", 0.123456789], ["$l = 2$", 3]])
+    assert table.splitlines() == [
+        "| layer | value |",
+        "|---|---|",
+        "| $l = 1$ | 0.1235 |",
+        "| $l = 2$ | 3 |",
+    ]
+    with pytest.raises(ValueError, match="row 1 has 1 cells"):
+        markdown_table(["a", "b"], [[1, 2], [3]])
+
+
+def test_symbolic_deep_linear_model_layers_and_objective():
+    import sympy as sp
+
+    from dnc import symbolic
+
+    H, Ws, Y = symbolic.deep_linear_model(K=2, d=3, L=3)
+    assert [W.shape for W in Ws] == [(3, 3), (3, 3), (2, 3)] and H.shape == (3, 2)
+    assert symbolic.layer_input(H, Ws, 1) == H
+    assert sp.expand(symbolic.layer_input(H, Ws, 3) - Ws[1] * Ws[0] * H) == sp.zeros(3, 2)
+    assert sp.expand(symbolic.product_above(Ws, 1) - Ws[2] * Ws[1]) == sp.zeros(2, 3)
+    assert symbolic.product_above(Ws, 3) == sp.eye(2)
+    Z = Ws[2] * Ws[1] * Ws[0] * H
+    assert sp.expand(symbolic.mse_objective(H, Ws, Y) - sum(x**2 for x in Z - Y) / 4) == 0
+    assert len({s.name for W in Ws for s in W.free_symbols}) == 9 + 9 + 6
+
+
+def test_symbolic_papyan_parts_match_the_numerical_components():
+    import numpy as np
+    import sympy as sp
+
+    from dnc import hessian, symbolic
+
+    rng = np.random.default_rng(0)
+    H1, Ws = rng.standard_normal((3, 4)), [rng.standard_normal((3, 3)), rng.standard_normal((2, 3))]
+    V = hessian.papyan_vectors(H1, Ws, 1)  # (K, n, K, D)
+    K, n = V.shape[:2]
+    vectors = {
+        (i, c, e): sp.Matrix(V[c, i, e]) for i in range(n) for c in range(K) for e in range(K)
+    }
+    parts = symbolic.papyan_parts(vectors)
+    for name, U in hessian.papyan_components(H1, Ws, 1).items():
+        assert np.allclose(np.array(parts[name], dtype=float), U.T @ U)
+    assert np.allclose(np.array(parts["G"], dtype=float), hessian.layer_hessian(H1, Ws, 1))
+
+
+def test_papyan_parts_need_every_sample_class_output_triple():
+    import sympy as sp
+
+    from dnc import symbolic
+
+    vectors = {
+        (i, c, e): sp.Matrix([i, c, e]) for i in range(2) for c in range(2) for e in range(2)
+    }
+    del vectors[1, 1, 1]
+    with pytest.raises(ValueError, match="need a vector for every"):
+        symbolic.papyan_parts(vectors)

@@ -361,8 +361,47 @@ TESTED = (
         "deep_rfm_nc_per_layer",
         "random_feature_distance_ratio",
         "nfa_over_training",
+        "mse_ce_spectra_over_training",
+        "full_hessian_gap_against_depth",
     }
 )
+
+
+def test_mse_ce_spectra_plot_both_losses_at_every_epoch(linear_run):
+    from dnc.figures import paper_a_later
+
+    config = ufm.UFMConfig(K=3, n=4, d=8, L=4, loss="ce", lambda_W=1e-3, lambda_H=1e-3, seed=0)
+    ce_run = train(config, 60, 0.5, snapshots=(0, 3, 10, 25, 60))
+    fig = paper_a_later.mse_ce_spectra_over_training(
+        mse=linear_run, ce=ce_run, epochs=(0, 10, 60), layer=2
+    )
+    for loss, run in (("mse", linear_run), ("ce", ce_run)):
+        for epoch in (0, 10, 60):
+            want = hessian.layer_hessian_spectrum(*run.params(epoch), 2, loss=loss)[:18]
+            got = [
+                ln for ax in fig.axes for ln in ax.lines if ln.get_gid() == f"{loss} epoch {epoch}"
+            ]
+            assert len(got) == 1
+            np.testing.assert_allclose(got[0].get_ydata(), np.maximum(want, 1e-16 * want[0]))
+    with pytest.raises(ValueError, match=r"\[7\]"):
+        paper_a_later.mse_ce_spectra_over_training(mse=linear_run, ce=ce_run, epochs=(0, 7))
+
+
+def test_full_hessian_gap_plots_gap_and_bound_per_schedule():
+    from dnc.figures import paper_a_later
+
+    L = np.array([2, 3, 4, 6, 10] * 4)
+    Lbar = np.repeat([1, 2, 1, 2], 5)
+    schedule = np.repeat(["fixed", "fixed", "decaying", "decaying"], 5)
+    gap = Lbar / L * (1 + 0.01 * np.arange(20))
+    sweep = {"L": L, "Lbar": Lbar, "schedule": schedule, "gap": gap, "bound": 3 * gap}
+    fig = paper_a_later.full_hessian_gap_against_depth(sweep=sweep)
+    for sched in ("fixed", "decaying"):
+        for lb in (1, 2):
+            pick = (schedule == sched) & (Lbar == lb)
+            lines = {ln.get_gid(): ln for ax in fig.axes for ln in ax.lines if ln.get_gid()}
+            np.testing.assert_array_equal(lines[f"gap {sched} {lb}"].get_ydata(), gap[pick])
+            np.testing.assert_array_equal(lines[f"bound {sched} {lb}"].get_ydata(), 3 * gap[pick])
 
 
 def test_every_registered_figure_is_tested_here():

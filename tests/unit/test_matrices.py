@@ -151,3 +151,17 @@ def test_bad_input_is_rejected_with_clear_errors():
         matrices.row_overlaps(Ws[-1:])
     with pytest.raises(ValueError, match="2D matrix"):
         matrices.weight_gram_spectrum(np.ones(3))
+
+
+def test_appendix_e_outliers_counts_from_the_spectra_at_a_collapsed_point():
+    K = 3
+    H1, Ws = collapsed_point(K)
+    out = matrices.appendix_e_outliers(H1, Ws, 2)
+    assert [len(out[k]["measured"]) for k in ("C", "Delta large", "Delta small", "HtH")] == [
+        K - 1,
+        K - 1,
+        1,
+        K,
+    ]
+    for name, entry in out.items():
+        assert np.allclose(entry["measured"], entry["predicted"], rtol=1e-8), name

@@ -84,3 +84,16 @@ def test_nc3_and_nc4():
 def test_bad_input_names_the_problem(call, message):
     with pytest.raises(ValueError, match=message):
         call()
+
+
+def test_collapse_summary_of_an_exactly_collapsed_layer():
+    K, n = 3, 4
+    means = 2.0 * np.eye(5)[:, :K]
+    labels = np.repeat(np.arange(K), n)
+    H = means[:, labels]
+    summary = metrics.collapse_summary(means.T, H, labels)
+    for key in ("nc1", "nc2_orthogonal", "nc2_etf", "nc3", "nc4", "etf_cosine_spread"):
+        assert abs(summary[key]) < 1e-12, key
+    assert summary["etf_cosine"] == pytest.approx(-1 / (K - 1))
+    noisy = H + 0.1 * np.random.default_rng(0).standard_normal(H.shape)
+    assert metrics.collapse_summary(means.T, noisy, labels)["nc1"] > 1e-4

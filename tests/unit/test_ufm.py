@@ -109,7 +109,7 @@ def test_balanced_factors_reproduce_the_optimal_product_and_loss():
         (dict(lambda_H=0.0), "positive finite"),
         (dict(lambda_W=[1e-3, 1e-3]), "needs 3 values"),
         (dict(activation="tanh"), "activation must be one of"),
-        (dict(loss="ce"), "not implemented"),
+        (dict(loss="hinge"), "loss must be one of"),
         (dict(K=1), "at least 2 classes"),
         (dict(n=0), "positive integer"),
     ],

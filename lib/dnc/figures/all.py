@@ -1,3 +1,3 @@
 """Import every figure module so that the registry is complete."""
 
-from . import collapse, paper_a, paper_a_matrices, paper_a_relu, paper_b  # noqa: F401
+from . import collapse, paper_a, paper_a_later, paper_a_matrices, paper_a_relu, paper_b  # noqa: F401

@@ -1,0 +1,88 @@
+"""Measurements on the cross-entropy deep UFM (later version of paper A, its Appendix B).
+
+    ∂ℓ/∂W_l = (1/N) Σ_i Ã_iᵀ (p_i − y_i) x_iᵀ,   p_i = softmax(z_i),  x_i = h_i^(l),
+
+the simplex-ETF test of the class means, H̄ᵀH̄ ∝ I_K − 1_K1_Kᵀ/K, and the two-level grouping of a
+spectrum's outliers (large ones, then a mini-bulk, then round-off).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .collapse import layer_class_means, proportionality_residual
+from .hessian import _layer, jacobian_factors
+from .ufm import check_params, layer_inputs, softmax, targets
+
+
+def data_gradient_matrix(H1, Ws, l, activation: str = "linear") -> np.ndarray:
+    """(1/N) Σ_i Ã_iᵀ (p_i − y_i) x_iᵀ, the d_l × d_{l−1} gradient of the CE data term."""
+    H1, Ws = check_params(H1, Ws)
+    l = _layer(Ws, l)
+    At, X = jacobian_factors(H1, Ws, l, activation)
+    out = layer_inputs(H1, Ws, activation)[-1]
+    K, N = out.shape
+    error = softmax(out) - targets(K, N // K)
+    return np.einsum("ica,ci,bi->ab", At, error, X) / N
+
+
+def natural_basis_coefficients(G, upper, lower) -> np.ndarray:
+    """K×K matrix (μ_c^(l+1)ᵀ G μ_c'^(l))² / (‖μ_c^(l+1)‖² ‖μ_c'^(l)‖² ‖G‖_F²): the share of vec G
+    along each μ_c^(l+1) ⊗ μ_c'^(l) (upper, lower: the d × K class-mean matrices)."""
+    G = np.asarray(G, dtype=np.float64)
+    proj = upper.T @ G @ lower
+    norms = np.outer(np.sum(upper**2, axis=0), np.sum(lower**2, axis=0))
+    return proj**2 / (norms * np.sum(G**2))
+
+
+def gradient_coefficients(H1, Ws, l, activation: str = "linear") -> np.ndarray:
+    """:func:`natural_basis_coefficients` of the CE data gradient of layer l."""
+    means = layer_class_means(H1, Ws, activation)
+    G = data_gradient_matrix(H1, Ws, l, activation)
+    return natural_basis_coefficients(G, means[l], means[l - 1])
+
+
+def simplex_etf_residual(means) -> float:
+    """‖H̄ᵀH̄/‖H̄ᵀH̄‖_F − E/‖E‖_F‖_F with E = I_K − 1_K1_Kᵀ/K: zero iff the K means form a simplex
+    equiangular tight frame (equal norms, cosines −1/(K−1))."""
+    M = np.asarray(means, dtype=np.float64)
+    K = M.shape[1]
+    return proportionality_residual(M.T @ M, np.eye(K) - 1.0 / K)
+
+
+def orthogonal_frame_residual(means) -> float:
+    """The same distance to an orthogonal frame, H̄ᵀH̄ ∝ I_K (the MSE geometry)."""
+    M = np.asarray(means, dtype=np.float64)
+    return proportionality_residual(M.T @ M, np.eye(M.shape[1]))
+
+
+def outlier_groups(eigenvalues, max_rank: int, rtol: float = 1e-8) -> tuple[int, int]:
+    """(rank, large): ``rank`` counts eigenvalues above ``rtol`` × the largest (the outliers, the
+    rest being round-off); ``large`` is the position of the largest ratio λ_i/λ_{i+1} among those
+    ``rank`` (the large outliers before the mini-bulk). Only the top ``max_rank`` are looked at."""
+    vals = np.sort(np.asarray(eigenvalues, dtype=np.float64))[::-1][: int(max_rank)]
+    if vals.size == 0 or vals[0] <= 0:
+        return 0, 0
+    rank = int(np.sum(vals > rtol * vals[0]))
+    if rank < 2:
+        return rank, rank
+    ratios = np.log(vals[: rank - 1]) - np.log(vals[1:rank])
+    return rank, int(np.argmax(ratios)) + 1
+
+
+def component_shares(H1, Ws, l, sizes, activation: str = "linear") -> dict[str, np.ndarray]:
+    """For each Papyan component G (class, cross, within) of the CE Hess_l: the share of tr G that
+    lies in each consecutive group of Hess_l's top eigenvectors (``sizes``, e.g. (K, K²−2K+1)),
+    Σ_j u_jᵀ G u_j / tr G over the group, then the remainder (last entry)."""
+    from .hessian import papyan_components, top_eigenpairs
+
+    sizes = [int(s) for s in sizes]
+    _, vectors = top_eigenpairs(H1, Ws, l, sum(sizes), activation, loss="ce")
+    edges = np.concatenate([[0], np.cumsum(sizes)])
+    out = {}
+    for name, U in papyan_components(H1, Ws, l, activation, loss="ce").items():
+        total = np.sum(U**2)
+        energy = np.sum((U @ vectors) ** 2, axis=0) / total if total > 0 else np.zeros(edges[-1])
+        groups = [energy[a:b].sum() for a, b in zip(edges[:-1], edges[1:], strict=True)]
+        out[name] = np.array([*groups, 1.0 - sum(groups)])
+    return out

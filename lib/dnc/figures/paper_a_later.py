@@ -1,0 +1,83 @@
+"""Figures for the later version of paper A: cross-entropy spectra and the full Hessian's depth gap."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .. import experiments, experiments_later, hessian
+from . import style
+from .registry import figure
+
+
+@figure("book")
+def mse_ce_spectra_over_training(mse=None, ce=None, profile=None, epochs=None, layer=None):
+    """Top 2K² eigenvalues of Hess_l on a log axis at several epochs, MSE beside cross-entropy
+    (every requested epoch must be a snapshot of both runs)."""
+    setting = experiments.deep_linear_setting(profile)
+    mse = mse or experiments.deep_linear_run(profile)
+    ce = ce or experiments_later.cross_entropy_run(profile)
+    l, K = layer or setting.layer, mse.config.K
+    epochs = setting.figure_epochs if epochs is None else epochs
+    epochs = style.check_epochs(ce, style.check_epochs(mse, epochs))
+    shades = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(epochs)))
+    fig, axes = style.new(ncols=2, width=4.2, height=3.3, sharey=True)
+    top = 2 * K * K
+    for ax, run, loss in ((axes[0, 0], mse, "mse"), (axes[0, 1], ce, "ce")):
+        for color, epoch in zip(shades, epochs, strict=True):
+            vals = hessian.layer_hessian_spectrum(*run.params(epoch), l, loss=loss)[:top]
+            vals = np.maximum(vals, 1e-16 * vals[0])  # round-off zeros at the floor of the axis
+            ax.semilogy(
+                np.arange(1, top + 1),
+                vals,
+                "o-",
+                ms=3,
+                color=color,
+                label=f"epoch {epoch}",
+                gid=f"{loss} epoch {epoch}",
+            )
+        for mark in (K, (K - 1) ** 2, K * K):
+            ax.axvline(mark + 0.5, color=style.BULK, lw=0.6, ls=":")
+        ax.set_title(f"{loss.upper()} loss")
+        ax.set_xlabel("index $i$ (dotted: after $K$, $(K-1)^2$, $K^2$)")
+    axes[0, 0].set_ylabel(f"$\\lambda_i$(Hess$_{l}$)")
+    axes[0, 1].legend(fontsize=7)
+    return fig
+
+
+@figure("book")
+def full_hessian_gap_against_depth(sweep=None, profile=None):
+    """Relative gap between the top K² eigenvalues of the full Hessian and of Hess_{L,L}, beside
+    Weyl's bound ‖E‖₂/λ_1(Hess_{L,L}) and L̄/L, against the number L of separated layers."""
+    sweep = sweep if sweep is not None else experiments_later.depth_sweep(profile)
+    fig, axes = style.new(ncols=2, width=4.2, height=3.2, sharey=True)
+    for ax, schedule in zip(axes[0], experiments_later.SCHEDULES, strict=True):
+        for i, Lbar in enumerate(sorted(set(sweep["Lbar"].tolist()))):
+            pick = (sweep["schedule"] == schedule) & (sweep["Lbar"] == Lbar) & (sweep["L"] >= 2)
+            L = sweep["L"][pick]
+            color = style.PALETTE[i]
+            ax.loglog(
+                L,
+                sweep["gap"][pick],
+                "o-",
+                color=color,
+                label=f"gap, $\\bar L$={Lbar}",
+                gid=f"gap {schedule} {Lbar}",
+            )
+            ax.loglog(
+                L,
+                sweep["bound"][pick],
+                "s--",
+                color=color,
+                mfc="none",
+                label="Weyl bound",
+                gid=f"bound {schedule} {Lbar}",
+            )
+            ax.loglog(L, Lbar / L, ":", color=color, lw=1, label="$\\bar L/L$")
+        ax.set_xlabel("separated layers $L$")
+        ax.set_title(f"{schedule} regularisation")
+        ax.set_xticks([2, 3, 4, 6, 10])
+        ax.set_xticklabels(["2", "3", "4", "6", "10"])
+    axes[0, 0].set_ylabel("relative to $\\lambda_1(\\mathrm{Hess}_{L,L})$")
+    axes[0, 1].legend(fontsize=7, ncols=2)
+    return fig

@@ -1,0 +1,226 @@
+"""The Hessian of the deep UFM's data term with respect to all weights at once (later version of
+paper A, its full-Hessian theorem), matrix-free.
+
+    Hess(θ) = ∂²ℓ/∂θ²,  θ = (vec V_1, …, vec V_L̄, vec W_1, …, vec W_L),
+
+each block row-major; V_1 … V_L̄ is an optional feature map in front of the L separated layers
+(the input H_1 is data, not a parameter). Hess(θ) v is a Hessian-vector product (the
+R-operator: a tangent forward pass and a tangent backward pass, float64), and the top eigenvalues
+come from Lanczos (``scipy.sparse.linalg.eigsh``) on that product alone: the D×D matrix is never
+formed. The blocks split as Hess(θ) = diag(0, Hess_{L,L}) + E, Hess_{L,L} the
+block of the separated layers; Weyl's inequality bounds |λ_i(Hess) − λ_i(Hess_{L,L})| by ‖E‖₂.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.sparse.linalg import LinearOperator, eigsh
+
+from .ufm import ACTIVATIONS, check_loss, check_params, targets
+
+
+class _Model:
+    """The data term of the UFM with weights θ = (V_1 … V_L̄, W_1 … W_L) and its Hessian-vector
+    product by Pearlmutter's R-operator in closed form (numpy, float64).
+
+    Forward: x_m = σ(W_m x_{m−1}), tangent ẋ_m = D_m (V_m x_{m−1} + W_m ẋ_{m−1}), D_m the ReLU mask
+    (identity for the last layer and the linear model), V_m the direction's block; ż = ẋ_T.
+    Backward: δ_T = ∂ℓ/∂z (= (z − y)/N for MSE, (p − y)/N for CE), δ̇_T = S ż / N with S = I (MSE) or
+    diag p − ppᵀ (CE); δ_{m−1} = D_{m−1} W_mᵀ δ_m, δ̇_{m−1} = D_{m−1} (V_mᵀ δ_m + W_mᵀ δ̇_m).
+    Block m of Hess v: δ̇_m x_{m−1}ᵀ + δ_m ẋ_{m−1}ᵀ (ReLU has zero second derivative almost everywhere).
+    """
+
+    def __init__(self, H1, Ws, activation, loss, feature_map):
+        check_loss(loss)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+        feature_map = [] if feature_map is None else list(feature_map)
+        H1, mats = check_params(H1, feature_map + list(Ws))
+        self.n_features = len(feature_map)
+        self.mats, self.H1 = mats, H1
+        self.shapes = [W.shape for W in mats]
+        self.sizes = [W.size for W in mats]
+        self.offsets = np.concatenate([[0], np.cumsum(self.sizes)]).astype(int)
+        self.dim = int(self.offsets[-1])
+        K, N = mats[-1].shape[0], H1.shape[1]
+        if N % K:
+            raise ValueError(f"N = {N} samples cannot be split into K = {K} equal classes")
+        self.Y = targets(K, N // K)
+        self.N, self.activation, self.loss = N, activation, loss
+        # θ's entries that belong to the separated layers W_1 … W_L.
+        self.separated = slice(int(self.offsets[self.n_features]), self.dim)
+        T = len(mats)
+        xs, masks = [H1], []
+        for m, W in enumerate(mats):
+            pre = W @ xs[-1]
+            if activation == "relu" and m < T - 1:
+                masks.append(pre > 0)
+                xs.append(np.where(masks[-1], pre, 0.0))
+            else:
+                masks.append(None)
+                xs.append(pre)
+        Z = xs[-1]
+        if loss == "ce":
+            E = np.exp(Z - Z.max(axis=0))
+            self.P = E / E.sum(axis=0)
+            delta = (self.P - self.Y) / N
+        else:
+            delta = (Z - self.Y) / N
+        deltas = [None] * T  # deltas[m]: ∂ℓ/∂(pre-activation of layer m+1)
+        deltas[T - 1] = delta
+        for m in range(T - 1, 0, -1):
+            back = mats[m].T @ deltas[m]
+            deltas[m - 1] = back if masks[m - 1] is None else back * masks[m - 1]
+        self.xs, self.masks, self.deltas = xs, masks, deltas
+
+    def blocks(self, v):
+        return [
+            v[a:b].reshape(shape)
+            for a, b, shape in zip(self.offsets[:-1], self.offsets[1:], self.shapes, strict=True)
+        ]
+
+    def matvec(self, v) -> np.ndarray:
+        """Hess(θ) v for a flat v of length D (float64)."""
+        v = np.asarray(v, dtype=np.float64).reshape(-1)
+        if v.size != self.dim:
+            raise ValueError(f"v must have {self.dim} entries (all weights), got {v.size}")
+        Vs, mats, xs, masks, T = self.blocks(v), self.mats, self.xs, self.masks, len(self.mats)
+        dx = [np.zeros_like(self.H1)]
+        for m in range(T):
+            dpre = Vs[m] @ xs[m] + mats[m] @ dx[m]
+            dx.append(dpre if masks[m] is None else dpre * masks[m])
+        dz = dx[-1]
+        if self.loss == "ce":
+            pdz = self.P * dz
+            ddelta = (pdz - self.P * pdz.sum(axis=0)) / self.N
+        else:
+            ddelta = dz / self.N
+        out = [None] * T
+        for m in range(T - 1, -1, -1):
+            delta = self.deltas[m]
+            out[m] = ddelta @ xs[m].T + delta @ dx[m].T
+            if m > 0:
+                back = Vs[m].T @ delta + mats[m].T @ ddelta
+                ddelta = back if masks[m - 1] is None else back * masks[m - 1]
+        return np.concatenate([o.ravel() for o in out])
+
+    def operator(self, fn=None) -> LinearOperator:
+        fn = self.matvec if fn is None else fn
+        return LinearOperator((self.dim, self.dim), matvec=fn, dtype=np.float64)
+
+    def data_term_torch(self):
+        """The data term as a torch function of the flat θ, with θ (autograd references only)."""
+        import torch
+
+        H1, Y, N = torch.tensor(self.H1), torch.tensor(self.Y), self.N
+        theta = torch.tensor(np.concatenate([W.ravel() for W in self.mats]))
+
+        def data_term(t):
+            x = H1
+            for m, (a, shape) in enumerate(zip(self.offsets[:-1], self.shapes, strict=True)):
+                x = t[a : a + shape[0] * shape[1]].reshape(shape) @ x
+                if self.activation == "relu" and m < len(self.shapes) - 1:
+                    x = x.clamp_min(0.0)
+            if self.loss == "ce":
+                return -(torch.log_softmax(x, dim=0) * Y).sum() / N
+            return ((x - Y) ** 2).sum() / (2 * N)
+
+        return data_term, theta
+
+
+def _count(k, dim: int) -> int:
+    if isinstance(k, bool) or int(k) != k or not 1 <= int(k) <= dim:
+        raise ValueError(f"k must be an integer in 1..{dim} (the number of weights), got {k!r}")
+    return int(k)
+
+
+def _top(op: LinearOperator, k: int, which: str = "LA") -> np.ndarray:
+    """The k eigenvalues of a symmetric operator selected by ``which``: Lanczos when k < D − 1,
+    else the dense matrix built column by column (only for tiny D)."""
+    dim = op.shape[0]
+    if k < dim - 1:
+        vals = eigsh(
+            op,
+            k=k,
+            which=which,
+            tol=0.0,
+            return_eigenvectors=False,
+            ncv=min(dim, max(2 * k + 1, 20)),
+        )
+    else:
+        dense = np.column_stack([op.matvec(e) for e in np.eye(dim)])
+        vals = np.linalg.eigvalsh((dense + dense.T) / 2)
+        vals = vals if which == "LA" else vals[np.argsort(np.abs(vals))]
+        vals = vals[-k:]
+    return np.sort(vals)[::-1] if which == "LA" else vals
+
+
+def full_hessian_matvec(
+    H1, Ws, v, activation: str = "linear", loss: str = "mse", feature_map=None
+) -> np.ndarray:
+    """Hess(θ) v, θ = (V_1 … V_L̄, W_1 … W_L) in layer order, each block row-major."""
+    return _Model(H1, Ws, activation, loss, feature_map).matvec(v)
+
+
+def full_hessian_top_eigenvalues(
+    H1, Ws, k: int, activation: str = "linear", loss: str = "mse", feature_map=None
+) -> np.ndarray:
+    """The k algebraically largest eigenvalues of Hess(θ), descending, by Lanczos on Hessian-vector
+    products (``eigsh(which="LA", tol=0)``, float64).
+
+    Raises:
+        ValueError: k < 1 or k larger than the number of weights; an unknown loss or activation.
+    """
+    model = _Model(H1, Ws, activation, loss, feature_map)
+    return _top(model.operator(), _count(k, model.dim))
+
+
+def feature_outputs(H1, feature_map, activation: str = "linear") -> np.ndarray:
+    """h = σ(V_L̄ ⋯ σ(V_1 H_1)): the input the separated layers see (H_1 itself without a map)."""
+    x = np.asarray(H1, dtype=np.float64)
+    for V in feature_map or []:
+        x = np.asarray(V, dtype=np.float64) @ x
+        if activation == "relu":
+            x = np.maximum(x, 0.0)
+    return x
+
+
+def separated_block_top_eigenvalues(
+    H1, Ws, k: int, activation: str = "linear", loss: str = "mse", feature_map=None
+) -> np.ndarray:
+    """The k largest eigenvalues of Hess_{L,L}, the block of Hess(θ) for W_1 … W_L alone: the
+    Hessian of the separated layers with the feature map frozen."""
+    return full_hessian_top_eigenvalues(
+        feature_outputs(H1, feature_map, activation), Ws, k, activation, loss
+    )
+
+
+def off_block_norm(
+    H1, Ws, activation: str = "linear", loss: str = "mse", feature_map=None
+) -> float:
+    """‖E‖₂ for E = Hess(θ) − diag(0, Hess_{L,L}) (the feature-map block and the blocks coupling
+    it to the separated layers): E v = Hess v − P Hess P v, P the projector onto W_1 … W_L."""
+    model = _Model(H1, Ws, activation, loss, feature_map)
+    keep = model.separated
+
+    def matvec(v):
+        v = np.asarray(v, dtype=np.float64).reshape(-1)
+        inner = np.zeros_like(v)
+        inner[keep] = v[keep]
+        out = model.matvec(v)
+        out[keep] -= model.matvec(inner)[keep]
+        return out
+
+    if model.n_features == 0:
+        return 0.0
+    return float(np.max(np.abs(_top(model.operator(matvec), 1, which="LM"))))
+
+
+def autograd_full_hessian(
+    H1, Ws, activation: str = "linear", loss: str = "mse", feature_map=None
+) -> np.ndarray:
+    """Dense Hess(θ) by ``torch.func.hessian`` (tests and benchmarks only)."""
+    import torch
+
+    data_term, theta = _Model(H1, Ws, activation, loss, feature_map).data_term_torch()
+    return torch.func.hessian(data_term)(theta).numpy()

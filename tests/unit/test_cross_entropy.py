@@ -1,0 +1,105 @@
+import numpy as np
+import pytest
+import torch
+
+from dnc import hessian, train, ufm
+
+
+def trained(activation, L=3, d=5, K=3, n=3, epochs=150):
+    config = ufm.UFMConfig(K=K, n=n, d=d, L=L, activation=activation, loss="ce")
+    return config, train.train(config, epochs, 0.3).params()
+
+
+def test_unknown_loss_names_the_choices():
+    with pytest.raises(ValueError, match=r"\('mse', 'ce'\).*'hinge'"):
+        ufm.UFMConfig(K=3, n=2, d=4, L=2, loss="hinge")
+    H1, Ws = trained("linear")[1]
+    with pytest.raises(ValueError, match="'xent'"):
+        hessian.layer_hessian_spectrum(H1, Ws, 1, loss="xent")
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu"])
+def test_ce_step_matches_autograd_and_sgd(activation):
+    config = ufm.UFMConfig(K=3, n=4, d=6, L=3, activation=activation, loss="ce")
+    H, Ws = train.initial_params(config, (0,))
+    Hp = H[0].clone().requires_grad_(True)
+    Wp = [W[0].clone().requires_grad_(True) for W in Ws]
+    x = Hp
+    for m, W in enumerate(Wp):
+        x = W @ x
+        if activation == "relu" and m < len(Wp) - 1:
+            x = x.relu()
+    labels = torch.as_tensor(ufm.labels(config.K, config.n))
+    data = torch.nn.functional.cross_entropy(x.T, labels)
+    reg = 0.5 * config.lambda_H * Hp.square().sum() + sum(
+        0.5 * lam * W.square().sum() for lam, W in zip(config.lambda_W_list, Wp, strict=True)
+    )
+    (data + reg).backward()
+    loss = train.Stepper(config, 0.1, H).step(H, Ws)
+    assert abs(float(loss[0]) - data.item()) < 1e-13
+    numpy_loss = ufm.data_loss(
+        Hp.detach().numpy(), [W.detach().numpy() for W in Wp], activation, "ce"
+    )
+    assert abs(numpy_loss - data.item()) < 1e-13
+    assert torch.allclose(H[0], Hp.detach() - 0.1 * Hp.grad, atol=1e-14)
+    for W, Wq in zip(Ws, Wp, strict=True):
+        assert torch.allclose(W[0], Wq.detach() - 0.1 * Wq.grad, atol=1e-14)
+
+
+def test_ce_batch_over_lambdas_matches_single_runs():
+    config = ufm.UFMConfig(K=3, n=2, d=4, L=2, loss="ce")
+    pairs = [((1e-3, 2e-3), 1e-3), ((4e-3, 4e-3), 2e-3)]
+    batch = train.train(config, 40, 0.2, lambdas=pairs)
+    for b, (lam_W, lam_H) in enumerate(pairs):
+        single = train.train(
+            ufm.UFMConfig(K=3, n=2, d=4, L=2, loss="ce", lambda_W=lam_W, lambda_H=lam_H), 40, 0.2
+        )
+        assert np.allclose(batch.loss[:, b], single.loss[:, 0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu"])
+@pytest.mark.parametrize("l", [1, 2, 3])
+def test_ce_layer_hessian_against_autograd(activation, l):
+    _, (H1, Ws) = trained(activation)
+    reference = hessian.autograd_layer_hessian(H1, Ws, l, activation, loss="ce")
+    dense = hessian.layer_hessian(H1, Ws, l, activation, loss="ce")
+    assert np.max(np.abs(dense - reference)) < 1e-12
+    exact = np.sort(np.linalg.eigvalsh(reference))[::-1]
+    spectrum = hessian.layer_hessian_spectrum(H1, Ws, l, activation, loss="ce")
+    assert np.max(np.abs(spectrum - exact)) < 1e-10 * max(1.0, exact[0])
+    v = np.random.default_rng(l).standard_normal(reference.shape[0])
+    assert np.allclose(
+        hessian.hessian_matvec(H1, Ws, l, v, activation, "ce"), reference @ v, atol=1e-13
+    )
+    parts = hessian.papyan_components(H1, Ws, l, activation, loss="ce")
+    assert np.allclose(sum(U.T @ U for U in parts.values()), reference, atol=1e-12)
+
+
+def test_ce_output_hessian_annihilates_constant_shifts():
+    """S_i 1 = 0: the rows of B_i Ã_i sum (weighted) to zero, so rank Hess_l ≤ (K−1) d_{l−1}."""
+    _, (H1, Ws) = trained("linear", d=6)
+    spectrum = hessian.layer_hessian_spectrum(H1, Ws, 2, loss="ce")
+    assert np.sum(spectrum > 1e-12 * spectrum[0]) <= (3 - 1) * 6
+
+
+def test_ce_threshold_and_warning():
+    K, n, L = 3, 10, 4
+    t, value = ufm.ce_collapsed_optimum(K, n, [5e-3] * L, 5e-3)
+    assert t > 0 and value < np.log(K)
+    assert ufm.ce_below_threshold(K, n, [5e-3] * L, 5e-3)
+    assert not ufm.ce_below_threshold(K, n, [0.5] * L, 0.5)
+    assert ufm.ce_collapsed_optimum(K, n, [0.5] * L, 0.5) == (
+        0.0,
+        pytest.approx(np.log(K), rel=1e-15),
+    )
+    config = ufm.UFMConfig(K=K, n=n, d=4, L=L, loss="ce", lambda_W=0.5, lambda_H=0.5)
+    with pytest.warns(UserWarning, match="cross-entropy threshold"):
+        train.train(config, 1, 0.1)
+
+
+def test_ce_trained_objective_reaches_the_collapsed_etf_value():
+    """K = 3: gradient descent finds the collapsed simplex-ETF objective ψ(t*) (not built in)."""
+    config = ufm.UFMConfig(K=3, n=4, d=8, L=3, loss="ce")
+    result = train.train(config, 3000, 0.5)
+    _, value = ufm.ce_collapsed_optimum(3, 4, config.lambda_W_list, config.lambda_H)
+    assert abs(result.final_loss[0] - value) < 1e-6 * value
