@@ -43,6 +43,9 @@ RUNS: tuple[Run, ...] = (
     Run("deep_linear", "experiments:deep_linear_run"),
     Run("varied_lambda", "prefetch:varied_lambda_run"),
     Run("one_layer", "experiments:one_layer_run"),
+    Run("cross_entropy", "experiments_later:cross_entropy_run"),
+    # the depth theorem's runs (experiments_later.depth_setting().totals), one per total depth
+    *(Run(f"depth_T{T}", "experiments_later:depth_run", (T,)) for T in range(12, 2, -1)),
 )
 
 

@@ -19,6 +19,14 @@ def test_every_entry_names_a_function_of_dnc():
         assert callable(run.function()), run.target
 
 
+def test_the_depth_runs_are_those_of_the_depth_setting():
+    from dnc import experiments_later
+
+    registered = {r.args[0] for r in prefetch.RUNS if r.target.endswith(":depth_run")}
+    for profile in ("quick", "paper"):
+        assert registered == set(experiments_later.depth_setting(profile).totals)
+
+
 def test_prefetch_in_processes_fills_the_cache_that_the_chapters_read(tmp_path, monkeypatch):
     monkeypatch.setenv("DNC_PROFILE", "quick")
     cache = Path(os.environ["DNC_CACHE_DIR"])
