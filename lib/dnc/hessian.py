@@ -321,6 +321,8 @@ def top_eigenpairs(H1, Ws, l, k: int, activation: str = "linear", loss: str = "m
         raise ValueError(
             f"Hess_l has fewer than k = {k} nonzero eigenvalues (rank <= NK = {N * K})"
         )
+    if activation == "linear" and loss == "mse":
+        return _kronecker_top(At[0], X, k)
     rows = At.reshape(N * K, d)
     with _one_blas_thread():
         gram = rows @ rows.T
@@ -338,6 +340,22 @@ def top_eigenpairs(H1, Ws, l, k: int, activation: str = "linear", loss: str = "m
     left = np.einsum("icj,ica->jai", vecs.reshape(N, K, k), At)  # Σ_c w_ic,j ã_ic
     out = (left @ X.T).reshape(k, -1).T
     return vals, out / np.sqrt(N * vals)
+
+
+def _kronecker_top(A, X, k: int):
+    """Top k eigenpairs of AᵀA ⊗ Σ (Σ = X Xᵀ/N, the linear model's Hess_l) from the two factors'
+    eigenpairs: the eigenvalues are the products α_i σ_j, the eigenvectors u_i ⊗ v_j."""
+    with _one_blas_thread():
+        a_vals, a_vecs = eigh(A.T @ A, driver="evr", check_finite=False)
+        s_vals, s_vecs = eigh(X @ X.T / X.shape[1], driver="evr", check_finite=False)
+    prods = np.outer(np.clip(a_vals, 0.0, None), np.clip(s_vals, 0.0, None))
+    order = np.argsort(prods, axis=None, kind="stable")[::-1][:k]
+    i, j = np.unravel_index(order, prods.shape)
+    vals = prods[i, j]
+    if np.any(vals <= 1e-14 * max(prods.max(), 1e-300)):
+        raise ValueError(f"Hess_l has fewer than k = {k} nonzero eigenvalues")
+    vecs = np.einsum("am,bm->abm", a_vecs[:, i], s_vecs[:, j]).reshape(-1, k)
+    return vals, vecs
 
 
 def coefficients(g, vectors) -> np.ndarray:
