@@ -477,6 +477,14 @@ def bench_full_hessian(k=9, repeats=5, dense_d=16):
     }
 
 
+def _load_average(count: int = 1) -> str:
+    """The first ``count`` load averages of /proc/loadavg (1, 5, 15 min), or "unknown"."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:count])
+    except OSError:
+        return "unknown"
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -551,11 +559,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench] {name} ...", flush=True)
         record = job()
         if record is not None:
+            record["load_average_1min"] = _load_average()  # the machine's load as it was timed
             records.append(record)
-    try:
-        load = " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        load = "unknown"
+    load = _load_average(3)
     meta = {
         "name": "_meta",
         "date_utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
