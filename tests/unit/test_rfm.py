@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import integrate
 
-from dnc import agop, metrics, rfm
+from dnc import agop, rfm
 
 
 def spd(D, seed):
@@ -55,13 +55,44 @@ def test_closed_form_agop_matches_autograd(use_M):
 def test_ridgeless_fit_interpolates_and_ridge_shrinks():
     rng = np.random.default_rng(4)
     X, T = rng.standard_normal((20, 5)), rng.standard_normal((20, 2))
-    alpha = rfm.fit(X, T, bandwidth=3.0)
+    alpha = rfm.fit(X, T, bandwidth=3.0, ridge=0.0)
     np.testing.assert_allclose(rfm.predict(X, alpha, X, bandwidth=3.0), T, atol=1e-8)
     alpha_r = rfm.fit(X, T, bandwidth=3.0, ridge=1.0)
     assert np.linalg.norm(alpha_r) < np.linalg.norm(alpha)
-    # exactly repeated points: singular kernel matrix, minimum-norm fallback stays finite
-    Xd = np.vstack([X, X[:1]])
-    assert np.all(np.isfinite(rfm.fit(Xd, np.vstack([T, T[:1]]), bandwidth=3.0)))
+    # float32 fits the same function: its predictions agree with float64's to 1e-4
+    alpha32 = rfm.fit(X, T, bandwidth=3.0, ridge=0.1, dtype=torch.float32)
+    pred64 = rfm.predict(X, rfm.fit(X, T, bandwidth=3.0, ridge=0.1), X, bandwidth=3.0)
+    np.testing.assert_allclose(rfm.predict(X, alpha32, X, bandwidth=3.0), pred64, atol=1e-4)
+
+
+def test_singular_ridgeless_system_raises_or_warns():
+    rng = np.random.default_rng(4)
+    X, T = rng.standard_normal((20, 5)), rng.standard_normal((20, 2))
+    Xd, Td = np.vstack([X, X[:1]]), np.vstack([T, T[:1]])  # a repeated point: K is singular
+    with pytest.raises(np.linalg.LinAlgError, match=r"21×21 kernel system with ridge=0\.0"):
+        rfm.fit(Xd, Td, bandwidth=3.0, ridge=0.0)
+    with pytest.warns(RuntimeWarning, match="minimum-norm least-squares"):
+        alpha = rfm.fit(Xd, Td, bandwidth=3.0, ridge=0.0, singular="lstsq")
+    np.testing.assert_allclose(rfm.predict(Xd, alpha, X, bandwidth=3.0), T, atol=1e-6)
+    with pytest.warns(RuntimeWarning, match="singular"):
+        rfm.solve_kernel(np.ones((3, 3)), np.eye(3)[:, :1], ridge=0.0, singular="lstsq")
+    with pytest.raises(ValueError, match="singular must be"):
+        rfm.solve_kernel(np.eye(2), np.ones((2, 1)), singular="ignore")
+
+
+def test_agop_in_float32_and_chunks_agree_with_float64():
+    rng = np.random.default_rng(6)
+    X, T = rng.standard_normal((40, 6)), rfm.targets(np.repeat(np.arange(4), 10))
+    alpha = rfm.fit(X, T)
+    G64 = rfm.laplace_agop(X, alpha)
+    np.testing.assert_allclose(rfm.laplace_agop(X, alpha, chunk=7), G64, rtol=1e-8)
+    G32 = rfm.laplace_agop(X, alpha, dtype=torch.float32)
+    assert np.linalg.norm(G32 - G64) < 1e-4 * np.linalg.norm(G64)
+
+
+def test_defaults_follow_the_authors_code():
+    assert rfm.BANDWIDTH == 2.0 and rfm.RIDGE == 1e-3
+    np.testing.assert_array_equal(rfm.targets(np.array([1, 0])), [[-1, 1], [1, -1]])
 
 
 def test_arccos_kernel_monte_carlo():
@@ -108,9 +139,12 @@ def test_deep_rfm_collapses_a_gaussian_mixture_and_is_seeded():
     b = rfm.deep_rfm(X, y, layers=5, width=128, bandwidth=2.0, seed=7, keep=[4])
     np.testing.assert_array_equal(a["rf_out"][4], b["rf_out"][4])
     assert a["nc1_in"][-1] < 0.1 * a["nc1_in"][0]
-    assert a["nc1_agop"][-1] == pytest.approx(
-        metrics.nc1(a["agop_out"][4].T, y, kind="trace_ratio")
-    )
+    # NC1 = tr Σ_W / tr Σ_B written out here from its definition, independently of dnc.metrics
+    H = a["agop_out"][4]
+    means = np.stack([H[y == c].mean(0) for c in range(3)])
+    within = sum(((H[y == c] - means[c]) ** 2).sum() for c in range(3)) / H.shape[0]
+    between = ((means - means.mean(0)) ** 2).sum() / 3
+    assert a["nc1_agop"][-1] == pytest.approx(within / between, rel=1e-10)
 
 
 def test_bad_input_is_named():
@@ -125,6 +159,22 @@ def test_bad_input_is_named():
         rfm.arccos_kernel(np.ones((2, 3)), np.ones((2, 4)))
     with pytest.raises(ValueError, match="alpha must have 3 rows"):
         rfm.laplace_agop(X, np.ones((2, 1)))
+    with pytest.raises(ValueError, match="alpha must have 3 rows"):
+        rfm.predict(X, np.ones((2, 1)), X)
+    with pytest.raises(ValueError, match=r"X_train \(3, 2\) and X_eval \(4, 3\)"):
+        rfm.predict(X, np.ones((3, 1)), np.ones((4, 3)))
+    with pytest.raises(ValueError, match=r"X_train \(3, 2\) and X_eval \(4, 3\)"):
+        rfm.laplace_agop(X, np.ones((3, 1)), X_eval=np.ones((4, 3)))
+    with pytest.raises(ValueError, match="bandwidth must be a positive finite number, got -2"):
+        rfm.deep_rfm(X, [0, 1, 1], bandwidth=-2)
+    with pytest.raises(ValueError, match=r"0\.\.K−1.*\[1, 2\]"):
+        rfm.deep_rfm(X, [1, 2, 2])
+    with pytest.raises(ValueError, match="T must have one row per sample"):
+        rfm.fit(X, np.ones((2, 1)))
+    with pytest.raises(ValueError, match="dtype"):
+        rfm.fit(X, np.ones((3, 1)), dtype=torch.float16)
+    with pytest.raises(ValueError, match="1D array"):
+        rfm.targets(np.zeros((2, 2), dtype=int))
 
 
 def test_gram_recursion_linear_kernel_collapses_in_one_layer():
@@ -165,3 +215,25 @@ def test_paper_b_figures_are_registered_once_each():
     assert numbers == ["1", "2", "3", "4"]
     fig = paper_b.random_feature_distance_ratio(points=50)
     assert len(fig.axes) == 2
+
+
+def test_deep_rfm_step_accounting_on_a_hand_made_run():
+    from dnc import deep_rfm_steps
+
+    run = {  # NC1: AGOP halves it, RF raises it by 1.5 except once; NC2 falls at the second RF step
+        "nc1_in": np.array([1.0, 0.75, 0.3]),
+        "nc1_agop": np.array([0.5, 0.375, 0.15]),
+        "nc2_in": np.array([0.4, 0.5, 0.2]),
+        "nc2_agop": np.array([0.45, 0.3, 0.1]),
+    }
+    out = deep_rfm_steps.summary([run])
+    assert out["agop_lower"] == 3 and out["agop_count"] == 3
+    assert out["rf_raise"] == 1 and out["rf_count"] == 2  # 0.5 → 0.75 raises, 0.375 → 0.3 lowers
+    assert out["agop_nc2_lower"] == 2 and out["rf_nc2_lower"] == 1 and out["rf_nc2_layers"] == [3]
+    assert out["factor"] == pytest.approx(1 / 0.15)
+    within, between = deep_rfm_steps.gram_blocks(
+        np.array([[1, 0.9, -0.5], [0.9, 1, -0.4], [-0.5, -0.4, 1]]), [0, 0, 1]
+    )
+    assert within == pytest.approx(0.9) and between == pytest.approx(-0.45)
+    with pytest.raises(ValueError, match="metric"):
+        deep_rfm_steps.step_reductions(run, "nc3")

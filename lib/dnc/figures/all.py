@@ -1,3 +1,11 @@
 """Import every figure module so that the registry is complete."""
 
-from . import collapse, paper_a, paper_a_later, paper_a_matrices, paper_a_relu, paper_b  # noqa: F401
+from . import (  # noqa: F401
+    collapse,
+    paper_a,
+    paper_a_later,
+    paper_a_matrices,
+    paper_a_relu,
+    paper_b,
+    realnet,
+)

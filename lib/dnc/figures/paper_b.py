@@ -10,29 +10,53 @@ from . import style
 from .registry import figure
 
 
+def _runs(result, default):
+    """A list of per-seed results: ``result`` may be one run, a list of runs, or None."""
+    if result is None:
+        return default()
+    return list(result) if isinstance(result, list | tuple) else [result]
+
+
+def _band(ax, x, values, color, label, log=True, **kw):
+    """Mean over seeds (axis 0) with a ±1 std band; on a log axis the band is in log space."""
+    v = np.asarray(values, dtype=np.float64)
+    if log:
+        lv = np.log(v)
+        mean, std = lv.mean(0), lv.std(0)
+        centre, lo, hi = np.exp(mean), np.exp(mean - std), np.exp(mean + std)
+    else:
+        centre, std = v.mean(0), v.std(0)
+        lo, hi = centre - std, centre + std
+    ax.plot(x, centre, color=color, label=label, **kw)
+    if v.shape[0] > 1:
+        ax.fill_between(x, lo, hi, color=color, alpha=0.25, lw=0)
+
+
 @figure("B", 1)
 def mlp_layer_nc1_decomposition(result=None, profile=None):
-    """NC1 (tr Σ_W / tr Σ_B) of each MLP layer's input, after S Vᵀ, after U and ReLU: paper B, Figure 1."""
-    result = result if result is not None else ex.mlp_run(profile)
-    dec = np.asarray(result["decomposition"])
-    depth = dec.shape[0]
-    fig, ax = style.new(width=5.5)
-    ax = ax[0, 0]
-    x = np.arange(depth)
+    """NC1 (tr Σ_W / tr Σ_B) of each MLP layer's input, after S Vᵀ, after U and ReLU, over
+    training epochs, mean ± std over seeds: paper B, Figure 1."""
+    runs = _runs(result, lambda: ex.mlp_runs(profile))
+    epochs = np.asarray(runs[0]["history_epoch"])
+    dec = ex.stack(runs, "history_decomposition")  # seeds × records × depth × 3
+    depth = dec.shape[2]
+    fig, axes = style.new(ncols=depth, width=2.5, height=2.6, sharey=True)
     labels = ("input $h_{l-1}$", r"after $S_l V_l^\top$", r"after $U_l$ and ReLU")
-    for j, label in enumerate(labels):
-        ax.bar(x + (j - 1) * 0.27, dec[:, j], width=0.27, color=style.PALETTE[j], label=label)
-    ax.set_yscale("log")
-    ax.set_xticks(x, [f"layer {l + 1}" for l in x])
-    ax.set_ylabel(r"NC1 $=\mathrm{tr}\,\Sigma_W / \mathrm{tr}\,\Sigma_B$")
-    ax.legend()
+    for l, ax in enumerate(axes[0]):
+        for j, label in enumerate(labels):
+            _band(ax, epochs, dec[:, :, l, j], style.PALETTE[j], label)
+        ax.set_yscale("log")
+        ax.set_title(f"layer {l + 1}")
+        ax.set_xlabel("epoch")
+    axes[0, 0].set_ylabel(r"NC1 $=\mathrm{tr}\,\Sigma_W / \mathrm{tr}\,\Sigma_B$")
+    axes[0, -1].legend(fontsize=7)
     return fig
 
 
 @figure("B", 2)
 def deep_rfm_feature_grams(result=None, profile=None):
     """Gram matrices of centred, normalised Deep RFM features at several layers: paper B, Figure 2."""
-    result = result if result is not None else ex.deep_rfm_run("digits", profile)
+    result = result if result is not None else ex.deep_rfm_run("mnist", profile)
     grams, layers = np.asarray(result["grams"]), np.asarray(result["gram_layers"])
     fig, axes = style.new(ncols=len(layers), width=2.6, height=2.6)
     for ax, G, l in zip(axes[0], grams, layers, strict=True):
@@ -46,18 +70,22 @@ def deep_rfm_feature_grams(result=None, profile=None):
 
 @figure("B", 3)
 def deep_rfm_nc_per_layer(result=None, profile=None):
-    """NC1 and NC2 of Deep RFM per layer, split into the AGOP step and the random-feature step: paper B, Figure 3."""
-    result = result if result is not None else ex.deep_rfm_run("digits", profile)
+    """NC1 and NC2 of Deep RFM per layer, split into the AGOP step and the random-feature step,
+    mean ± std over seeds: paper B, Figure 3."""
+    runs = _runs(result, lambda: ex.deep_rfm_runs("mnist", profile))
     fig, axes = style.new(ncols=2, width=4.2)
     for ax, metric in zip(axes[0], ("nc1", "nc2"), strict=True):
-        before, after = np.asarray(result[f"{metric}_in"]), np.asarray(result[f"{metric}_agop"])
-        L = before.size
+        before = ex.stack(runs, f"{metric}_in")
+        after = ex.stack(runs, f"{metric}_agop")
+        L = before.shape[1]
         # interleave: X_l (input, after the random features of layer l−1), then M_l^{1/2} X_l
         x = np.arange(2 * L) / 2
-        ax.semilogy(x, np.ravel(np.column_stack([before, after])), color=style.BULK, lw=0.8)
-        ax.semilogy(np.arange(L), before, "o", color=style.PALETTE[0], label=r"$X_l$ (after RF)")
-        ax.semilogy(np.arange(L) + 0.5, after, "s", color=style.PALETTE[1],
-                    label=r"$M_l^{1/2} X_l$ (after AGOP)")  # fmt: skip
+        both = np.stack([before, after], axis=2).reshape(before.shape[0], -1)
+        _band(ax, x, both, style.BULK, None, lw=0.8)
+        ax.semilogy(np.arange(L), np.exp(np.log(before).mean(0)), "o", color=style.PALETTE[0],
+                    label=r"$X_l$ (after RF)")  # fmt: skip
+        ax.semilogy(np.arange(L) + 0.5, np.exp(np.log(after).mean(0)), "s",
+                    color=style.PALETTE[1], label=r"$M_l^{1/2} X_l$ (after AGOP)")  # fmt: skip
         ax.set_xlabel("layer $l$")
         ax.set_ylabel("NC1 (trace ratio)" if metric == "nc1" else "NC2 (ETF)")
     axes[0, 0].legend()
@@ -66,7 +94,8 @@ def deep_rfm_nc_per_layer(result=None, profile=None):
 
 @figure("B", 4)
 def random_feature_distance_ratio(profile=None, points: int = 400):
-    """Expected distance of ReLU random features vs input distance, and their ratio: paper B, Figure 4."""
+    """RMS distance √E‖σ(Wx) − σ(Wy)‖² of ReLU random features vs input distance, and their ratio:
+    paper B, Figure 4."""
     delta = np.linspace(1e-3, 2, points)
     dist = rfm.relu_feature_distance(delta)
     fig, axes = style.new(ncols=2, width=3.8)
@@ -75,27 +104,31 @@ def random_feature_distance_ratio(profile=None, points: int = 400):
     )
     axes[0, 0].plot(delta, delta / np.sqrt(2), "--", color=style.BULK, label=r"$\delta/\sqrt{2}$")
     axes[0, 0].set_xlabel(r"input distance $\delta = \|x - y\|$")
-    axes[0, 0].set_ylabel("feature distance")
+    axes[0, 0].set_ylabel("RMS feature distance")
     axes[0, 0].legend()
     axes[0, 1].plot(delta, dist / delta, color=style.PALETTE[1])
     axes[0, 1].axhline(1 / np.sqrt(2), ls=":", color=style.BULK)
     axes[0, 1].axhline(1.0, ls=":", color=style.BULK)
     axes[0, 1].set_xlabel(r"input distance $\delta$")
-    axes[0, 1].set_ylabel("ratio feature / input distance")
+    axes[0, 1].set_ylabel("ratio RMS feature / input distance")
     return fig
 
 
 @figure("book")
 def nfa_over_training(result=None, profile=None):
-    """NFA correlation ρ(W_lᵀW_l, AGOP_l^{1/2}) of every MLP layer over training (paper B, App. B.3)."""
-    result = result if result is not None else ex.mlp_run(profile)
-    epochs, nfa = np.asarray(result["history_epoch"]), np.asarray(result["history_nfa"])
-    fig, ax = style.new(width=5.0)
-    ax = ax[0, 0]
-    for l in range(nfa.shape[1]):
-        name = "readout" if l == nfa.shape[1] - 1 else f"layer {l + 1}"
-        ax.plot(epochs, nfa[:, l], "o-", ms=3, color=style.PALETTE[l], label=name)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(r"$\rho(W_l^\top W_l,\ \mathrm{AGOP}_l^{1/2})$")
-    ax.legend(ncol=2)
+    """NFA correlations ρ(W_lᵀW_l, AGOP_l) and ρ(W_lᵀW_l, AGOP_l^{1/2}) of the hidden layers over
+    training, mean ± std over seeds (paper B, App. B.3)."""
+    runs = _runs(result, lambda: ex.mlp_runs(profile))
+    epochs = np.asarray(runs[0]["history_epoch"])
+    fig, axes = style.new(ncols=2, width=4.2, sharey=True)
+    for ax, key, p in zip(
+        axes[0], ("history_nfa", "history_nfa_sqrt"), ("", "^{1/2}"), strict=True
+    ):
+        nfa = ex.stack(runs, key)  # seeds × records × depth
+        for l in range(nfa.shape[2]):
+            _band(ax, epochs, nfa[:, :, l], style.PALETTE[l], f"layer {l + 1}", log=False)
+        ax.set_xlabel("epoch")
+        ax.set_title(rf"$\rho(W_l^\top W_l,\ \mathrm{{AGOP}}_l{p})$")
+    axes[0, 0].set_ylabel("NFA correlation")
+    axes[0, 1].legend(ncol=2, fontsize=7)
     return fig

