@@ -36,9 +36,22 @@ class Run:
 # The longest first (measured at the paper profile); the order is the order of submission.
 RUNS: tuple[Run, ...] = (
     Run("relu_ufm", "experiments:relu_run", kwargs={"progress": False}),
-    Run("deep_rfm_mnist1d", "deep_rfm_experiments:deep_rfm_run", ("mnist1d",)),
-    Run("deep_rfm_digits", "deep_rfm_experiments:deep_rfm_run", ("digits",)),
-    Run("paper_b_mlp", "deep_rfm_experiments:mlp_run"),
+    # paper B: one entry per seed (deep_rfm_experiments.SEEDS), as the chapters' *_runs call them
+    *(
+        Run(f"deep_rfm_{data}_seed{s}", "deep_rfm_experiments:deep_rfm_run", (data,), {"seed": s})
+        for data in ("mnist", "digits")
+        for s in (0, 1, 2)
+    ),
+    Run(
+        "deep_rfm_digits_bandwidth10",
+        "deep_rfm_experiments:deep_rfm_run",
+        ("digits",),
+        {"bandwidth": 10.0},
+    ),  # fmt: skip
+    *(
+        Run(f"paper_b_mlp_seed{s}", "deep_rfm_experiments:mlp_run", kwargs={"seed": s})
+        for s in (0, 1, 2)
+    ),
     Run("regularisation_sweep", "experiments:regularisation_sweep"),
     Run("deep_linear", "experiments:deep_linear_run"),
     Run("varied_lambda", "prefetch:varied_lambda_run"),

@@ -19,6 +19,14 @@ def test_every_entry_names_a_function_of_dnc():
         assert callable(run.function()), run.target
 
 
+def test_the_paper_b_runs_cover_every_seed():
+    from dnc import deep_rfm_experiments
+
+    for target in ("deep_rfm_experiments:mlp_run", "deep_rfm_experiments:deep_rfm_run"):
+        seeds = {r.kwargs.get("seed") for r in prefetch.RUNS if r.target == target}
+        assert set(deep_rfm_experiments.SEEDS) <= seeds, target
+
+
 def test_the_depth_runs_are_those_of_the_depth_setting():
     from dnc import experiments_later
 
