@@ -7,7 +7,7 @@ experiment is defined once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,6 +29,7 @@ class Setting:
     knockout_epochs: tuple[int, ...] = ()  # (early, late): Figs 5 and 6
     log_epochs: tuple[int, ...] = ()  # log-spaced snapshots for curves over the whole run
     threads: int | None = 1  # CPU threads while training (None: all); speed only, not results
+    seeds: tuple[int, ...] = ()  # a batch of models, one per seed (default: config.seed alone)
 
     @property
     def snapshots(self) -> tuple[int, ...]:
@@ -76,6 +77,7 @@ def run(setting: Setting, progress: bool | None = None) -> TrainResult:
         setting.epochs,
         setting.lr,
         snapshots=setting.snapshots,
+        seeds=setting.seeds or None,
         log_every=max(1, setting.epochs // 2000),
         progress=progress,
     )
@@ -98,7 +100,9 @@ def lambda_for_ratio(K: int, n: int, L: int, ratio: float) -> float:
 
 def sweep_setting(profile: str | None = None) -> dict:
     """Chapter 2's sweep of a common λ across the threshold of condition (2)."""
-    ratios = (0.03, 0.1, 0.3, 0.6, 0.9, 1.2, 2.0, 4.0, 10.0, 30.0)
+    # Past the end of the nonzero local branch of φ in both profiles (a ratio of 4.0 in quick,
+    # 45.6 in paper): ``branch_end_ratio`` gives it, and the chapter asserts the sweep passes it.
+    ratios = (0.03, 0.1, 0.3, 0.6, 0.9, 1.2, 2.0, 4.0, 10.0, 30.0, 100.0)
     quick = dict(K=3, n=10, d=20, L=3, epochs=6000, lr=1.0, ratios=ratios)
     paper = dict(K=3, n=40, d=60, L=5, epochs=20000, lr=1.0, ratios=ratios)
     return choose(quick, paper, profile)
@@ -173,3 +177,123 @@ def relu_setting(profile: str | None = None) -> Setting:
 
 def relu_run(profile: str | None = None, progress: bool | None = None) -> TrainResult:
     return run(relu_setting(profile), progress=progress)
+
+
+# --------------------------------------------------------------------------------------------
+# Evidence for the ReLU chapter: seeds, widths, and the (λ, d) phase diagram.
+# --------------------------------------------------------------------------------------------
+
+
+def relu_seeds_setting(profile: str | None = None) -> Setting:
+    """The ReLU run of :func:`relu_setting` for five seeds trained as one batch, for as many epochs
+    as the paper build's budget allows (paper: 1.5·10⁵, about 4.5 min of one core; the seed-0
+    run of :func:`relu_setting` goes on to 10⁶). A snapshot at the epoch count of
+    :func:`relu_width_settings` compares widths fairly."""
+    base = relu_setting(profile)
+    s = choose(
+        dict(epochs=12000, width_epochs=4000), dict(epochs=150_000, width_epochs=30_000), profile
+    )
+    E = s["epochs"]
+    return Setting(
+        base.config,
+        E,
+        base.lr,
+        base.layer,
+        figure_epochs=(s["width_epochs"],),
+        log_epochs=_log_epochs(E, 40),
+        seeds=(0, 1, 2, 3, 4),
+    )
+
+
+def relu_width_settings(profile: str | None = None) -> list[Setting]:
+    """The ReLU run at two other widths (paper: d = 33 and 130 around the paper's 65), three seeds
+    each as one batch, for the epochs of ``relu_seeds_setting(...).figure_epochs``."""
+    seeds = relu_seeds_setting(profile)
+    widths = choose((12, 48), (33, 130), profile)
+    E = seeds.figure_epochs[0]
+    return [
+        Setting(
+            replace(seeds.config, d=d),
+            E,
+            seeds.lr,
+            seeds.layer,
+            log_epochs=_log_epochs(E, 20),
+            seeds=(0, 1, 2),
+        )
+        for d in widths
+    ]
+
+
+def relu_seeds_run(profile: str | None = None) -> TrainResult:
+    return run(relu_seeds_setting(profile))
+
+
+def relu_width_runs(profile: str | None = None) -> list[TrainResult]:
+    return [run(setting) for setting in relu_width_settings(profile)]
+
+
+def branch_end_ratio(K: int, n: int, L: int) -> float:
+    """The ratio of condition (2) (common λ) beyond which φ has no nonzero local minimum: where
+    K c n^{1/q} reaches max_t (1 − t) t^{1−2/q}, at t = (q − 2)/(2q − 2), q = L + 1."""
+    from .ufm import regularisation_ratio
+
+    q = L + 1
+    t = (q - 2) / (2 * q - 2)
+    peak = (1 - t) * t ** (1 - 2 / q)
+    lam = peak / (K * n ** (1 / q))  # c = λ when every factor has the same λ
+    return regularisation_ratio(K, n, [lam] * L, lam)
+
+
+def phase_setting(profile: str | None = None) -> dict:
+    """The (λ, d) grid of the phase diagram: ratios of condition (2) from 10⁻⁸ (below the
+    chapters' λ = 5·10⁻³; the ratio grows like λ^{L+1}, so this spans one to three decades of λ)
+    to past the end of the local branch, at widths d < K, d = K, d = 2K and the chapter's."""
+    ratios = (1e-8, 1e-6, 1e-4, 0.01, 0.1, 0.3, 0.6, 0.9, 1.2, 2.0, 5.0, 12.0, 30.0, 100.0, 300.0)
+    quick = dict(K=3, n=10, L=3, widths=(2, 3, 6, 20), epochs=6000, ratios=ratios)
+    paper = dict(K=3, n=40, L=5, widths=(2, 3, 6, 60), epochs=20000, ratios=ratios)
+    s = choose(quick, paper, profile)
+    s["lr"] = 0.5  # 1.0 diverges for the linear model at d = K in the paper profile
+    return s
+
+
+def phase_runs(activation: str, profile: str | None = None) -> list[TrainResult]:
+    """One batch per width: every ratio of :func:`phase_setting` from the same initialisation."""
+    import warnings
+
+    s = phase_setting(profile)
+    K, n, L = s["K"], s["n"], s["L"]
+    lambdas = [lambda_for_ratio(K, n, L, r) for r in s["ratios"]]
+    out = []
+    for d in s["widths"]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # d < K and above-threshold on purpose
+            config = UFMConfig(K=K, n=n, d=d, L=L, activation=activation, seed=0)
+            out.append(
+                train_cached(
+                    config,
+                    s["epochs"],
+                    s["lr"],
+                    log_every=s["epochs"],
+                    lambdas=[(lam, lam) for lam in lambdas],
+                )
+            )
+    return out
+
+
+def relu_lr_setting(profile: str | None = None) -> Setting:
+    """The ReLU run at half the learning rate for twice the epochs of ``relu_width_settings``
+    (the same time η·t of the gradient flow), seeds 0–2: does the learning rate move the tables?"""
+    seeds = relu_seeds_setting(profile)
+    E = 2 * seeds.figure_epochs[0]
+    return Setting(
+        seeds.config,
+        E,
+        seeds.lr / 2,
+        seeds.layer,
+        log_epochs=_log_epochs(E, 20),
+        seeds=(0, 1, 2),
+    )
+
+
+def relu_lr_run(profile: str | None = None) -> TrainResult:
+    return run(relu_lr_setting(profile))

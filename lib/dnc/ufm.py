@@ -47,7 +47,14 @@ class UFMConfig:
         d = positive_int(self.d, "d")
         L = positive_int(self.L, "L")
         if d < K:
-            raise ValueError(f"the width d = {d} must be at least the number of classes K = {K}")
+            # Allowed (the phase diagram trains such models), but rank(W_L⋯W_1H_1) ≤ d < K.
+            warnings.warn(
+                f"the width d = {d} is below the number of classes K = {K}: the K class means "
+                f"of a layer span at most {d} dimensions, so they cannot form an orthogonal frame "
+                "and deep neural collapse (DNC2, DNC3) cannot hold; at most d of the K output "
+                "directions can be fitted",
+                stacklevel=3,
+            )
         if self.activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {self.activation!r}")
         if self.loss not in LOSSES:

@@ -384,6 +384,9 @@ TESTED = (
         "realnet_alignment_beside_ufm",
         "realnet_gradient_coefficients",
         "realnet_knockouts",
+        "linear_phase_diagram",
+        "relu_phase_diagram",
+        "effective_rank_over_training",
     }
 )
 
@@ -460,6 +463,50 @@ def test_realnet_figures_plot_the_measurements(linear_run):
     for ax, vals in zip(fig.axes, spectra.values(), strict=True):
         top = vals[: K * K + 2 * K]
         np.testing.assert_allclose(ax.lines[0].get_ydata(), np.maximum(top, 1e-16 * vals[0]))
+
+
+@pytest.mark.parametrize("name", ["linear_phase_diagram", "relu_phase_diagram"])
+def test_phase_diagrams_mark_every_run_by_its_outcome(name):
+    from dnc import experiments
+
+    s = experiments.phase_setting("quick")
+    ratios = np.asarray(s["ratios"], dtype=float)[:4]
+    widths = np.array([2, 3, 6])
+    names = ["collapsed optimum", "zero solution", "rank-deficient stationary point"]
+    outcome = np.array([[names[(i + j) % 3] for j in range(4)] for i in range(3)], dtype=object)
+    predicted = outcome.copy()
+    predicted[0, 0] = "zero solution"  # one run that is not where the closed form says
+    classes = {"ratio": ratios, "width": widths, "outcome": outcome, "predicted": predicted}
+    (ax,) = REGISTRY[name].function(classes=classes).axes
+    runs = [ln for ln in ax.lines if ln.get_marker() in ("o", "x", "^")]
+    assert len(runs) == outcome.size  # one mark per run
+    for ln in runs:
+        (x,), (y,) = ln.get_xdata(), ln.get_ydata()
+        j, i = int(np.argmin(abs(ratios - x))), int(y)
+        marker = {"collapsed optimum": "o", "zero solution": "x"}.get(outcome[i, j], "^")
+        assert ln.get_marker() == marker
+    misses = [ln for ln in ax.lines if ln.get_marker() == "."]
+    assert len(misses) == 1 and misses[0].get_xdata()[0] == ratios[0]
+
+
+def test_effective_rank_plots_both_tracks():
+    from dnc.figures import paper_a_evidence
+
+    rng = np.random.default_rng(0)
+    tracks = {
+        name: {
+            "epochs": np.arange(1, 6),
+            "weights": rng.uniform(3, 9, 5),
+            "hessian": rng.uniform(9, 40, 5),
+        }
+        for name in ("linear", "relu")
+    }
+    fig = paper_a_evidence.effective_rank_over_training(
+        linear=tracks["linear"], relu=tracks["relu"], profile="quick"
+    )
+    for ax, tr in zip(fig.axes, tracks.values(), strict=True):
+        np.testing.assert_array_equal(ax.lines[0].get_ydata(), tr["weights"])
+        np.testing.assert_array_equal(ax.lines[1].get_ydata(), tr["hessian"])
 
 
 def test_every_registered_figure_is_tested_here():

@@ -103,7 +103,6 @@ def test_balanced_factors_reproduce_the_optimal_product_and_loss():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(d=2), "at least the number of classes"),
         (dict(lambda_W=-1.0), "positive finite"),
         (dict(lambda_W=float("nan")), "positive finite"),
         (dict(lambda_H=0.0), "positive finite"),
@@ -118,6 +117,12 @@ def test_bad_config(kwargs, message):
     base = dict(K=3, n=4, d=5, L=3)
     with pytest.raises(ValueError, match=message):
         ufm.UFMConfig(**{**base, **kwargs})
+
+
+def test_width_below_classes_warns_why():
+    with pytest.warns(UserWarning, match="cannot form an orthogonal frame"):
+        config = ufm.UFMConfig(K=3, n=4, d=2, L=3)
+    assert config.widths() == [2, 2, 2, 3]
 
 
 def test_mismatched_shapes_are_named():

@@ -3,6 +3,7 @@
 from . import (  # noqa: F401
     collapse,
     paper_a,
+    paper_a_evidence,
     paper_a_later,
     paper_a_matrices,
     paper_a_relu,
