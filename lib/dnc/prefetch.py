@@ -36,6 +36,11 @@ class Run:
 # The longest first (measured at the paper profile); the order is the order of submission.
 RUNS: tuple[Run, ...] = (
     Run("relu_ufm", "experiments:relu_run", kwargs={"progress": False}),
+    Run("relu_seeds", "experiments:relu_seeds_run"),
+    Run("relu_widths", "experiments:relu_width_runs"),
+    Run("relu_lr", "experiments:relu_lr_run"),
+    Run("phase_relu", "experiments:phase_runs", ("relu",)),
+    Run("phase_linear", "experiments:phase_runs", ("linear",)),
     # paper B: one entry per seed (deep_rfm_experiments.SEEDS), as the chapters' *_runs call them
     *(
         Run(f"deep_rfm_{data}_seed{s}", "deep_rfm_experiments:deep_rfm_run", (data,), {"seed": s})
