@@ -3,6 +3,7 @@
 python -m dnc list
 python -m dnc figure NAME [--profile quick|paper] [--out DIR]
 python -m dnc figure all  [--profile quick|paper] [--out DIR]
+python -m dnc prefetch [--jobs N] [--threads T] [--profile quick|paper] [--only NAME ...]
 """
 
 from __future__ import annotations
@@ -33,7 +34,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     fig.add_argument("--out", default="figures", help="output folder (default: figures)")
     sub.add_parser("code-version", help="print the hash of the lib's code that keys the caches")
+    pre = sub.add_parser("prefetch", help="compute the book's long runs in parallel (cached)")
+    pre.add_argument("--jobs", type=int, default=None, help="processes (default: cores)")
+    pre.add_argument("--threads", type=int, default=1, help="CPU threads per process")
+    pre.add_argument("--profile", choices=("quick", "paper"), default=None)
+    pre.add_argument("--only", nargs="*", default=None, help="run names (default: all)")
     args = parser.parse_args(argv)
+
+    if args.command == "prefetch":
+        import os
+
+        from .prefetch import prefetch
+
+        if args.profile is not None:
+            os.environ["DNC_PROFILE"] = args.profile  # inherited by the worker processes
+        try:
+            prefetch(args.only, jobs=args.jobs, threads=args.threads)
+        except ValueError as err:
+            print(err, file=sys.stderr)
+            return 2
+        return 0
 
     if args.command == "code-version":
         from .cache import code_version

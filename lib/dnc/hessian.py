@@ -51,9 +51,10 @@ def jacobian_factors(H1, Ws, l, activation: str = "linear", loss: str = "mse"):
     L, N, K = len(Ws), H1.shape[1], Ws[-1].shape[0]
     T = np.broadcast_to(np.eye(K), (N, K, K))
     for m in range(L, l, -1):  # multiply by W_m then by the mask of layer m−1's output
-        T = T @ Ws[m - 1]
+        # One (NK × d_m) · (d_m × d_{m−1}) product rather than N small ones.
+        T = (np.ascontiguousarray(T).reshape(N * K, -1) @ Ws[m - 1]).reshape(N, K, -1)
         if activation == "relu":
-            T = T * (Ws[m - 2] @ xs[m - 2] > 0).T[:, None, :]
+            T *= (xs[m - 1] > 0).T[:, None, :]  # h^(m) = relu(W_{m−1} h^(m−1)) > 0
     if loss == "ce":
         P = softmax(xs[-1]).T  # (N, K)
         mean_row = np.einsum("ik,ika->ia", P, T)  # Σ_k p_ik ã_ik
@@ -149,20 +150,35 @@ def layer_hessian_spectrum(H1, Ws, l, activation: str = "linear", loss: str = "m
     return _gram_spectrum(At, X, dim)
 
 
+def _matvecs(At, X, V) -> np.ndarray:
+    """Hess_l V for a stack of d_l × d_{l−1} matrices V (m, d_l, d_{l−1}), from the factors (Ã, X):
+    (1/N) Σ_i Ã_iᵀ Ã_i V x_i x_iᵀ, with r_ic = ã_icᵀ V x_i (J v) computed once per sample."""
+    VX = np.einsum("mab,bi->mai", V, X)  # V x_i
+    r = np.einsum("ica,mai->mic", At, VX)  # J v: one entry per (sample, output)
+    back = np.einsum("mic,ica->mai", r, At)  # Ã_iᵀ r_i
+    return back @ X.T / X.shape[1]
+
+
 def hessian_matvec(H1, Ws, l, v, activation: str = "linear", loss: str = "mse") -> np.ndarray:
     """Hess_l v for a flattened v (length d_l d_{l−1}): (1/N) Σ_i vec(Ã_iᵀ Ã_i V x_i x_iᵀ), V = unvec(v)."""
     At, X = jacobian_factors(H1, Ws, l, activation, loss)
-    V = np.asarray(v, dtype=np.float64).reshape(At.shape[2], X.shape[0])
-    r = np.einsum("ica,ab,bi->ic", At, V, X)  # J v, one entry per (sample, output)
-    return (np.einsum("ic,ica,bi->ab", r, At, X) / X.shape[1]).ravel()
+    V = np.asarray(v, dtype=np.float64).reshape(1, At.shape[2], X.shape[0])
+    return _matvecs(At, X, V)[0].ravel()
+
+
+def _alignments(vs: np.ndarray, hvs: np.ndarray) -> np.ndarray:
+    """|vᵀ Hv|² / (‖v‖² ‖Hv‖²) row by row (0 where a norm vanishes)."""
+    num = np.sum(vs * hvs, axis=1) ** 2
+    denom = np.sum(vs**2, axis=1) * np.sum(hvs**2, axis=1)
+    safe = np.where(denom > 0, denom, 1.0)
+    return np.where(denom > 0, num / safe, 0.0)
 
 
 def rayleigh_alignment(H1, Ws, l, v, activation: str = "linear", loss: str = "mse") -> float:
     """|vᵀ Hess v|² / (‖v‖² ‖Hess v‖²) ∈ [0, 1]: equal to 1 iff v is an eigenvector (paper A's f_cc')."""
     v = np.asarray(v, dtype=np.float64).ravel()
     hv = hessian_matvec(H1, Ws, l, v, activation, loss)
-    denom = (v @ v) * (hv @ hv)
-    return float((v @ hv) ** 2 / denom) if denom > 0 else 0.0
+    return float(_alignments(v[None], hv[None])[0])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -252,15 +268,15 @@ def predicted_eigenvectors(H1, Ws, l, activation: str = "linear") -> np.ndarray:
 
 
 def predicted_alignments(H1, Ws, l, activation: str = "linear") -> np.ndarray:
-    """K×K matrix of f_cc' = |vᵀ Hess_l v|² / (‖v‖² ‖Hess_l v‖²) with v = μ_c^(l+1) ⊗ μ_c'^(l)."""
+    """K×K matrix of f_cc' = |vᵀ Hess_l v|² / (‖v‖² ‖Hess_l v‖²) with v = μ_c^(l+1) ⊗ μ_c'^(l).
+
+    The Jacobian factors are computed once and the K² products Hess_l v taken together."""
     vecs = predicted_eigenvectors(H1, Ws, l, activation)
     K = vecs.shape[0]
-    return np.array(
-        [
-            [rayleigh_alignment(H1, Ws, l, vecs[c, e], activation) for e in range(K)]
-            for c in range(K)
-        ]
-    )
+    At, X = jacobian_factors(H1, Ws, l, activation)
+    flat = vecs.reshape(K * K, -1)
+    hvs = _matvecs(At, X, flat.reshape(K * K, At.shape[2], X.shape[0])).reshape(K * K, -1)
+    return _alignments(flat, hvs).reshape(K, K)
 
 
 def predicted_outlier_eigenvalues(H1, Ws, l, activation: str = "linear") -> np.ndarray:
@@ -296,16 +312,50 @@ def outlier_count(eigenvalues, max_count: int, rtol: float = 1e-12) -> int:
 
 def top_eigenpairs(H1, Ws, l, k: int, activation: str = "linear", loss: str = "mse"):
     """(eigenvalues, eigenvectors D×k) of the top k of Hess_l = (1/N) JᵀJ, through the Gram
-    (1/N) J Jᵀ = W Λ Wᵀ: the eigenvectors are Jᵀ w_j / √(N λ_j)."""
-    V = papyan_vectors(H1, Ws, l, activation, loss=loss)  # rows of J, shape (K, n, K, D)
-    J = V.reshape(-1, V.shape[-1])
-    N = V.shape[0] * V.shape[1]
-    vals, vecs = np.linalg.eigh(J @ J.T / N)
-    order = np.argsort(vals)[::-1][: int(k)]
-    vals, vecs = vals[order], vecs[:, order]
+    (1/N) J Jᵀ = W Λ Wᵀ (only its top k eigenpairs, by LAPACK's subset solver): the eigenvectors
+    are Jᵀ w_j / √(N λ_j), i.e. vec(Σ_i (Σ_c w_ic,j ã_ic) x_iᵀ) / √(N λ_j)."""
+    At, X = jacobian_factors(H1, Ws, l, activation, loss)
+    N, K, d = At.shape
+    k = int(k)
+    if not 1 <= k <= N * K:
+        raise ValueError(
+            f"Hess_l has fewer than k = {k} nonzero eigenvalues (rank <= NK = {N * K})"
+        )
+    if activation == "linear" and loss == "mse":
+        return _kronecker_top(At[0], X, k)
+    rows = At.reshape(N * K, d)
+    with _one_blas_thread():
+        gram = rows @ rows.T
+        gram.reshape(N, K, N, K)[...] *= (X.T @ X / N)[:, None, :, None]
+        vals, vecs = eigh(
+            gram,
+            subset_by_index=[N * K - k, N * K - 1],
+            driver="evr",
+            check_finite=False,
+            overwrite_a=True,
+        )
+    vals, vecs = vals[::-1], vecs[:, ::-1]
     if np.any(vals <= 0):
         raise ValueError(f"Hess_l has fewer than k = {k} nonzero eigenvalues")
-    return vals, (J.T @ vecs) / np.sqrt(N * vals)
+    left = np.einsum("icj,ica->jai", vecs.reshape(N, K, k), At)  # Σ_c w_ic,j ã_ic
+    out = (left @ X.T).reshape(k, -1).T
+    return vals, out / np.sqrt(N * vals)
+
+
+def _kronecker_top(A, X, k: int):
+    """Top k eigenpairs of AᵀA ⊗ Σ (Σ = X Xᵀ/N, the linear model's Hess_l) from the two factors'
+    eigenpairs: the eigenvalues are the products α_i σ_j, the eigenvectors u_i ⊗ v_j."""
+    with _one_blas_thread():
+        a_vals, a_vecs = eigh(A.T @ A, driver="evr", check_finite=False)
+        s_vals, s_vecs = eigh(X @ X.T / X.shape[1], driver="evr", check_finite=False)
+    prods = np.outer(np.clip(a_vals, 0.0, None), np.clip(s_vals, 0.0, None))
+    order = np.argsort(prods, axis=None, kind="stable")[::-1][:k]
+    i, j = np.unravel_index(order, prods.shape)
+    vals = prods[i, j]
+    if np.any(vals <= 1e-14 * max(prods.max(), 1e-300)):
+        raise ValueError(f"Hess_l has fewer than k = {k} nonzero eigenvalues")
+    vecs = np.einsum("am,bm->abm", a_vecs[:, i], s_vecs[:, j]).reshape(-1, k)
+    return vals, vecs
 
 
 def coefficients(g, vectors) -> np.ndarray:

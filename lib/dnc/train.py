@@ -103,7 +103,7 @@ class Stepper:
         Y = self.Y
         if H.shape[0] == 1:
             # A batch of one runs as plain matrices: MKL's 2-D products beat its batched ones here.
-            H, Ws, Y = H[0], [W[0] for W in Ws], Y[0]
+            H, Ws, Y = self._plain(H, Ws)
         self._loss = None
         self._with_loss = with_loss
         if self.config.activation == "linear":
@@ -116,6 +116,18 @@ class Stepper:
             return self._loss.reshape(-1)
         loss = R.square().sum(dim=(-2, -1)) / (2 * self.config.N)
         return loss.reshape(-1)
+
+    def _plain(self, H, Ws):
+        """(H[0], [W[0] …], Y[0]) for a batch of one, the views kept between steps: the updates are
+        in place, so the same tensors come back every step and a view costs ~5 µs to make."""
+        key = (H.data_ptr(), *(W.data_ptr() for W in Ws))
+        cached = getattr(self, "_views", None)
+        if cached is None or cached[0] != key:
+            plain = (H[0], [W[0] for W in Ws], self.Y[0])
+            self._transposes = (plain[0].mT, [W.mT for W in plain[1]])
+            cached = (key, plain)
+            self._views = cached
+        return cached[1]
 
     def _error(self, A, B, Y):
         """The output error N ∂(data term)/∂Z at Z = A B: Z − Y for MSE (one fused addmm),
@@ -165,6 +177,8 @@ class Stepper:
     def _relu(self, H, Ws, Y):
         """One step of the ReLU model; returns the residual Z − Y before it."""
         L = len(Ws)
+        if H.dim() == 2:
+            return self._relu_plain(H, Ws, Y)
         xs = [H]
         for l in range(L - 1):
             xs.append((Ws[l] @ xs[-1]).clamp_min_(0.0))
@@ -181,6 +195,31 @@ class Stepper:
         grad_H = Ws[0].mT @ delta  # W_1 and H_1 each need the other before its update
         _add_product_(Ws[0], delta, H.mT, self.decay_W[0], self.alpha)
         H.mul_(self.decay_H).add_(grad_H, alpha=self.alpha)
+        return R
+
+    def _relu_plain(self, H, Ws, Y):
+        """:meth:`_relu` for one model (plain matrices): the same products, called as ``torch.mm``
+        and ``addmm`` directly (no ``matmul`` dispatch), with the transposed views of W_l and H_1
+        made once (see :meth:`_plain`) and H_1 updated by one ``addmm``."""
+        L, alpha, mm, addmm = len(Ws), self.alpha, torch.mm, torch.addmm
+        decay_W, decay_H = self.decay_W, self.decay_H
+        if isinstance(decay_H, torch.Tensor):  # per-model λ's; a batch of one has one of each
+            decay_W = [float(w.reshape(-1)[0]) for w in decay_W]
+            decay_H = float(decay_H.reshape(-1)[0])
+        Ht, WTs = self._transposes
+        xs = [H]
+        for l in range(L - 1):
+            xs.append(mm(Ws[l], xs[-1]).clamp_min_(0.0))
+        R = self._error(Ws[L - 1], xs[-1], Y)  # N ∂ℓ/∂Z (Z − Y for MSE)
+        delta = R
+        for l in range(L, 1, -1):
+            back = mm(WTs[l - 1], delta)
+            _THRESHOLD_BACKWARD(back, xs[l - 1], 0.0, grad_input=back)
+            Ws[l - 1].addmm_(delta, xs[l - 1].mT, beta=decay_W[l - 1], alpha=alpha)
+            delta = back
+        new_H = addmm(H, WTs[0], delta, beta=decay_H, alpha=alpha)  # W_1 before its update
+        Ws[0].addmm_(delta, Ht, beta=decay_W[0], alpha=alpha)  # H_1 before its update
+        H.copy_(new_H)
         return R
 
 

@@ -1,0 +1,63 @@
+"""dnc.prefetch: the registry of long runs, computed in worker processes through the cache."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dnc import experiments, prefetch
+
+
+def _files(root: Path) -> dict[str, float]:
+    return {str(p): p.stat().st_mtime for p in root.rglob("*.npz")} if root.exists() else {}
+
+
+def test_every_entry_names_a_function_of_dnc():
+    assert len({r.name for r in prefetch.RUNS}) == len(prefetch.RUNS)
+    for run in prefetch.RUNS:
+        assert callable(run.function()), run.target
+
+
+def test_the_paper_b_runs_cover_every_seed():
+    from dnc import deep_rfm_experiments
+
+    for target in ("deep_rfm_experiments:mlp_run", "deep_rfm_experiments:deep_rfm_run"):
+        seeds = {r.kwargs.get("seed") for r in prefetch.RUNS if r.target == target}
+        assert set(deep_rfm_experiments.SEEDS) <= seeds, target
+
+
+def test_the_depth_runs_are_those_of_the_depth_setting():
+    from dnc import experiments_later
+
+    registered = {r.args[0] for r in prefetch.RUNS if r.target.endswith(":depth_run")}
+    for profile in ("quick", "paper"):
+        assert registered == set(experiments_later.depth_setting(profile).totals)
+
+
+def test_prefetch_in_processes_fills_the_cache_that_the_chapters_read(tmp_path, monkeypatch):
+    monkeypatch.setenv("DNC_PROFILE", "quick")
+    cache = Path(os.environ["DNC_CACHE_DIR"])
+    names = ["one_layer", "varied_lambda"]
+    times = prefetch.prefetch(names, jobs=2, verbose=False)
+    assert set(times) == {*names, "_wall"}
+    written = _files(cache)
+    assert len(written) == 2  # one stored result per run, no checkpoint left behind
+    # The chapters' own calls now read those files: nothing is computed or written again.
+    result = experiments.one_layer_run()
+    varied = experiments.run(experiments.varied_lambda_setting())
+    assert _files(cache) == written
+    assert np.isfinite(result.final_loss).all() and np.isfinite(varied.final_loss).all()
+    # A second prefetch is a no-op: the same files, untouched, and each run returns at once.
+    again = prefetch.prefetch(names, jobs=1, verbose=False)
+    assert _files(cache) == written
+    assert all(again[n] < 0.5 * times[n] for n in names)
+
+
+def test_prefetch_rejects_bad_arguments():
+    with pytest.raises(ValueError, match="unknown prefetch run"):
+        prefetch.select(["nonexistent"])
+    with pytest.raises(ValueError, match="jobs must be >= 1"):
+        prefetch.prefetch(["one_layer"], jobs=0)
+    with pytest.raises(ValueError, match="threads must be >= 1"):
+        prefetch.prefetch(["one_layer"], threads=0)
