@@ -15,7 +15,7 @@ def _measured(result, profile):
     return result or experiments.measurements(experiments.setting(profile))
 
 
-@figure("A", "MNIST (later version)")
+@figure("A", "MNIST spectra (later version)")
 def realnet_hessian_outliers(result=None, profile=None):
     """Spectra of the linear layers' Hessians Hess_l of a trained residual network on MNIST, top
     K² in red (paper A, later version: the MNIST outlier spectra)."""
@@ -32,7 +32,7 @@ def realnet_hessian_outliers(result=None, profile=None):
     return fig
 
 
-@figure("A", "MNIST (later version)")
+@figure("A", "MNIST alignment (later version)")
 def realnet_alignment_beside_ufm(result=None, profile=None):
     """f_cc' of the predicted eigenvectors μ_c^(l+1) ⊗ μ_c'^(l), layer by layer: every seed of the
     residual network on MNIST beside the deep linear UFM (paper A, later version)."""
@@ -68,7 +68,7 @@ def realnet_alignment_beside_ufm(result=None, profile=None):
     return fig
 
 
-@figure("A", "MNIST (later version)")
+@figure("book")
 def realnet_gradient_coefficients(result=None, profile=None, layer: int = 2):
     """The gradient's coefficients f̃_cc' in the natural basis μ_c^(l+1) ⊗ μ_c'^(l) of one layer
     of the residual network (seed 0) beside the UFM's: diagonal 1/K, off-diagonal 0 predicted."""
@@ -87,7 +87,7 @@ def realnet_gradient_coefficients(result=None, profile=None, layer: int = 2):
     return fig
 
 
-@figure("A", "MNIST (later version)")
+@figure("book")
 def realnet_knockouts(result=None, profile=None, layer: int = 2):
     """Top eigenvalues of Hess_l of the residual network and of Hess_l minus each of Papyan's
     components (class, cross-class, within-class), as paper A's Figure 6 for the UFM."""
