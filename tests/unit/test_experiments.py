@@ -52,7 +52,12 @@ def setting_of(name, which):
 def test_every_setting_is_consistent(name, which):
     s = setting_of(name, which)
     if isinstance(s, dict):  # a sweep: sizes and ratios of condition (2)
-        cfg = ufm.UFMConfig(K=s["K"], n=s["n"], d=s["d"], L=s["L"])  # validates the sizes
+        widths = s["widths"] if "widths" in s else (s["d"],)  # a phase diagram has several
+        assert len(widths) >= 1
+        for d in widths:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)  # d < K warns why DNC cannot hold
+                cfg = ufm.UFMConfig(K=s["K"], n=s["n"], d=d, L=s["L"])  # validates the sizes
         ratios = np.asarray(s["ratios"])
         assert (ratios < 1).any() and (ratios > 1).any(), "the sweep must cross the threshold"
         assert s["epochs"] >= 1 and s["lr"] > 0 and cfg.N == s["K"] * s["n"]
