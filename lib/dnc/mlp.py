@@ -17,6 +17,7 @@ from . import metrics
 from ._checks import as_matrix, positive, positive_int
 from .agop import layer_agops, nfa_correlation
 from .data import class_labels, one_hot
+from .train import torch_threads
 
 
 class MLP(nn.Module):
@@ -70,6 +71,7 @@ def train_mlp(
     seed: int = 0,
     record_every: int = 25,
     target_off: float = -1.0,
+    threads: int | None = 1,
 ):
     """Train :class:`MLP` by Adam on the mean squared error to targets 1/``target_off``.
 
@@ -79,8 +81,18 @@ def train_mlp(
     against the simplex ETF), ``nfa`` and ``nfa_sqrt``
     (records × depth: ρ(W_lᵀW_l, AGOP_l) and ρ(W_lᵀW_l, AGOP_l^{1/2}) for the hidden layers, as
     the authors' code measures them) and ``decomposition`` (records × depth × 3, see
-    :func:`layer_nc1_decomposition`). Runs on the GPU when one is present.
+    :func:`layer_nc1_decomposition`). Runs on the GPU when one is present, else on ``threads``
+    CPU threads (1 by default: float32 sums split across threads round differently, so Adam's
+    trajectory, and every pinned number, would depend on the machine's core count).
     """
+    with torch_threads(threads):
+        return _train_mlp(X, y, width, depth, init_gain, lr, epochs, batch_size, seed,
+                          record_every, target_off)  # fmt: skip
+
+
+def _train_mlp(
+    X, y, width, depth, init_gain, lr, epochs, batch_size, seed, record_every, target_off
+):
     X = as_matrix(X, "X")
     lab = class_labels(y, X.shape[0], "y")
     epochs, batch_size = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size")

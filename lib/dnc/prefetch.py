@@ -57,6 +57,13 @@ RUNS: tuple[Run, ...] = (
         Run(f"paper_b_mlp_seed{s}", "deep_rfm_experiments:mlp_run", kwargs={"seed": s})
         for s in (0, 1, 2)
     ),
+    # the chapter "Real networks": one entry per (loss, seed) of realnet.experiments.setting()
+    *(
+        Run(f"realnet_{loss}_seed{s}", "realnet.experiments:network_run", (loss, s))
+        for loss in ("mse", "ce")
+        for s in (0, 1, 2)
+    ),
+    Run("realnet_ufm", "realnet.experiments:ufm_run"),
     Run("regularisation_sweep", "experiments:regularisation_sweep"),
     Run("deep_linear", "experiments:deep_linear_run"),
     Run("varied_lambda", "prefetch:varied_lambda_run"),

@@ -35,6 +35,15 @@ def test_the_depth_runs_are_those_of_the_depth_setting():
         assert registered == set(experiments_later.depth_setting(profile).totals)
 
 
+def test_the_real_network_runs_are_those_of_the_chapter_setting():
+    from dnc.realnet import experiments as realnet
+
+    registered = {r.args for r in prefetch.RUNS if r.target.endswith(":network_run")}
+    for profile in ("quick", "paper"):
+        seeds = realnet.setting(profile).seeds
+        assert registered == {(loss, s) for loss in ("mse", "ce") for s in seeds}
+
+
 def test_prefetch_in_processes_fills_the_cache_that_the_chapters_read(tmp_path, monkeypatch):
     monkeypatch.setenv("DNC_PROFILE", "quick")
     cache = Path(os.environ["DNC_CACHE_DIR"])

@@ -82,6 +82,18 @@ def networks(s: Setting, loss: str = "mse", root=None, progress: bool | None = N
     return runs, images, labels
 
 
+def network_run(loss: str, seed: int, profile: str | None = None) -> None:
+    """Train (or read) one network of :func:`networks`; the prefetch calls this, one per process."""
+    s = setting(profile)
+    images, labels = load_images(s.config.dataset, s.config.n_per_class)
+    train_cached(replace(s.config, seed=seed, loss=loss), images, labels, progress=False)
+
+
+def ufm_run(profile: str | None = None) -> None:
+    """Train (or read) the UFMs of :func:`ufm_runs`; for the prefetch."""
+    ufm_runs(setting(profile))
+
+
 def ufm_runs(s: Setting):
     """The deep linear UFM beside the network: same K, n, d, L, one model per seed."""
     return train_ufm_cached(

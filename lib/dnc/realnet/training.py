@@ -294,9 +294,11 @@ def train_cached(
     device=None,
     progress: bool | None = None,
     use_cache: bool = True,
-    threads: int | None = None,
+    threads: int | None = 1,
 ) -> RealNetRun:
-    """:func:`train`, stored by the config, the data's fingerprint and the code version."""
+    """:func:`train`, stored by the config, the data's fingerprint and the code version, on
+    ``threads`` CPU threads (1 by default, so that the trajectory does not depend on the core
+    count; ``None`` keeps torch's setting)."""
     lab = as_labels(labels, images.shape[0], "labels")
     key = {"config": config.as_dict(), "data": fingerprint(images, lab)}
 
