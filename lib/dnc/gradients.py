@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .collapse import layer_class_means, products, scaling_constant
-from .hessian import _layer, jacobian_factors
+from .hessian import _layer, jacobian_factors, kronecker_top_factors
 from .ufm import check_params, layer_inputs, targets
 
 
@@ -32,12 +32,17 @@ def backprop_factors(H1, Ws, l, activation: str = "linear") -> tuple[np.ndarray,
     H1, Ws = check_params(H1, Ws)
     l = _layer(Ws, l)
     At, X = jacobian_factors(H1, Ws, l, activation)
+    return _output_errors(H1, Ws, At, activation), X
+
+
+def _output_errors(H1, Ws, At, activation: str) -> np.ndarray:
+    """E[:, i] = Ã_iᵀ u_i from the Jacobian factors ``At`` (N × K × d_l) and the residuals u_i."""
     out = layer_inputs(H1, Ws, activation)[-1]
     K, N = out.shape
     if N % K:
         raise ValueError(f"N = {N} columns cannot be split into K = {K} equal classes")
     U = out - targets(K, N // K)  # K × N residuals
-    return np.einsum("ica,ci->ai", At, U), X
+    return np.einsum("ica,ci->ai", At, U)
 
 
 def data_gradient_matrix(H1, Ws, l, activation: str = "linear") -> np.ndarray:
@@ -110,17 +115,16 @@ def top_eigenvectors(H1, Ws, l, k: int | None = None):
     Linear model only; no d_l d_{l−1} matrix is formed.
     """
     At, X = jacobian_factors(H1, Ws, l, "linear")
-    A = At[0]
+    return _top_factors(At[0], X, k)
+
+
+def _top_factors(A, X, k: int | None):
+    """:func:`dnc.hessian.kronecker_top_factors` with k defaulting to K² and checked."""
     K = A.shape[0]
     k = K * K if k is None else int(k)
     if not 1 <= k <= A.shape[1] * X.shape[0]:
         raise ValueError(f"k must be in 1..{A.shape[1] * X.shape[0]}, got {k}")
-    a_vals, a_vecs = np.linalg.eigh(A.T @ A)
-    s_vals, s_vecs = np.linalg.eigh(X @ X.T / X.shape[1])
-    prods = np.outer(a_vals, s_vals)
-    order = np.argsort(prods, axis=None, kind="stable")[::-1][:k]
-    i, j = np.unravel_index(order, prods.shape)
-    return a_vecs[:, i].T, s_vecs[:, j].T, prods[i, j]
+    return kronecker_top_factors(A, X, k)
 
 
 def top_eigenvector_coefficients(H1, Ws, l, lambda_W: float = 0.0, k: int | None = None):
@@ -128,13 +132,14 @@ def top_eigenvector_coefficients(H1, Ws, l, lambda_W: float = 0.0, k: int | None
     Hess_l (:func:`top_eigenvectors`), using (u ⊗ v)ᵀ vec(G) = uᵀ G v. ``lambda_W = 0`` gives g̃^(l).
     """
     lam = _lambda(lambda_W)
-    _, Ws_checked = check_params(H1, Ws)
-    l = _layer(Ws_checked, l)
-    G = data_gradient_matrix(H1, Ws, l) + lam * Ws_checked[l - 1]
+    H1, Ws = check_params(H1, Ws)
+    l = _layer(Ws, l)
+    At, X = jacobian_factors(H1, Ws, l, "linear")  # once, for the gradient and the eigenvectors
+    G = _output_errors(H1, Ws, At, "linear") @ X.T / X.shape[1] + lam * Ws[l - 1]
     total = np.sum(G**2)
     if total == 0:
         raise ValueError("the gradient is exactly zero; its coefficients are undefined")
-    left, right, _ = top_eigenvectors(H1, Ws, l, k)
+    left, right, _ = _top_factors(At[0], X, k)
     return np.einsum("ma,ab,mb->m", left, G, right) ** 2 / total
 
 

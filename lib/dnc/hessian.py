@@ -342,19 +342,26 @@ def top_eigenpairs(H1, Ws, l, k: int, activation: str = "linear", loss: str = "m
     return vals, out / np.sqrt(N * vals)
 
 
-def _kronecker_top(A, X, k: int):
-    """Top k eigenpairs of AᵀA ⊗ Σ (Σ = X Xᵀ/N, the linear model's Hess_l) from the two factors'
-    eigenpairs: the eigenvalues are the products α_i σ_j, the eigenvectors u_i ⊗ v_j."""
+def kronecker_top_factors(A, X, k: int):
+    """The top k eigenpairs of AᵀA ⊗ Σ (Σ = X Xᵀ/N, the linear model's Hess_l) in factored form:
+    (left k×d_l, right k×d_{l−1}, values), eigenvector m being left[m] ⊗ right[m] with eigenvalue
+    α_i σ_j, the product of the factors' eigenvalues (negative round-off clipped to 0)."""
     with _one_blas_thread():
         a_vals, a_vecs = eigh(A.T @ A, driver="evr", check_finite=False)
         s_vals, s_vecs = eigh(X @ X.T / X.shape[1], driver="evr", check_finite=False)
     prods = np.outer(np.clip(a_vals, 0.0, None), np.clip(s_vals, 0.0, None))
     order = np.argsort(prods, axis=None, kind="stable")[::-1][:k]
     i, j = np.unravel_index(order, prods.shape)
-    vals = prods[i, j]
-    if np.any(vals <= 1e-14 * max(prods.max(), 1e-300)):
+    return a_vecs[:, i].T, s_vecs[:, j].T, prods[i, j]
+
+
+def _kronecker_top(A, X, k: int):
+    """:func:`kronecker_top_factors` with the eigenvectors formed (D×k); an error when fewer than
+    k eigenvalues are nonzero."""
+    left, right, vals = kronecker_top_factors(A, X, k)
+    if np.any(vals <= 1e-14 * max(vals.max(), 1e-300)):
         raise ValueError(f"Hess_l has fewer than k = {k} nonzero eigenvalues")
-    vecs = np.einsum("am,bm->abm", a_vecs[:, i], s_vecs[:, j]).reshape(-1, k)
+    vecs = np.einsum("ma,mb->abm", left, right).reshape(-1, k)
     return vals, vecs
 
 

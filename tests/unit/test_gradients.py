@@ -113,3 +113,21 @@ def test_bad_input_is_rejected_with_clear_errors():
         gradients.data_gradient(H1, [Ws[0], Ws[2], Ws[1]], 1)
     with pytest.raises(ValueError, match="equal classes"):
         gradients.data_gradient(H1[:, :-1], Ws, 1)
+
+
+def test_top_coefficients_compute_the_jacobian_factors_once(monkeypatch):
+    _, (H1, Ws) = trained()
+    lam = 4e-3
+    expected = np.einsum(
+        "ma,ab,mb->m",
+        *gradients.top_eigenvectors(H1, Ws, 2)[:1],
+        gradients.data_gradient_matrix(H1, Ws, 2) + lam * Ws[1],
+        gradients.top_eigenvectors(H1, Ws, 2)[1],
+    )
+    expected = expected**2 / np.sum((gradients.data_gradient_matrix(H1, Ws, 2) + lam * Ws[1]) ** 2)
+    calls = []
+    real = gradients.jacobian_factors
+    monkeypatch.setattr(gradients, "jacobian_factors", lambda *a: calls.append(1) or real(*a))
+    got = gradients.top_eigenvector_coefficients(H1, Ws, 2, lam)
+    assert len(calls) == 1
+    np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-15)
