@@ -113,3 +113,27 @@ def papyan_parts(vectors: dict) -> dict[str, sp.Matrix]:
         "cross": outer_sum(v_cc[c, e] - v_c[c] for c in range(K) for e in range(K)) / K,
         "within": outer_sum(vectors[i, c, e] - v_cc[c, e] for (i, c, e) in vectors) / (K * n),
     }
+
+
+def masked_relu_hessian(masks_1: list[sp.Matrix], masks_2: list[sp.Matrix], K: int):
+    """A three-layer ReLU network fixed on one activation pattern per sample: sample i is mapped by
+    W_3 D₂ᵢ W_2 D₁ᵢ W_1 h_i (D₁ᵢ = ``masks_1[i]``, D₂ᵢ = ``masks_2[i]``, diagonal 0/1, d×d), with
+    free symbolic H (d×N), W_1, W_2 (d×d), W_3 (K×d) and targets e_i (so N ≤ K).
+
+    Returns (sympy's Hessian of the MSE data term in vec(W_2), row-major, and the formula
+    Av_i{Ã_iᵀÃ_i ⊗ x_i x_iᵀ} with Ã_i = W_3 D₂ᵢ and x_i = D₁ᵢ W_1 h_i), both d²×d²."""
+    N, d = len(masks_1), masks_1[0].shape[0]
+    if len(masks_2) != N or N > K:
+        raise ValueError(
+            f"need one pair of masks per sample and N <= K = {K}, got {N} and {len(masks_2)}"
+        )
+    H = symbolic_matrix("h", d, N)
+    W1, W2, W3 = symbolic_matrix("a", d, d), symbolic_matrix("b", d, d), symbolic_matrix("c", K, d)
+    Y = sp.eye(K)
+    loss, formula = 0, sp.zeros(d * d, d * d)
+    for i in range(N):
+        x = masks_1[i] * W1 * H[:, i]  # the input of layer 2
+        A_tilde = W3 * masks_2[i]
+        loss += sum(r**2 for r in A_tilde * W2 * x - Y[:, i]) / (2 * N)
+        formula += sp.kronecker_product(A_tilde.T * A_tilde, x * x.T) / N
+    return sp.hessian(loss, list(W2)), formula

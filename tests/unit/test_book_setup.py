@@ -289,3 +289,19 @@ def test_papyan_parts_need_every_sample_class_output_triple():
     del vectors[1, 1, 1]
     with pytest.raises(ValueError, match="need a vector for every"):
         symbolic.papyan_parts(vectors)
+
+
+def test_symbolic_masked_relu_hessian_is_the_kronecker_average():
+    import sympy as sp
+
+    from dnc import symbolic
+
+    masks_1, masks_2 = [sp.diag(1, 0), sp.diag(1, 1)], [sp.diag(0, 1), sp.diag(1, 1)]
+    hess, formula = symbolic.masked_relu_hessian(masks_1, masks_2, K=2)
+    assert hess.shape == (4, 4) and sp.expand(hess - formula) == sp.zeros(4, 4)
+    # the masks matter: another pattern gives another Hessian, and the formula follows it
+    other, other_formula = symbolic.masked_relu_hessian(masks_1, masks_2[::-1], K=2)
+    assert sp.expand(other - hess) != sp.zeros(4, 4)
+    assert sp.expand(other - other_formula) == sp.zeros(4, 4)
+    with pytest.raises(ValueError, match="one pair of masks per sample"):
+        symbolic.masked_relu_hessian(masks_1, masks_2[:1], K=2)
