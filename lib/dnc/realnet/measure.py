@@ -21,8 +21,15 @@ for every sample, so AGOP_l = A^(l)ᵀA^(l) (:func:`head_agops`). And Hess_l = S
 S = A^(l+1)ᵀA^(l+1), Σ = Av{h^(l) h^(l)ᵀ}, so for v = u ⊗ w, Hess_l v = Su ⊗ Σw and
 f(u ⊗ w) = f_S(u) f_Σ(w) with f_M(x) = (xᵀMx)²/(‖x‖²‖Mx‖²) (:func:`kronecker_alignments`).
 
-The Hessian and gradient entries use the MSE data term ½‖z − y‖² averaged over samples; for a
-cross-entropy network they are left out (NaN) until dnc.hessian has the cross-entropy Hessian.
+The Hessian and gradient entries above use the MSE data term ½‖z − y‖² averaged over samples.
+For a cross-entropy network (``loss="ce"``) they are NaN and the cross-entropy layer Hessian
+Av_i{A^(l+1)ᵀ(diag p_i − p_i p_iᵀ)A^(l+1) ⊗ h_i^(l) h_i^(l)ᵀ} is measured instead against what
+chapter "Cross-entropy" derives at a collapsed optimum with simplex-ETF means (rank ≤ (K−1)²,
+K large outliers over a mini-bulk):
+
+- ``ce_rank_gap`` λ_r/λ_{r+1} with r = (K−1)² (collapse: ∞), ``ce_rank_share`` share of
+  tr Hess_l in the top r (collapse: 1), ``ce_large`` where the largest ratio λ_i/λ_{i+1} among
+  the top r falls (collapse: K), ``ce_large_gap`` λ_K/λ_{K+1}.
 """
 
 from __future__ import annotations
@@ -51,6 +58,10 @@ KEYS = (
     "weight_count",
     "weight_gap",
     "nfa",
+    "ce_rank_gap",
+    "ce_rank_share",
+    "ce_large",
+    "ce_large_gap",
 )
 
 
@@ -85,7 +96,8 @@ def layer_table(H1, Ws, loss: str = "mse") -> dict[str, np.ndarray]:
         out["weight_count"][i] = hessian.outlier_count(w_vals, 2 * K)
         out["weight_gap"][i] = _gap(w_vals, K)
         out["nfa"][i] = agop.nfa_correlation(Ws[i], agops[i])
-        if loss != "mse":
+        if loss == "ce":
+            _cross_entropy_hessian(out, i, hessian.layer_hessian_spectrum(H1, Ws, l, loss="ce"), K)
             continue
         spec = hessian.layer_hessian_spectrum(H1, Ws, l)
         top = spec[: K * K]
@@ -100,6 +112,17 @@ def layer_table(H1, Ws, loss: str = "mse") -> dict[str, np.ndarray]:
         ft = gradients.natural_basis_coefficients(H1, Ws, l)
         out["grad_diag"][i], out["grad_off"][i] = np.diag(ft).mean(), ft[off].max()
     return out
+
+
+def _cross_entropy_hessian(out, i: int, spec, K: int) -> None:
+    """The ``ce_*`` entries of layer i + 1 from the cross-entropy Hess_l's spectrum."""
+    from ..cross_entropy import outlier_groups
+
+    r = (K - 1) ** 2
+    out["ce_rank_gap"][i] = _gap(spec, r)
+    out["ce_rank_share"][i] = spec[:r].sum() / spec.sum()
+    out["ce_large"][i] = outlier_groups(spec[:r], r, rtol=0.0)[1]
+    out["ce_large_gap"][i] = _gap(spec, K)
 
 
 def head_agops(Ws) -> list[np.ndarray]:
@@ -153,6 +176,10 @@ PREDICTIONS = {
     "weight_count": ("W_lᵀW_l outliers", "K"),
     "weight_gap": ("λ_K/λ_{K+1} of W_lᵀW_l", "∞"),
     "nfa": ("NFA ρ(W_lᵀW_l, AGOP^½)", "1"),
+    "ce_rank_gap": ("λ_r/λ_{r+1} of CE Hess_l, r = (K−1)²", "∞"),
+    "ce_rank_share": ("share of tr CE Hess_l in top (K−1)²", "1"),
+    "ce_large": ("CE Hess_l large outliers (largest gap)", "K"),
+    "ce_large_gap": ("λ_K/λ_{K+1} of CE Hess_l", "> 1"),
 }
 
 
@@ -175,7 +202,10 @@ def comparison_markdown(network, ufm, keys=None) -> str:
     for k in keys:
         name, value = PREDICTIONS[k]
         lo, hi = np.min(ufm[k][0]), np.max(ufm[k][0])
-        ufm_text = _cell(lo) if np.isclose(lo, hi, rtol=1e-3) else f"{_cell(lo)} – {_cell(hi)}"
+        if np.isnan(lo) or np.isclose(lo, hi, rtol=1e-3):
+            ufm_text = _cell(lo)
+        else:
+            ufm_text = f"{_cell(lo)} – {_cell(hi)}"
         cells = [_cell(m, s) for m, s in zip(network[k][0], network[k][1], strict=True)]
         rows.append(f"| {name} | {value} | {ufm_text} | " + " | ".join(cells) + " |")
     return "\n".join(rows)

@@ -287,6 +287,16 @@ class RealNetRun:
         return net.eval()
 
 
+def _cache_key(config: RealNetConfig, images: torch.Tensor, labels) -> dict:
+    return {"config": config.as_dict(), "data": fingerprint(images, labels)}
+
+
+def is_trained(config: RealNetConfig, images: torch.Tensor, labels) -> bool:
+    """Whether :func:`train_cached` would read this run from the cache."""
+    lab = as_labels(labels, images.shape[0], "labels")
+    return cache.is_cached("realnet_train", _cache_key(config, images, lab), TRAINING_CODE)
+
+
 def train_cached(
     config: RealNetConfig,
     images: torch.Tensor,
@@ -300,7 +310,7 @@ def train_cached(
     ``threads`` CPU threads (1 by default, so that the trajectory does not depend on the core
     count; ``None`` keeps torch's setting)."""
     lab = as_labels(labels, images.shape[0], "labels")
-    key = {"config": config.as_dict(), "data": fingerprint(images, lab)}
+    key = _cache_key(config, images, lab)
 
     def compute(checkpoint):
         with torch_threads(threads):
