@@ -94,11 +94,6 @@ class Checkpoint:
             self.path.unlink(missing_ok=True)
 
 
-def is_cached(name: str, config: dict, modules: tuple[str, ...] | None = None) -> bool:
-    """Whether :func:`cached` would find (name, config) stored rather than compute it."""
-    return (cache_dir() / name / f"{run_key(name, config, modules)}.npz").exists()
-
-
 def cached(
     name: str,
     config: dict,

@@ -294,7 +294,8 @@ def _cache_key(config: RealNetConfig, images: torch.Tensor, labels) -> dict:
 def is_trained(config: RealNetConfig, images: torch.Tensor, labels) -> bool:
     """Whether :func:`train_cached` would read this run from the cache."""
     lab = as_labels(labels, images.shape[0], "labels")
-    return cache.is_cached("realnet_train", _cache_key(config, images, lab), TRAINING_CODE)
+    key = cache.run_key("realnet_train", _cache_key(config, images, lab), TRAINING_CODE)
+    return (cache.cache_dir() / "realnet_train" / f"{key}.npz").exists()  # where cached() stores
 
 
 def train_cached(
