@@ -12,7 +12,10 @@ says ridgeless; ``ridge=0`` gives that, and a singular ridgeless system is an er
 ``singular="lstsq"``, a warning and the minimum-norm least-squares solution).
 
 Rows are samples here (X is N×D) as for torch callables; transpose for :mod:`dnc.metrics`.
-Computations run on the GPU when one is present; float64 unless ``dtype=torch.float32``.
+Computations run on the GPU when one is present; float64 unless ``dtype=torch.float32``. In
+float32 a Laplace kernel of a few thousand clustered points need not be positive definite even
+with the ridge 1e-3: its distances ‖x − z‖ = √(‖x‖² + ‖z‖² − 2xᵀz) lose half their digits to
+cancellation (paper B's 2000-point MNIST system failed its Cholesky at row 473).
 """
 
 from __future__ import annotations
@@ -116,30 +119,35 @@ def laplace_kernel(X, Z, M=None, bandwidth: float = BANDWIDTH, dtype=torch.float
 
 
 def _solve(A: torch.Tensor, T: torch.Tensor, ridge: float, singular: str) -> torch.Tensor:
-    """(A + μI)⁻¹T by LU, in place of A; singular systems raise or fall back to lstsq (warning).
+    """(A + μI)⁻¹T for a symmetric positive semi-definite kernel matrix A (only its lower
+    triangle is read), by Cholesky; singular systems raise or fall back to lstsq (warning).
 
-    Singular means a zero pivot, or min |U_ii| ≤ N·ε·max |U_ii| for the LU factor U (a cheap
-    reciprocal-condition test), or a non-finite solution.
+    The Cholesky pivots L_ii² are the Schur complements' diagonals, each at least λ_min(A + μI)
+    ≥ μ in exact arithmetic (an LU factorisation with row exchanges has no such bound). Singular
+    means: the factorisation fails (not positive definite to working precision), or, with μ = 0,
+    min L_ii² ≤ N·ε·max L_ii² (a cheap reciprocal-condition test), or a non-finite solution.
     """
     N = A.shape[0]
     A.diagonal().add_(ridge)
-    LU, pivots, info = torch.linalg.lu_factor_ex(A)
-    pivot = LU.diagonal().abs()
+    L, info = torch.linalg.cholesky_ex(A)
+    failed = int(info)
+    pivot = L.diagonal()[: failed - 1 if failed else N].square()
     eps = torch.finfo(A.dtype).eps
-    ok = int(info) == 0 and float(pivot.min()) > N * eps * float(pivot.max())
+    ok = not failed and (ridge > 0 or float(pivot.min()) > N * eps * float(pivot.max()))
     if ok:
-        sol = torch.linalg.lu_solve(LU, pivots, T)
+        sol = torch.cholesky_solve(T, L)
         if bool(torch.isfinite(sol).all()):
             return sol
+    where = f"fails at row {failed}" if failed else f"smallest pivot {float(pivot.min()):.3g}"
     message = (
         f"the {N}×{N} kernel system with ridge={ridge!r} is singular to {A.dtype} precision "
-        f"(smallest LU pivot {float(pivot.min()):.3g}; exactly repeated points make a Laplace "
-        "kernel matrix singular)"
+        f"(Cholesky {where}; exactly repeated points make a Laplace kernel matrix singular)"
     )
     if singular == "raise":
         raise np.linalg.LinAlgError(message + "; pass ridge > 0, or singular='lstsq'")
     warnings.warn(message + "; using the minimum-norm least-squares solution", RuntimeWarning, 3)
-    del LU
+    del L
+    A = A.tril() + A.tril(-1).mT  # the symmetric matrix that the Cholesky route reads
     return torch.linalg.lstsq(A.cpu().double(), T.cpu().double(), driver="gelsd").solution.to(
         A.device, A.dtype
     )
@@ -159,14 +167,17 @@ def _singular(singular: str) -> str:
 
 
 def solve_kernel(K, T, ridge: float = RIDGE, singular: str = "raise") -> np.ndarray:
-    """α = (K + μI)⁻¹ T by a linear solve (never an explicit inverse).
+    """α = (K + μI)⁻¹ T by a Cholesky solve (never an explicit inverse), K symmetric.
 
-    A singular system raises ``numpy.linalg.LinAlgError`` naming N and μ; with
-    ``singular="lstsq"`` it warns (RuntimeWarning) and returns the minimum-norm lstsq solution.
+    A non-symmetric K is an error. A singular system raises ``numpy.linalg.LinAlgError`` naming
+    N and μ; with ``singular="lstsq"`` it warns (RuntimeWarning) and returns the minimum-norm
+    lstsq solution.
     """
     K, T = as_matrix(K, "K"), as_matrix(T, "T")
     if K.shape[0] != K.shape[1] or T.shape[0] != K.shape[0]:
         raise ValueError(f"K must be N×N and T N×K, got {K.shape} and {T.shape}")
+    if not np.allclose(K, K.T, rtol=1e-10, atol=1e-12 * np.abs(K).max()):
+        raise ValueError("K must be symmetric (a kernel matrix)")
     return _solve(_t(K), _t(T), _ridge(ridge), _singular(singular)).cpu().numpy()
 
 

@@ -237,3 +237,22 @@ def test_deep_rfm_step_accounting_on_a_hand_made_run():
     assert within == pytest.approx(0.9) and between == pytest.approx(-0.45)
     with pytest.raises(ValueError, match="metric"):
         deep_rfm_steps.step_reductions(run, "nc3")
+
+
+def test_ridge_keeps_a_collapsed_float32_system_solvable():
+    """Collapsed features repeat points: the kernel is singular, the ridge makes the system
+    positive definite with λ_min ≥ μ, and the Cholesky pivots keep that bound (LU's need not)."""
+    rng = np.random.default_rng(0)
+    X = np.repeat(rng.standard_normal((4, 6)), 300, axis=0)  # 4 classes, 300 identical points each
+    X += 1e-6 * rng.standard_normal(X.shape)
+    T = np.repeat(np.eye(4), 300, axis=0)
+    alpha = rfm.fit(X, T, bandwidth=2.0, ridge=1e-3, dtype=torch.float32)
+    reference = rfm.fit(X, T, bandwidth=2.0, ridge=1e-3, dtype=torch.float64)
+    # α is ill-determined along the near-null directions; the fitted values are not
+    fitted, exact = (
+        rfm.predict(X, alpha, X, bandwidth=2.0),
+        rfm.predict(X, reference, X, bandwidth=2.0),
+    )
+    assert np.abs(fitted - exact).max() < 1e-3
+    with pytest.raises(ValueError, match="symmetric"):
+        rfm.solve_kernel(np.triu(np.ones((3, 3))), np.ones((3, 1)))
