@@ -130,6 +130,9 @@ def train_missing(s: Setting, root=None, jobs: int | None = None) -> int:
         context = multiprocessing.get_context("spawn")  # each worker sets its threads afresh
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
             list(pool.map(_train_quietly, missing, repeat(images), repeat(labels)))
+    else:
+        for config in missing:
+            train_cached(config, images, labels)
     return len(missing)
 
 
