@@ -197,6 +197,9 @@ def test_missing_networks_are_trained_in_parallel_as_the_sequential_route_would(
     sequential = sequential.state
     assert experiments.train_missing(s, jobs=2) == 4  # two seeds, two losses, in two processes
     assert experiments.train_missing(s, jobs=2) == 0  # all cached now
+    one_job = experiments.Setting(s.config, (2,), None, 0, 0.0, layer=1)
+    assert experiments.train_missing(one_job, jobs=1) == 2  # in this process
+    assert experiments.train_missing(one_job, jobs=1) == 0
     stored = experiments.networks(s, "ce")[0][1].state  # read from the cache, not retrained
     for k in sequential:
         np.testing.assert_array_equal(stored[k], sequential[k])
