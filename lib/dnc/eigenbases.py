@@ -29,7 +29,9 @@ def squared_coefficients(g, basis) -> np.ndarray:
 
 
 def eigh_basis(H1, Ws, l) -> np.ndarray:
-    """The top K² eigenvectors u_m ⊗ v_m that numpy's ``eigh`` of the two factors returns, as columns."""
+    """The top K² eigenvectors u_m ⊗ v_m that LAPACK's eigensolver returns for the two factors
+    (:func:`dnc.hessian.kronecker_top_factors`), as columns: within a degenerate eigenspace, an
+    arbitrary basis that another LAPACK build or driver may choose differently."""
     left, right, _ = top_eigenvectors(H1, Ws, l)
     return np.einsum("ma,mb->abm", left, right).reshape(left.shape[1] * right.shape[1], -1)
 
@@ -42,21 +44,24 @@ def natural_basis(H1, Ws, l) -> np.ndarray:
     return V / np.linalg.norm(V, axis=0)
 
 
-def _random_rotation(k: int, rng: np.random.Generator) -> np.ndarray:
-    Q, R = np.linalg.qr(rng.standard_normal((k, k)))
-    return Q * np.sign(np.diag(R))  # Haar-distributed
+def _random_basis_of_span(vectors: np.ndarray, K: int, rng: np.random.Generator) -> np.ndarray:
+    """A Haar-random orthonormal basis (d × K) of the K-dimensional span of ``vectors``' rows: a
+    Gaussian d × K matrix projected onto the span and orthonormalised (QR, R's diagonal made
+    positive). It depends on the span and ``rng`` only, not on which basis of a degenerate
+    eigenspace the eigensolver returned."""
+    U = np.linalg.svd(vectors.T, full_matrices=False)[0][:, :K]
+    Q, R = np.linalg.qr(U @ (U.T @ rng.standard_normal((U.shape[0], K))))
+    return Q * np.sign(np.diag(R))
 
 
 def rotated_product_basis(H1, Ws, l, seed: int = 0) -> np.ndarray:
-    """Products (U R_1)_i ⊗ (V R_2)_j, with U, V orthonormal bases of the K-dimensional top
-    eigenspaces of the two factors AᵀA and Σ and R_1, R_2 random K×K rotations drawn from ``seed``
-    (independent of the vector to be expanded)."""
+    """Products U_i ⊗ V_j, with U and V random orthonormal bases (drawn from ``seed``, independent
+    of the vector to be expanded) of the K-dimensional top eigenspaces of the two factors AᵀA and
+    Σ: the natural basis's factors turned by Haar-random K×K rotations."""
     left, right, _ = top_eigenvectors(H1, Ws, l)
     K = int(round(np.sqrt(left.shape[0])))
-    U = np.linalg.svd(left.T, full_matrices=False)[0][:, :K]
-    V = np.linalg.svd(right.T, full_matrices=False)[0][:, :K]
     rng = np.random.default_rng(seed)
-    U, V = U @ _random_rotation(K, rng), V @ _random_rotation(K, rng)
+    U, V = _random_basis_of_span(left, K, rng), _random_basis_of_span(right, K, rng)
     return np.einsum("ai,bj->abij", U, V).reshape(U.shape[0] * V.shape[0], K * K)
 
 

@@ -41,3 +41,14 @@ def test_squared_coefficients_rejects_bad_shapes_and_zero_vectors():
 def test_a_zero_vector_has_no_coefficients():
     with pytest.raises(ValueError, match="the vector is exactly zero"):
         eigenbases.squared_coefficients(np.zeros(4), np.eye(4)[:, :2])
+
+
+def test_the_rotated_basis_depends_on_the_span_not_on_the_basis_the_solver_gave():
+    rng = np.random.default_rng(0)
+    vectors = np.linalg.qr(rng.standard_normal((7, 3)))[0].T  # a basis of a 3-dim span (rows)
+    turned = np.linalg.qr(rng.standard_normal((3, 3)))[0] @ vectors  # another basis of it
+    a = eigenbases._random_basis_of_span(vectors, 3, np.random.default_rng(5))
+    b = eigenbases._random_basis_of_span(turned, 3, np.random.default_rng(5))
+    np.testing.assert_allclose(a, b, atol=1e-12)
+    np.testing.assert_allclose(a.T @ a, np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(vectors.T @ (vectors @ a), a, atol=1e-12)  # inside the span
