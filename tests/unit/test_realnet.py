@@ -106,6 +106,9 @@ def test_layer_table_gives_the_theorems_values_on_a_trained_ufm():
     assert table["nfa"].min() > 1 - 1e-6
     assert np.all(np.isnan(measure.layer_table(H1, Ws, loss="ce")["hess_count"]))
     assert np.all(np.isnan(table["ce_rank_gap"]))
+    assert measure.largest_deviation([table]) < 1e-4
+    far = {**table, "alignment_min": table["alignment_min"] - 0.3}
+    assert abs(measure.largest_deviation([table, far]) - 0.3) < 1e-4
 
 
 def test_layer_table_measures_the_cross_entropy_hessian_of_a_collapsed_ufm():

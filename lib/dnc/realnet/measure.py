@@ -183,6 +183,21 @@ PREDICTIONS = {
 }
 
 
+# The entries whose theorem value is 0, and those whose value is 1.
+ZERO_KEYS = ("nc1", "nc2", "nc3", "hess_spread", "hess_prediction", "grad_off")
+ONE_KEYS = ("hess_top_share", "alignment_min", "nfa")
+
+
+def largest_deviation(tables) -> float:
+    """max over tables, layers and the entries of :data:`ZERO_KEYS` and :data:`ONE_KEYS` of the
+    distance |value − theorem value|: how far a trained model is from the collapsed optimum."""
+    return max(
+        max(np.abs(t[k] - target).max() for keys, target in ((ZERO_KEYS, 0.0), (ONE_KEYS, 1.0))
+            for k in keys)
+        for t in tables
+    )  # fmt: skip
+
+
 def _cell(mean, std=None) -> str:
     if np.isnan(mean):
         return "–"
