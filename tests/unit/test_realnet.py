@@ -102,6 +102,7 @@ def test_layer_table_gives_the_theorems_values_on_a_trained_ufm():
     assert np.all(table["weight_count"] == 3)
     assert table["alignment_min"].min() > 1 - 1e-6
     np.testing.assert_allclose(table["grad_diag"], 1 / 3, rtol=1e-4)
+    np.testing.assert_allclose(table["grad_diag_min"], 1 / 3, rtol=1e-4)
     assert table["grad_off"].max() < 1e-6
     assert table["nfa"].min() > 1 - 1e-6
     assert np.all(np.isnan(measure.layer_table(H1, Ws, loss="ce")["hess_count"]))

@@ -12,7 +12,8 @@ per layer l = 1..L, the numbers the theorems predict exactly at the collapsed op
   share of tr Hess_l in the top K² (UFM: 1), ``hess_prediction``
   |Av top K² − Theorem 4.1| / Av top K² (UFM: 0);
 - ``alignment_min``/``alignment_mean`` of f_cc' (UFM: 1);
-- ``grad_diag`` Av_c f̃_cc and ``grad_off`` max_{c≠c'} f̃_cc' (UFM: 1/K and 0);
+- ``grad_diag`` Av_c f̃_cc, ``grad_diag_min`` min_c f̃_cc and ``grad_off`` max_{c≠c'} f̃_cc'
+  (UFM: 1/K, 1/K and 0);
 - ``weight_count`` outliers of W_lᵀW_l and ``weight_gap`` λ_K/λ_{K+1} (UFM: K and ∞);
 - ``nfa`` ρ(W_lᵀW_l, AGOP_l^{1/2}) with AGOP_l taken w.r.t. h^(l) (UFM: 1).
 
@@ -54,6 +55,7 @@ KEYS = (
     "alignment_min",
     "alignment_mean",
     "grad_diag",
+    "grad_diag_min",
     "grad_off",
     "weight_count",
     "weight_gap",
@@ -111,6 +113,7 @@ def layer_table(H1, Ws, loss: str = "mse") -> dict[str, np.ndarray]:
         out["alignment_min"][i], out["alignment_mean"][i] = f.min(), f.mean()
         ft = gradients.natural_basis_coefficients(H1, Ws, l)
         out["grad_diag"][i], out["grad_off"][i] = np.diag(ft).mean(), ft[off].max()
+        out["grad_diag_min"][i] = np.diag(ft).min()
     return out
 
 
@@ -172,6 +175,7 @@ PREDICTIONS = {
     "alignment_min": ("min f_cc'", "1"),
     "alignment_mean": ("mean f_cc'", "1"),
     "grad_diag": ("mean f̃_cc", "1/K"),
+    "grad_diag_min": ("min f̃_cc", "1/K"),
     "grad_off": ("max f̃_cc', c ≠ c'", "0"),
     "weight_count": ("W_lᵀW_l outliers", "K"),
     "weight_gap": ("λ_K/λ_{K+1} of W_lᵀW_l", "∞"),
