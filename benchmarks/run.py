@@ -102,6 +102,14 @@ def bench_spectrum(name, d, activation, l, with_peer=True, repeats=20, peer_repe
     return record
 
 
+def our_steps(stepper, H, Ws, steps, device, with_loss):
+    """``steps`` closed-form steps in inference mode, as :func:`dnc.train.train` runs its epochs."""
+    with torch.inference_mode():
+        for _ in range(steps):
+            stepper.step(H, Ws, with_loss=with_loss)
+    _sync(device)
+
+
 def bench_step(name, d, activation, steps=200, repeats=15, device="cpu"):
     config = ufm.UFMConfig(K=3, n=40, d=d, L=5, activation=activation)
     dev = default_device(device)
@@ -109,9 +117,7 @@ def bench_step(name, d, activation, steps=200, repeats=15, device="cpu"):
     stepper = Stepper(config, 0.01, H)
 
     def ours():
-        for _ in range(steps):
-            stepper.step(H, Ws)
-        _sync(device)
+        our_steps(stepper, H, Ws, steps, device, with_loss=True)
 
     Hp = H[0].clone().requires_grad_(True)
     Wp = [W[0].clone().requires_grad_(True) for W in Ws]
@@ -354,9 +360,7 @@ def bench_step_floor(steps: int = 200, repeats: int = 15, device: str = "cpu"):
         _sync(device)
 
     def ours():
-        for _ in range(steps):
-            stepper.step(H, Ws, with_loss=False)
-        _sync(device)
+        our_steps(stepper, H, Ws, steps, device, with_loss=False)
 
     times = median_times({"ours": ours, "floor": floor}, repeats)
     suffix = "" if device == "cpu" else "_cuda"
