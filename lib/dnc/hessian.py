@@ -110,6 +110,16 @@ def _one_blas_thread():
         yield
 
 
+def layer_gram(At, X) -> np.ndarray:
+    """The NK×NK Gram (1/N) J Jᵀ of the layer Jacobian: entry (ic, je) = (ã_ic · ã_je)(x_i · x_j)/N,
+    from the factors of :func:`jacobian_factors`; its nonzero eigenvalues are those of Hess_l."""
+    N, K, d = At.shape
+    rows = At.reshape(N * K, d)
+    gram = rows @ rows.T  # (ã_ic · ã_je), scaled in place by (x_i · x_j)/N below
+    gram.reshape(N, K, N, K)[...] *= (X.T @ X / N)[:, None, :, None]
+    return gram
+
+
 def _gram_spectrum(At, X, dim: int) -> np.ndarray:
     """Eigenvalues of (1/N) JᵀJ from the NK×NK Gram (1/N) J Jᵀ, padded with zeros to ``dim``;
     when the Hessian is the smaller of the two (D = d_l d_{l−1} < NK, e.g. many samples through
@@ -121,11 +131,8 @@ def _gram_spectrum(At, X, dim: int) -> np.ndarray:
             hess = J.T @ J / N
             vals = _eigvalsh(hess, overwrite=True)
         return np.sort(np.clip(vals, 0.0, None))[::-1]
-    rows = At.reshape(N * K, d)
     with _one_blas_thread():
-        gram = rows @ rows.T  # (ã_ic · ã_je), scaled in place by (x_i · x_j)/N below
-        gram.reshape(N, K, N, K)[...] *= (X.T @ X / N)[:, None, :, None]
-        vals = _eigvalsh(gram, overwrite=True)
+        vals = _eigvalsh(layer_gram(At, X), overwrite=True)
     vals = np.clip(vals, 0.0, None)
     return _pad_desc(vals, dim)
 
@@ -331,12 +338,9 @@ def top_eigenpairs(H1, Ws, l, k: int, activation: str = "linear", loss: str = "m
         )
     if activation == "linear" and loss == "mse":
         return _kronecker_top(At[0], X, k)
-    rows = At.reshape(N * K, d)
     with _one_blas_thread():
-        gram = rows @ rows.T
-        gram.reshape(N, K, N, K)[...] *= (X.T @ X / N)[:, None, :, None]
         vals, vecs = eigh(
-            gram,
+            layer_gram(At, X),
             subset_by_index=[N * K - k, N * K - 1],
             driver="evr",
             check_finite=False,
