@@ -23,6 +23,7 @@ import numpy as np
 from scipy.linalg import eigh
 from threadpoolctl import ThreadpoolController
 
+from . import top_eigen
 from .ufm import ACTIVATIONS, check_loss, check_params, layer_inputs, softmax
 
 
@@ -327,8 +328,9 @@ def outlier_count(eigenvalues, max_count: int, rtol: float = 1e-12) -> int:
 
 def top_eigenpairs(H1, Ws, l, k: int, activation: str = "linear", loss: str = "mse"):
     """(eigenvalues, eigenvectors D×k) of the top k of Hess_l = (1/N) JᵀJ, through the Gram
-    (1/N) J Jᵀ = W Λ Wᵀ (only its top k eigenpairs, by LAPACK's subset solver): the eigenvectors
-    are Jᵀ w_j / √(N λ_j), i.e. vec(Σ_i (Σ_c w_ic,j ã_ic) x_iᵀ) / √(N λ_j)."""
+    (1/N) J Jᵀ = W Λ Wᵀ (only its top k eigenpairs, by certified Lanczos or LAPACK's subset solver,
+    :mod:`dnc.top_eigen`): the eigenvectors are Jᵀ w_j / √(N λ_j), i.e.
+    vec(Σ_i (Σ_c w_ic,j ã_ic) x_iᵀ) / √(N λ_j)."""
     At, X = jacobian_factors(H1, Ws, l, activation, loss)
     N, K, d = At.shape
     k = int(k)
@@ -339,14 +341,7 @@ def top_eigenpairs(H1, Ws, l, k: int, activation: str = "linear", loss: str = "m
     if activation == "linear" and loss == "mse":
         return _kronecker_top(At[0], X, k)
     with _one_blas_thread():
-        vals, vecs = eigh(
-            layer_gram(At, X),
-            subset_by_index=[N * K - k, N * K - 1],
-            driver="evr",
-            check_finite=False,
-            overwrite_a=True,
-        )
-    vals, vecs = vals[::-1], vecs[:, ::-1]
+        vals, vecs = top_eigen.top_eigenpairs(layer_gram(At, X), k, overwrite=True)
     if np.any(vals <= 0):
         raise ValueError(f"Hess_l has fewer than k = {k} nonzero eigenvalues")
     left = np.einsum("icj,ica->jai", vecs.reshape(N, K, k), At)  # Σ_c w_ic,j ã_ic

@@ -115,6 +115,31 @@ def test_top_eigenpairs_against_the_dense_hessian(activation):
     assert np.allclose(shares, [0.2, 0.8, 0, 0], atol=1e-12)
 
 
+@pytest.mark.parametrize("loss", ["mse", "ce"])
+def test_top_eigenpairs_by_lanczos_on_a_large_gram(loss, monkeypatch):
+    """NK = 300 ≥ top_eigen.LANCZOS_MIN_SIZE: the certified Lanczos route, against the exact
+    spectrum and the Hessian's own matrix-vector products."""
+    answers = []
+    lanczos = hessian.top_eigen.lanczos_certified
+
+    def recorded(S, k):
+        answers.append(lanczos(S, k))
+        return answers[-1]
+
+    monkeypatch.setattr(hessian.top_eigen, "lanczos_certified", recorded)
+    config = ufm.UFMConfig(K=3, n=100, d=12, L=3, activation="relu", loss=loss)
+    H1, Ws = train.train(config, 200, 0.1).params()
+    assert config.N * config.K >= hessian.top_eigen.LANCZOS_MIN_SIZE
+    vals, vecs = hessian.top_eigenpairs(H1, Ws, 2, 9, "relu", loss)
+    assert len(answers) == 1 and answers[0] is not None  # certified, not the LAPACK fallback
+    exact = hessian.layer_hessian_spectrum(H1, Ws, 2, "relu", loss)[:9]
+    assert np.max(np.abs(vals - exact)) < 1e-12 * exact[0]
+    products = np.stack(
+        [hessian.hessian_matvec(H1, Ws, 2, v, "relu", loss) for v in vecs.T], axis=1
+    )
+    assert np.linalg.norm(products - vecs * vals) < 1e-11 * exact[0]
+
+
 def test_masked_overlaps_reduce_to_the_plain_ones_without_relu():
     from dnc import collapse, matrices
 
