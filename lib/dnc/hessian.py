@@ -344,8 +344,9 @@ def top_eigenpairs(H1, Ws, l, k: int, activation: str = "linear", loss: str = "m
         vals, vecs = top_eigen.top_eigenpairs(layer_gram(At, X), k, overwrite=True)
     if np.any(vals <= 0):
         raise ValueError(f"Hess_l has fewer than k = {k} nonzero eigenvalues")
-    left = np.einsum("icj,ica->jai", vecs.reshape(N, K, k), At)  # Σ_c w_ic,j ã_ic
-    out = (left @ X.T).reshape(k, -1).T
+    left = np.matmul(At.transpose(0, 2, 1), vecs.reshape(N, K, k))  # (N, d_l, k): Σ_c w_ic,j ã_ic
+    out = X @ left.reshape(N, d * k)  # (d_{l−1}, d_l k): Σ_i x_i ⊗ (Σ_c w_ic,j ã_ic)
+    out = out.reshape(-1, d, k).transpose(1, 0, 2).reshape(-1, k)  # rows (a, b), row-major
     return vals, out / np.sqrt(N * vals)
 
 
