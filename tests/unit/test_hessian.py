@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from dnc import hessian, train, ufm
+from dnc import hessian, top_eigen, train, ufm
 
 
 def autograd_hessian(H1, Ws, l, activation):
@@ -120,7 +120,7 @@ def test_top_eigenpairs_by_lanczos_on_a_large_gram(loss, monkeypatch):
     """NK = 300 ≥ top_eigen.LANCZOS_MIN_SIZE: the certified Lanczos route, against the exact
     spectrum and the Hessian's own matrix-vector products."""
     answers = []
-    lanczos = hessian.top_eigen.lanczos_certified
+    lanczos = top_eigen.lanczos_certified
 
     def recorded(S, k):
         answers.append(lanczos(S, k))
@@ -129,7 +129,7 @@ def test_top_eigenpairs_by_lanczos_on_a_large_gram(loss, monkeypatch):
     monkeypatch.setattr(hessian.top_eigen, "lanczos_certified", recorded)
     config = ufm.UFMConfig(K=3, n=100, d=12, L=3, activation="relu", loss=loss)
     H1, Ws = train.train(config, 200, 0.1).params()
-    assert config.N * config.K >= hessian.top_eigen.LANCZOS_MIN_SIZE
+    assert config.N * config.K >= top_eigen.LANCZOS_MIN_SIZE
     vals, vecs = hessian.top_eigenpairs(H1, Ws, 2, 9, "relu", loss)
     assert len(answers) == 1 and answers[0] is not None  # certified, not the LAPACK fallback
     exact = hessian.layer_hessian_spectrum(H1, Ws, 2, "relu", loss)[:9]
