@@ -32,6 +32,31 @@ def glue_markdown(**texts) -> None:
         _glue(name, Markdown(str(text)), display=False)
 
 
+def mean_sd(values, digits: int = 2) -> str:
+    """'mean ± s.d.' of ``values`` (over seeds, ddof 1; all entries pooled), each to ``digits``
+    significant figures: how the book reports a stochastic result."""
+    import numpy as np
+
+    x = np.asarray(values, dtype=np.float64).ravel()
+    if x.size < 2:
+        raise ValueError(f"mean ± s.d. needs at least two values, got {x.size}")
+    return f"{significant(x.mean(), digits)} ± {significant(x.std(ddof=1), digits)}"
+
+
+def significant(x: float, digits: int = 3) -> str:
+    """``x`` to ``digits`` significant figures: positional between 10⁻³ and 10⁵ (0.0123, 1234),
+    else scientific (1.2e-05)."""
+    import math
+
+    x = float(x)
+    if x == 0 or not math.isfinite(x):
+        return f"{x:g}"
+    magnitude = math.floor(math.log10(abs(x)))
+    if -3 <= magnitude < 5:
+        return f"{x:.{max(0, digits - 1 - magnitude)}f}"
+    return f"{x:.{digits - 1}e}".replace("e-0", "e-").replace("e+0", "e+")
+
+
 def markdown_table(header, rows, fmt: str = "{:.4g}") -> str:
     """A Markdown pipe table: one header row, then ``rows`` (sequences of cells, each as long as
     ``header``); numbers are written with ``fmt``, anything else with ``str``."""
@@ -60,17 +85,25 @@ def glue_table(name: str, rows, header, fmt: str = "{:.4g}") -> str:
 
 
 # --- regression references -------------------------------------------------------------------
-# A chapter pins its headline numbers with ``check("chapter", name=value, ...)`` in a cell tagged
-# ``remove-cell``: the page does not show it, but nbval (quick) and ``make book`` (paper) execute
-# it, and a value that moved by more than ``rtol`` relative fails the run.
+# A chapter pins its headline numbers in a cell tagged ``remove-cell``: the page does not show it,
+# but nbval (quick) and ``make book`` (paper) execute it. Two kinds of result, two calls:
+#
+# * ``check``: deterministic results (closed forms, full-batch float64 training, measurements of
+#   given weights). A value that moved by more than ``rtol`` relative fails.
+# * ``check_seeds``: stochastic results (minibatch float32 training, whose trajectory amplifies
+#   the rounding of whichever vector kernels the CPU dispatches to). The reference keeps every
+#   seed's value as recorded under each kernel set; a run passes when its mean over seeds lies
+#   within k standard deviations (over all recorded seeds and kernel sets) of their mean.
 
-REFERENCE_MODES = ("check", "fill", "record", "off")
+REFERENCE_MODES = ("check", "fill", "report", "record", "off")
 
 
 def reference_mode() -> str:
     """``$DNC_REFERENCE``: ``check`` (default) compares and fails on a value without a reference;
-    ``fill`` compares the values that have one and stores those that have none (``make book``, so
-    the first build of a profile sets its baseline); ``record`` stores all; ``off`` skips."""
+    ``fill`` compares the values that have one and stores those that have none; ``report`` is
+    ``fill`` that never fails: a value that moved is written to ``$DNC_REFERENCE_REPORT`` (one
+    JSON file per chapter) for the book build to list (``make book``: a reader always gets the
+    book; the tests are where a mismatch fails); ``record`` stores all; ``off`` skips."""
     import os
 
     mode = os.environ.get("DNC_REFERENCE", "check").strip().lower()
@@ -91,6 +124,17 @@ def reference_dir():
         if (folder / "tests" / "reference").is_dir():
             return folder / "tests" / "reference"
     return None
+
+
+def kernel_set() -> str:
+    """The vector instruction set torch's CPU kernels dispatch to (``AVX512``, ``AVX2``,
+    ``DEFAULT``, ...), as ``torch.backends.cpu.get_cpu_capability()`` reports it under the
+    current ``ATEN_CPU_CAPABILITY``; ``CUDA`` when training would run on a GPU."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "CUDA"
+    return str(torch.backends.cpu.get_cpu_capability()).upper()
 
 
 def _plain(value):
@@ -149,35 +193,50 @@ def _differences(name, got, want, rtol, atol, out):
         out.append(f"{name}: {got!r} != reference {want!r}")
 
 
-def check(chapter: str, *, rtol: float = 1e-4, atol: float = 0.0, **values) -> dict:
-    """Compare each measured value with ``tests/reference/<profile>/<chapter>.json``.
+_REPORTED: set = set()  # chapters whose report file this process has started afresh
 
-    Numbers (also inside lists, arrays and dicts) pass when |value − reference| ≤ atol +
-    rtol·|reference|; booleans, integers-as-counts and strings must be equal. With
-    ``DNC_REFERENCE=record`` the values are stored instead. A value without a reference is an
-    error (``check``, the tests' mode), so a new number cannot slip in unchecked, or is stored
-    (``fill``, the book build's mode). Returns the values as stored (plain JSON).
 
-    Raises:
-        AssertionError: a value differs from its reference, or has none.
-    """
+def _report(chapter: str, problems: list[str]) -> None:
+    """Add ``problems`` to ``$DNC_REFERENCE_REPORT/<profile>/<chapter>.json`` (started afresh at
+    the chapter's first check in this process), for the book build to list."""
+    import json
+    import os
+    from pathlib import Path
+
+    from . import profile
+
+    folder = os.environ.get("DNC_REFERENCE_REPORT")
+    if not folder:
+        return
+    path = Path(folder) / profile.current() / f"{chapter}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    old = json.loads(path.read_text()) if path.exists() and chapter in _REPORTED else []
+    _REPORTED.add(chapter)
+    path.write_text(json.dumps(old + list(problems), indent=1) + "\n")
+
+
+def _compare(chapter, plain, compare, mode, label):
+    """The work shared by :func:`check` and :func:`check_seeds` once values are plain JSON:
+    load the reference, store (``record``; ``fill``/``report`` for values without one), compare
+    the rest with ``compare(name, value, reference, problems)``, then raise (``check``/``fill``)
+    or report (``report``) what moved. ``label`` says in the summary line what was compared."""
     import json
 
     from . import profile
 
-    if not values:
-        raise ValueError("check() needs at least one value")
-    mode = reference_mode()
-    plain = {name: _plain(v) for name, v in values.items()}
     folder = reference_dir()
     if mode == "off" or folder is None:
         return plain
     path = folder / profile.current() / f"{chapter}.json"
     stored = json.loads(path.read_text()) if path.exists() else {}
-    if mode == "record":
-        stored.update(plain)
+
+    def write(values):
+        stored.update(values)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
+
+    if mode == "record":
+        write(plain)
         print(f"recorded {len(plain)} values in {path.name} ({profile.current()})")
         return plain
     problems = []
@@ -187,16 +246,140 @@ def check(chapter: str, *, rtol: float = 1e-4, atol: float = 0.0, **values) -> d
             if mode == "check":
                 problems.append(f"{name}: no reference (run `make refresh-reference`)")
         else:
-            _differences(name, value, stored[name], rtol, atol, problems)
-    if mode == "fill" and missing and not problems:
-        stored.update(missing)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n")
+            compare(name, value, stored[name], problems)
+    if mode in ("fill", "report") and missing and (mode == "report" or not problems):
+        write(missing)
         print(f"stored {len(missing)} new values in {profile.current()}/{path.name}")
-    if problems:
+    _report(chapter, problems)
+    if problems and mode != "report":
         raise AssertionError(
             f"{chapter} ({profile.current()} profile) differs from {path}:\n  "
             + "\n  ".join(problems)
         )
-    print(f"{len(plain)} values match {profile.current()}/{path.name} (rtol {rtol:g})")
+    if problems:
+        print(f"{len(problems)} values moved from {profile.current()}/{path.name}:")
+        print("  " + "\n  ".join(problems))
+    else:
+        print(f"{len(plain) - len(missing)} values match {profile.current()}/{path.name} ({label})")
     return plain
+
+
+def check(chapter: str, *, rtol: float = 1e-4, atol: float = 0.0, **values) -> dict:
+    """Compare each measured deterministic value with ``tests/reference/<profile>/<chapter>.json``.
+
+    Numbers (also inside lists, arrays and dicts) pass when |value − reference| ≤ atol +
+    rtol·|reference|; booleans, integers-as-counts and strings must be equal. With
+    ``DNC_REFERENCE=record`` the values are stored instead. A value without a reference is an
+    error (``check``, the tests' mode), or is stored (``fill``, ``report``). Returns the values as
+    stored (plain JSON).
+
+    Raises:
+        AssertionError: a value differs from its reference, or has none (not in ``report``).
+    """
+    if not values:
+        raise ValueError("check() needs at least one value")
+    mode = reference_mode()
+    plain = {name: _plain(v) for name, v in values.items()}
+
+    def compare(name, value, want, problems):
+        if isinstance(want, dict) and "per_kernel_set" in want:
+            problems.append(f"{name}: the reference is per seed; pin it with check_seeds")
+        else:
+            _differences(name, value, want, rtol, atol, problems)
+
+    return _compare(chapter, plain, compare, mode, f"rtol {rtol:g}")
+
+
+def seed_band(samples, k: float, log: bool = False):
+    """(mean, s.d., lower, upper) of the pooled per-seed ``samples`` (seeds × ...): the band
+    mean ± k·s.d. (s.d. with ddof 1) that a run's mean over its seeds must lie in; with ``log``,
+    computed on log values and mapped back (for positive quantities spread over decades)."""
+    import numpy as np
+
+    x = np.asarray(samples, dtype=np.float64)
+    if x.shape[0] < 2:
+        raise ValueError(f"a band needs at least two recorded seeds, got {x.shape[0]}")
+    if log:
+        if np.any(x <= 0):
+            raise ValueError("log=True needs positive values")
+        x = np.log(x)
+    mean, sd = x.mean(0), x.std(0, ddof=1)
+    lower, upper = mean - k * sd, mean + k * sd
+    if log:
+        mean, lower, upper = np.exp(mean), np.exp(lower), np.exp(upper)
+    return mean, sd, lower, upper
+
+
+def check_seeds(chapter: str, *, k: float = 4.0, log: bool = False, **values) -> dict:
+    """Pin stochastic results: each value is an array whose first axis runs over seeds.
+
+    The reference stores, for each kernel set (:func:`kernel_set`) that recorded it, every seed's
+    value. A run passes when, entry by entry, its mean over seeds lies in mean ± k·s.d. of all
+    recorded seeds of all kernel sets (:func:`seed_band`; ``log`` compares log values). The
+    s.d. is that of one seed, so the band is about k·√(number of seeds) standard errors of the
+    mean wide: another machine, which trains like another seed, passes, while a change that
+    moves the results by many seeds' spread fails. ``DNC_REFERENCE=record`` replaces this
+    kernel set's seeds and keeps the others'.
+
+    Raises:
+        AssertionError: a mean left its band, the shape changed, or a value has no reference
+            (not in ``report``).
+    """
+    import numpy as np
+
+    if not values:
+        raise ValueError("check_seeds() needs at least one value")
+    if not k > 0:
+        raise ValueError(f"k must be positive, got {k!r}")
+    mode = reference_mode()
+    arrays = {}
+    for name, value in values.items():
+        x = np.asarray(_plain(value), dtype=np.float64)
+        if x.ndim == 0 or x.shape[0] < 1:
+            raise ValueError(f"{name}: check_seeds needs an array with a first axis of seeds")
+        arrays[name] = x
+    here = kernel_set()
+    plain = {name: {"per_kernel_set": {here: x.tolist()}} for name, x in arrays.items()}
+    if mode == "record":  # keep the other kernel sets' seeds
+        import json
+
+        from . import profile
+
+        folder = reference_dir()
+        path = None if folder is None else folder / profile.current() / f"{chapter}.json"
+        stored = json.loads(path.read_text()) if path is not None and path.exists() else {}
+        for name in plain:
+            old = stored.get(name)
+            if isinstance(old, dict) and "per_kernel_set" in old:
+                plain[name] = {
+                    "per_kernel_set": {**old["per_kernel_set"], here: arrays[name].tolist()}
+                }
+
+    def compare(name, value, want, problems):
+        if not (isinstance(want, dict) and "per_kernel_set" in want):
+            problems.append(f"{name}: the reference is a single value; re-record it per seed")
+            return
+        got = arrays[name]
+        runs = [np.asarray(v, dtype=np.float64) for v in want["per_kernel_set"].values()]
+        if any(r.shape[1:] != got.shape[1:] for r in runs):
+            problems.append(
+                f"{name}: shape {got.shape[1:]} per seed != reference {runs[0].shape[1:]}"
+            )
+            return
+        mean, sd, lower, upper = seed_band(np.concatenate(runs), k, log)
+        m = np.exp(np.log(got).mean(0)) if log else got.mean(0)
+        bad = ~((m >= lower - 1e-12 * np.abs(mean)) & (m <= upper + 1e-12 * np.abs(mean)))
+        for index in zip(*np.nonzero(np.atleast_1d(bad)), strict=True):
+            i = index if m.ndim else ()
+            where = "".join(f"[{j}]" for j in i)
+            scale = "log " if log else ""
+            off = (np.log(m[i]) - np.log(mean[i])) if log else (m[i] - mean[i])
+            sigmas = abs(off) / sd[i] if sd[i] > 0 else np.inf
+            problems.append(
+                f"{name}{where}: mean over {got.shape[0]} seeds {m[i]:.6g} outside "
+                f"[{lower[i]:.6g}, {upper[i]:.6g}] = reference mean {mean[i]:.6g} ± {k:g} "
+                f"{scale}s.d. ({sigmas:.1f} s.d. away; {sum(len(r) for r in runs)} recorded seeds "
+                f"on {', '.join(want['per_kernel_set'])})"
+            )
+
+    return _compare(chapter, plain, compare, mode, f"mean over seeds within ± {k:g} s.d.")
