@@ -310,7 +310,7 @@ def seed_band(samples, k: float, log: bool = False):
     return mean, sd, lower, upper
 
 
-def check_seeds(chapter: str, *, k: float = 4.0, log: bool = False, **values) -> dict:
+def check_seeds(chapter: str, *, k: float = 5.0, log: bool = False, **values) -> dict:
     """Pin stochastic results: each value is an array whose first axis runs over seeds.
 
     The reference stores, for each kernel set (:func:`kernel_set`) that recorded it, every seed's

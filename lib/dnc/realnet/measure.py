@@ -154,6 +154,21 @@ def kronecker_alignments(H1, Ws, l) -> np.ndarray:
     return np.outer(upper, lower)
 
 
+# Counts are integers that a trained network hits or misses; they are claims to assert over every
+# layer and seed ("K² outliers"), not numbers to pin by a band.
+COUNT_KEYS = ("hess_count", "weight_count", "ce_large")
+# Positive quantities that vary over decades between seeds: compared on a log scale.
+LOG_KEYS = ("nc1", "nc2", "nc3", "hess_spread", "hess_gap", "hess_prediction", "grad_off",
+            "weight_gap", "ce_rank_gap", "ce_large_gap")  # fmt: skip
+
+
+def per_seed(tables, keys=None) -> dict[str, np.ndarray]:
+    """{key: seeds × L array} of the layer tables of several seeds, for the ``keys`` (default
+    :data:`KEYS`) that are measured for this loss (a key that is NaN everywhere is left out)."""
+    out = {k: np.stack([np.asarray(t[k], dtype=np.float64) for t in tables]) for k in keys or KEYS}
+    return {k: v for k, v in out.items() if not np.all(np.isnan(v))}
+
+
 def summarise(tables) -> dict[str, np.ndarray]:
     """Mean and standard deviation over seeds of each entry: {key: (2, L) array}."""
     return {
