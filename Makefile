@@ -10,7 +10,7 @@ export DNC_CACHE_DIR ?= $(CURDIR)/.cache/dnc
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 export DNC_REFERENCE_DIR ?= $(CURDIR)/tests/reference
 
-.PHONY: book test lint unit nbval book-quick browser figures bench refresh-reference clean venv
+.PHONY: book test lint unit nbval nbval-kernels book-quick browser figures bench refresh-reference refresh-stochastic clean venv
 
 venv: $(STAMP)
 
@@ -21,10 +21,10 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $@
 
 book: $(STAMP)
-	DNC_PROFILE=$${DNC_PROFILE:-paper} DNC_REFERENCE=$${DNC_REFERENCE:-fill} $(PY) tools/build_book.py
+	DNC_PROFILE=$${DNC_PROFILE:-paper} DNC_REFERENCE=$${DNC_REFERENCE:-report} $(PY) tools/build_book.py
 
 test: $(STAMP)
-	$(MAKE) --no-print-directory lint unit nbval book-quick browser
+	$(MAKE) --no-print-directory lint unit nbval nbval-kernels book-quick browser
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check lib tests tools benchmarks
@@ -36,6 +36,11 @@ unit: $(STAMP)
 nbval: $(STAMP)
 	DNC_PROFILE=quick $(PY) tools/nbval_notebooks.py prepare build/nbval
 	DNC_PROFILE=quick $(PY) -m pytest -q --durations=15 --nbval-lax --nbval-cell-timeout=1200 -p no:cacheprovider build/nbval
+
+# The chapters whose results come from minibatch float32 training, once more under another set of
+# CPU kernels than this machine's (tools/kernels.py): a reader's CPU trains like another seed.
+nbval-kernels: $(STAMP)
+	DNC_PROFILE=quick $(PY) tools/kernels.py build/nbval-kernels
 
 book-quick: $(STAMP)
 	DNC_PROFILE=quick $(PY) tools/build_book.py
@@ -50,6 +55,10 @@ browser: $(STAMP)
 # quick unless DNC_PROFILE=paper is given.
 refresh-reference: $(STAMP)
 	DNC_PROFILE=$${DNC_PROFILE:-quick} $(PY) tools/nbval_notebooks.py refresh tests/reference $(CHAPTERS)
+
+# Re-record the stochastic chapters (all, or CHAPTERS="...") under every kernel set of this CPU.
+refresh-stochastic: $(STAMP)
+	DNC_PROFILE=$${DNC_PROFILE:-quick} $(PY) tools/kernels.py refresh $(CHAPTERS)
 
 figures: $(STAMP)
 	$(PY) -m dnc figure all --out figures
