@@ -34,7 +34,6 @@ def realnet_measurements(config: dict, state: dict, K: int, loss: str) -> dict:
     """The chapter's measurements of one network: its layer table and (MSE) the knockouts."""
     import torch
 
-    from dnc import hessian
     from dnc.realnet import experiments, measure, training
 
     config = training.RealNetConfig(**{**config, "widths": tuple(config["widths"])})
@@ -46,10 +45,9 @@ def realnet_measurements(config: dict, state: dict, K: int, loss: str) -> dict:
     H1, Ws = measure.head_params(net, images)
     out = {k: v.tolist() for k, v in measure.layer_table(H1, Ws, loss).items()}
     if loss == "mse":
-        layer = experiments.setting("quick").layer
-        spectra = hessian.knockout_spectra(H1, Ws, layer)
-        out["knockouts"] = {n: hessian.outlier_count(v, K * K + K) for n, v in spectra.items()}
-        out["within_share"] = float(1 - spectra["minus within"].sum() / spectra["Hess"].sum())
+        out["knockouts"], out["within_share"] = measure.knockouts(
+            H1, Ws, experiments.setting("quick").layer
+        )
     return out
 
 

@@ -128,6 +128,15 @@ def _cross_entropy_hessian(out, i: int, spec, K: int) -> None:
     out["ce_large_gap"][i] = _gap(spec, K)
 
 
+def knockouts(H1, Ws, l: int) -> tuple[dict[str, int], float]:
+    """Papyan's knockouts of Hess_l: ({part removed: outlier count among the top K² + K}, the
+    within-class part's share of tr Hess_l, 1 − tr(Hess_l − within)/tr Hess_l)."""
+    K = Ws[-1].shape[0]
+    spectra = hessian.knockout_spectra(H1, Ws, l)
+    counts = {name: hessian.outlier_count(v, K * K + K) for name, v in spectra.items()}
+    return counts, float(1 - spectra["minus within"].sum() / spectra["Hess"].sum())
+
+
 def head_agops(Ws) -> list[np.ndarray]:
     """[AGOP_1, …, AGOP_L] of the linear head, AGOP_l = A^(l)ᵀA^(l) with A^(l) = W_L ⋯ W_l: the
     Jacobian of a linear map is the map, the same at every sample (equal to
