@@ -77,7 +77,11 @@ def cache_for(kernels: str, native: str) -> str:
 
 
 def refresh(chapters: list[str]) -> int:
-    """Re-record the stochastic chapters' references under every kernel set of this CPU."""
+    """Re-record the stochastic chapters' references under every kernel set of this CPU (or
+    those named by ``--sets AVX512,DEFAULT`` before the chapters)."""
+    only = None
+    if chapters[:1] == ["--sets"] and len(chapters) > 1:
+        only, chapters = chapters[1].upper().split(","), chapters[2:]
     known = [c.stem for c in stochastic_chapters()]
     unknown = sorted(set(chapters) - set(known))
     if unknown:
@@ -85,6 +89,8 @@ def refresh(chapters: list[str]) -> int:
         return 2
     sets = kernel_sets()
     native = sets[0][1]
+    if only is not None:
+        sets = [(overrides, name) for overrides, name in sets if name in only]
     tool = Path(__file__).resolve().parent / "nbval_notebooks.py"
     reference = Path(__file__).resolve().parent.parent / "tests" / "reference"
     for overrides, name in sets:

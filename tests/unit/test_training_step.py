@@ -4,12 +4,13 @@ Minibatch float32 training is stochastic across CPUs (its trajectory amplifies r
 chapters pin its outcomes by their spread over seeds. What must not change silently is the step
 itself: the objective and its scaling, the optimiser and its hyper-parameters, the learning-rate
 schedule. These tests take two full-batch steps of the real network (SGD with momentum 0.9,
-cosine-annealed learning rate) and of paper B's MLP (Adam) and compare the parameters with the
+cosine-annealed learning rate, the gradient clipped to norm ``max_grad_norm``) and of paper B's MLP (Adam) and compare the parameters with the
 update rules evaluated by autograd in float64, to a tolerance (1e-3 of the update) far below any
 change of those and far above float32 rounding (~1e-6 measured).
 """
 
 import numpy as np
+import pytest
 import torch
 
 from dnc import data, mlp
@@ -23,12 +24,14 @@ def _update_error(after, before, expected):
     return (diff / sum(float(e.pow(2).sum()) for e in expected)) ** 0.5
 
 
-def test_two_real_network_steps_are_sgd_with_momentum_on_the_ufm_objective():
+@pytest.mark.parametrize("max_grad_norm", [10.0, 0.2])  # not reached; clipping both steps
+def test_two_real_network_steps_are_sgd_with_momentum_on_the_ufm_objective(max_grad_norm):
     images, labels = training.load_images("digits", 4)
     N, K = images.shape[0], 10
     config = training.RealNetConfig(
         dataset="digits", n_per_class=4, widths=(2, 2, 4), blocks=1, stem_stride=1, d=6, L=3,
         batch_size=N, epochs=2, lr=0.05, optimizer="sgd", lambda_W=5e-3, lambda_H=1e-3, seed=3,
+        max_grad_norm=max_grad_norm,
     )  # fmt: skip
     state, _ = training.train(config, images, labels, progress=False)
 
@@ -44,9 +47,13 @@ def test_two_real_network_steps_are_sgd_with_momentum_on_the_ufm_objective():
         objective = (net.head(H) - Y).square().sum() / (2 * N)
         objective = objective + 0.5 * config.lambda_H * H.square().sum()
         objective = objective + 0.5 * config.lambda_W * sum(W.square().sum() for W in net.weights())
-        return torch.autograd.grad(objective, params)
+        grads = torch.autograd.grad(objective, params)
+        norm = sum(float(g.square().sum()) for g in grads) ** 0.5  # clipped to max_grad_norm
+        norms.append(norm)
+        return [g * min(1.0, max_grad_norm / (norm + 1e-6)) for g in grads]
 
     # epoch 0 at lr, epoch 1 at lr·(1 + cos(π/2))/2 = lr/2; the momentum buffer starts at g
+    norms = []
     g0 = gradient()
     with torch.no_grad():
         for p, g in zip(params, g0, strict=True):
@@ -57,6 +64,8 @@ def test_two_real_network_steps_are_sgd_with_momentum_on_the_ufm_objective():
             p -= config.lr / 2 * (0.9 * a + b)
     expected = [p.detach() - p0 for p, p0 in zip(params, start, strict=True)]
     after = [torch.as_tensor(state[name]) for name in names]
+    clipped = [n > max_grad_norm for n in norms]
+    assert clipped == [max_grad_norm < 1] * 2, norms  # both steps clipped, or neither
     assert _update_error(after, start, expected) < 1e-3
 
 
