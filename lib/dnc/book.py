@@ -45,7 +45,7 @@ def mean_sd(values, digits: int = 2) -> str:
 
 def significant(x: float, digits: int = 3) -> str:
     """``x`` to ``digits`` significant figures: positional between 10⁻³ and 10⁵ (0.0123, 1234),
-    else scientific (1.2e-05)."""
+    else scientific (1.23e-5)."""
     import math
 
     x = float(x)
@@ -129,7 +129,8 @@ def reference_dir():
 def kernel_set() -> str:
     """The vector instruction set torch's CPU kernels dispatch to (``AVX512``, ``AVX2``,
     ``DEFAULT``, ...), as ``torch.backends.cpu.get_cpu_capability()`` reports it under the
-    current ``ATEN_CPU_CAPABILITY``; ``CUDA`` when training would run on a GPU."""
+    current ``ATEN_CPU_CAPABILITY``; ``CUDA`` when a GPU is present (training then runs there
+    unless ``DNC_DEVICE`` says otherwise)."""
     import torch
 
     if torch.cuda.is_available():
