@@ -179,9 +179,10 @@ def per_seed(tables, keys=None) -> dict[str, np.ndarray]:
 
 
 def summarise(tables) -> dict[str, np.ndarray]:
-    """Mean and standard deviation over seeds of each entry: {key: (2, L) array}."""
+    """Mean and standard deviation (ddof 1, as :func:`dnc.book.mean_sd`) over seeds of each
+    entry: {key: (2, L) array}."""
     return {
-        k: np.stack([np.mean([t[k] for t in tables], 0), np.std([t[k] for t in tables], 0)])
+        k: np.stack([np.mean([t[k] for t in tables], 0), np.std([t[k] for t in tables], 0, ddof=1)])
         for k in KEYS
     }
 
