@@ -1,4 +1,4 @@
-"""On-disk cache of long runs, keyed by (name, config, code version); atomic writes; resumable.
+"""On-disk cache of long runs, keyed by (name, config, the code the run executes); atomic, resumable.
 
 A result lives at ``<cache_dir>/<name>/<key>.npz``; a run in progress keeps its last checkpoint
 beside it at ``<key>.ckpt.npz``. Files are written to a temporary name and moved into place with
@@ -17,16 +17,19 @@ from pathlib import Path
 
 import numpy as np
 
+from .codehash import code_hash
+from .device import choose as choose_device
+
 _PACKAGE = Path(__file__).resolve().parent
 _META = "__meta__"
 
 
-def code_version(modules: tuple[str, ...] | None = None) -> str:
-    """SHA-256 (first 16 hex digits) of the ``dnc`` package's ``.py`` files: all of them, or only
-    ``modules`` (paths relative to the package, e.g. ``("train.py", "ufm.py")``)."""
+def code_version() -> str:
+    """SHA-256 (first 16 hex digits) of every ``.py`` file of the ``dnc`` package: the version of
+    the whole library (the book build's stamp). Runs are keyed by :func:`dnc.codehash.code_hash`
+    of what they execute instead, so that editing other code keeps them."""
     digest = hashlib.sha256()
-    paths = sorted(_PACKAGE.rglob("*.py")) if modules is None else [_PACKAGE / m for m in modules]
-    for path in paths:
+    for path in sorted(_PACKAGE.rglob("*.py")):
         digest.update(str(path.relative_to(_PACKAGE)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -37,14 +40,12 @@ def cache_dir() -> Path:
     return Path(os.environ.get("DNC_CACHE_DIR", Path.home() / ".cache" / "dnc"))
 
 
-def run_key(name: str, config: dict, modules: tuple[str, ...] | None = None) -> str:
-    """Hash of the run's name, its full config (JSON), the version of the code it runs
-    (``modules``, default the whole package) and the type of the device it runs on
-    (:func:`dnc.device.choose`: ``cpu``, ``cuda``, ...; a GPU result differs in its last bits)."""
-    from .device import choose
-
+def run_key(name: str, config: dict, code) -> str:
+    """Hash of the run's name, its full config (JSON), the code it executes (``code``: the
+    functions and classes it calls, hashed by :func:`dnc.codehash.code_hash`) and the type of the
+    device it runs on (:func:`dnc.device.choose`: a GPU result differs in its last bits)."""
     blob = json.dumps(
-        {"name": name, "config": config, "code": code_version(modules), "device": choose().type},
+        {"name": name, "config": config, "code": code_hash(*code), "device": choose_device().type},
         sort_keys=True,
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
@@ -99,24 +100,26 @@ def cached(
     config: dict,
     compute: Callable[[Checkpoint], tuple[dict[str, np.ndarray], dict]],
     use_cache: bool = True,
-    modules: tuple[str, ...] | None = None,
+    code=None,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Return the stored result of ``compute`` for (name, config), computing and storing it if absent.
 
     ``compute(checkpoint)`` returns (arrays, meta); it may save intermediate state to
-    ``checkpoint`` and resumes from ``checkpoint.load()`` after an interruption. ``modules``
-    restricts the code version in the key to the files the computation runs (default: all).
+    ``checkpoint`` and resumes from ``checkpoint.load()`` after an interruption. The key holds
+    the hash of ``code`` (default ``(compute,)``): the functions the computation runs, followed
+    through everything they call in ``dnc``.
     """
     if not use_cache:
         return compute(Checkpoint(None))
-    key = run_key(name, config, modules)
+    code = (compute,) if code is None else tuple(code)
+    key = run_key(name, config, code)
     path = cache_dir() / name / f"{key}.npz"
     if path.exists():
         return load_arrays(path)
     checkpoint = Checkpoint(path.with_name(f"{key}.ckpt.npz"))
     arrays, meta = compute(checkpoint)
     save_arrays(
-        path, arrays, {**meta, "_cache": {"config": config, "code_version": code_version(modules)}}
+        path, arrays, {**meta, "_cache": {"config": config, "code_version": code_hash(*code)}}
     )
     checkpoint.clear()
     return arrays, meta

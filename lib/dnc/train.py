@@ -540,11 +540,6 @@ def _lambdas_record(configs) -> list:
     return [[list(c.lambda_W_list), c.lambda_H] for c in configs]
 
 
-# The files a training run executes: its cache entry is keyed by these alone, so that editing a
-# figure or an analysis does not throw away a long run.
-TRAINING_CODE = ("train.py", "ufm.py", "_checks.py", "cache.py")
-
-
 def train_cached(
     config: UFMConfig,
     epochs: int,
@@ -589,7 +584,5 @@ def train_cached(
         )
         return result.to_arrays()
 
-    arrays, meta = cache.cached(
-        "ufm_train", key, compute, use_cache=use_cache, modules=TRAINING_CODE
-    )
+    arrays, meta = cache.cached("ufm_train", key, compute, use_cache=use_cache)
     return TrainResult.from_arrays(arrays, meta)

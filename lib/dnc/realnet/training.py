@@ -268,16 +268,6 @@ def _load(model, opt, sched, arrays, meta, dev):
         group["lr"] = lr  # the scheduler's rule is recursive: it starts from the group's lr
 
 
-# A training run is keyed by the files it executes, so editing a measurement keeps the runs.
-TRAINING_CODE = (
-    "realnet/model.py",
-    "realnet/training.py",
-    "train.py",
-    "_checks.py",
-    "cache.py",
-)
-
-
 @dataclass
 class RealNetRun:
     """A trained network: its config, parameters (float64 arrays by name) and history."""
@@ -294,6 +284,15 @@ class RealNetRun:
         return net.eval()
 
 
+def _train_arrays(config: RealNetConfig, images, labels, device, progress, checkpoint, threads):
+    """:func:`train` on ``threads`` CPU threads; the parameters and history as stored arrays."""
+    with torch_threads(threads):
+        state, history = train(config, images, labels, device, progress, checkpoint)
+    arrays = {f"model/{k}": v for k, v in state.items()}
+    arrays.update({f"history_{k}": v for k, v in history.items()})
+    return arrays, {"K": int(labels.max()) + 1}
+
+
 def _cache_key(config: RealNetConfig, images: torch.Tensor, labels) -> dict:
     return {"config": config.as_dict(), "data": fingerprint(images, labels)}
 
@@ -301,7 +300,7 @@ def _cache_key(config: RealNetConfig, images: torch.Tensor, labels) -> dict:
 def is_trained(config: RealNetConfig, images: torch.Tensor, labels) -> bool:
     """Whether :func:`train_cached` would read this run from the cache."""
     lab = as_labels(labels, images.shape[0], "labels")
-    key = cache.run_key("realnet_train", _cache_key(config, images, lab), TRAINING_CODE)
+    key = cache.run_key("realnet_train", _cache_key(config, images, lab), (_train_arrays,))
     return (cache.cache_dir() / "realnet_train" / f"{key}.npz").exists()  # where cached() stores
 
 
@@ -321,14 +320,10 @@ def train_cached(
     key = _cache_key(config, images, lab)
 
     def compute(checkpoint):
-        with torch_threads(threads):
-            state, history = train(config, images, lab, device, progress, checkpoint)
-        arrays = {f"model/{k}": v for k, v in state.items()}
-        arrays.update({f"history_{k}": v for k, v in history.items()})
-        return arrays, {"K": int(lab.max()) + 1}
+        return _train_arrays(config, images, lab, device, progress, checkpoint, threads)
 
     arrays, meta = cache.cached(
-        "realnet_train", key, compute, use_cache=use_cache, modules=TRAINING_CODE
+        "realnet_train", key, compute, use_cache=use_cache, code=(_train_arrays,)
     )
     state = {k[len("model/") :]: v for k, v in arrays.items() if k.startswith("model/")}
     history = {k[len("history_") :]: v for k, v in arrays.items() if k.startswith("history_")}
