@@ -4,7 +4,7 @@ The data term ‖f(H_1) − Y‖²/(2N) as a torch model: the samples h_i are th
 linear layers (ReLU between them for the ReLU UFM) the network, and the output and targets are
 scaled by 1/√(2N) so that ``MSELoss(reduction="sum")`` is exactly the data term. Only W_l is a
 parameter of the Hessian. curvlinops-for-pytorch (``HessianLinearOperator``) and PyHessian
-(``hessian``) then see the same Hessian as :func:`dnc.hessian.layer_hessian`.
+(``hessian``) then see the same Hessian as :func:`dnc.spectra.hessian.layer_hessian`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dnc.ufm import targets
+from dnc.ufm.model import targets
 
 
 class _Scale(nn.Module):

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dnc import hessian, top_eigen, ufm
-from dnc.train import Stepper, default_device, initial_params, torch_threads
+from dnc.spectra import hessian, top_eigen
+from dnc.ufm import model as ufm
+from dnc.ufm.loop import Stepper, default_device, initial_params, torch_threads
 
 OUT = Path(__file__).resolve().parent / "results.json"
 CORES = torch.get_num_threads()
@@ -103,7 +104,7 @@ def bench_spectrum(name, d, activation, l, with_peer=True, repeats=20, peer_repe
 
 
 def our_steps(stepper, H, Ws, steps, device, with_loss):
-    """``steps`` closed-form steps in inference mode, as :func:`dnc.train.train` runs its epochs."""
+    """``steps`` closed-form steps in inference mode, as :func:`dnc.ufm.loop.train` runs its epochs."""
     with torch.inference_mode():
         for _ in range(steps):
             stepper.step(H, Ws, with_loss=with_loss)
@@ -160,8 +161,8 @@ def bench_step(name, d, activation, steps=200, repeats=15, device="cpu"):
 def bench_relu_long_run(epochs: int = 100_000, device: str = "cpu"):
     """The paper's ReLU run (d = 65, 10⁶ epochs), timed for ``epochs`` from a cold start (no
     cache) and scaled to 10⁶: the cost per epoch is constant, so the scaling is exact up to noise."""
-    from dnc import experiments
-    from dnc.train import train
+    from dnc.experiments import paper_a as experiments
+    from dnc.ufm.loop import train
 
     s = experiments.relu_setting("paper")
     start = time.perf_counter()
@@ -213,11 +214,11 @@ def bench_vs_peer_tool(kind: str, tool: str, activation: str, device: str = "cpu
     """Ours against curvlinops-for-pytorch or PyHessian on the layer Hessian at paper size
     (initial weights, seed 0), interleaved in the same process.
 
-    kind ``top9``: the top K² = 9 eigenvalues: ours :func:`dnc.hessian.top_eigenpairs` (values and
+    kind ``top9``: the top K² = 9 eigenvalues: ours :func:`dnc.spectra.hessian.top_eigenpairs` (values and
     vectors; certified Lanczos on the Gram, LAPACK when the certificate fails, the route taken in
     the record), curvlinops' HessianLinearOperator with scipy's eigsh (Lanczos), PyHessian's
     ``eigenvalues(top_n=9)`` (power iteration with deflation, float32, its default tol 1e-3).
-    kind ``spectrum``: all eigenvalues: ours :func:`dnc.hessian.layer_hessian_spectrum`,
+    kind ``spectrum``: all eigenvalues: ours :func:`dnc.spectra.hessian.layer_hessian_spectrum`,
     curvlinops' operator applied to the identity (the dense Hessian) and eigvalsh.
     kind ``density``: PyHessian's stochastic Lanczos quadrature (100 steps, one probe) against our
     full spectrum (which gives the exact density); no eigenvalue agreement is defined.
@@ -293,7 +294,7 @@ def bench_vs_peer_tool(kind: str, tool: str, activation: str, device: str = "cpu
 
 
 def _dense_eigensolver(gram, k):
-    """The dense route's floor: :func:`dnc.top_eigen.lapack_top` (what ``top_eigenpairs`` falls
+    """The dense route's floor: :func:`dnc.spectra.top_eigen.lapack_top` (what ``top_eigenpairs`` falls
     back to) alone on the layer's NK×NK Gram, on one BLAS thread, the Gram copied in each call
     (~NK² doubles)."""
     scratch = np.empty_like(gram)
@@ -405,12 +406,12 @@ def bench_step_floor(steps: int = 200, repeats: int = 15, device: str = "cpu"):
 
 
 def bench_relu_full_run_gpu():
-    """The whole 10⁶-epoch ReLU run on the GPU (``dnc.experiments.relu_setting("paper")``), not
+    """The whole 10⁶-epoch ReLU run on the GPU (``dnc.experiments.paper_a.relu_setting("paper")``), not
     cached, timed end to end; None without CUDA."""
     if not torch.cuda.is_available():
         return None
-    from dnc import experiments
-    from dnc.train import train
+    from dnc.experiments import paper_a as experiments
+    from dnc.ufm.loop import train
 
     s = experiments.relu_setting("paper")
     start = time.perf_counter()
@@ -463,7 +464,7 @@ def bench_full_hessian(k=9, repeats=5, dense_d=16):
     """Top 9 eigenvalues of the full Hessian (all W_l): ours (R-operator + eigsh) against
     curvlinops + eigsh at paper size, and against dense torch.func.hessian + eigvalsh where the
     dense matrix fits (d = ``dense_d``)."""
-    from dnc import full_hessian
+    from dnc.spectra import full_hessian
 
     _, H1, Ws = params(3, 40, 60, 5, "linear")
     mine = hessian.full_hessian_top_eigenvalues(H1, Ws, k)
@@ -515,7 +516,8 @@ def bench_deep_rfm_layer(n_per_class: int = 500, device: str = "cpu", dtype=torc
     (resident set on the CPU, allocated CUDA memory on the GPU)."""
     import resource
 
-    from dnc import data, rfm
+    from dnc import data
+    from dnc.agop import rfm
 
     X, y = data.load("mnist", n_per_class=n_per_class, seed=0)
     if device == "cuda":
@@ -556,7 +558,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help="record names (prefixes) to run")
     args = parser.parse_args(argv)
     cuda = torch.cuda.is_available()
-    # GD steps: one torch thread on both sides, as in training (`dnc.train.train(threads=1)`); on
+    # GD steps: one torch thread on both sides, as in training (`dnc.ufm.loop.train(threads=1)`); on
     # a 2-core VM a second thread mostly waits for a busy core. Spectra: ours is numpy/LAPACK, with
     # torch's OpenMP pool at one thread so that it cannot spin against it; the peer gets all cores.
     torch.set_num_threads(1)

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from chapters import stochastic_chapters
 
-# The prefetch entries (dnc.prefetch.RUNS) of the stochastic chapters' minibatch training.
+# The prefetch entries (dnc.experiments.runs.RUNS) of the stochastic chapters' minibatch training.
 STOCHASTIC_RUNS = tuple(
     f"{kind}_seed{seed}"
     for kind in ("paper_b_mlp", "realnet_mse", "realnet_ce")

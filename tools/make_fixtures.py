@@ -6,9 +6,9 @@ deterministic, and ``tests/unit/test_pipeline_fixtures.py`` pins it at 1e-4 on w
 move: those written here, once, into ``tests/fixtures``:
 
 * ``realnet_mse.npz``, ``realnet_ce.npz``: the quick profile's seed-0 networks of the chapter
-  "Real networks" (``dnc.realnet.experiments.setting("quick")``), parameters in float32;
+  "Real networks" (``dnc.experiments.realnet.setting("quick")``), parameters in float32;
 * ``mlp.npz``: a small bias-free ReLU MLP (width 32, three hidden layers) trained by
-  ``dnc.mlp.train_mlp`` on the quick profile's MNIST subset of the chapter "Linear denoising";
+  ``dnc.agop.mlp.train_mlp`` on the quick profile's MNIST subset of the chapter "Linear denoising";
 * ``pipeline.json``: what the measuring code gives on them (the values the test pins).
 
 Run ``python tools/make_fixtures.py`` only when a measurement changes on purpose (then commit the
@@ -34,7 +34,8 @@ def realnet_measurements(config: dict, state: dict, K: int, loss: str) -> dict:
     """The chapter's measurements of one network: its layer table and (MSE) the knockouts."""
     import torch
 
-    from dnc.realnet import experiments, measure, training
+    from dnc.experiments import realnet as experiments
+    from dnc.realnet import measure, training
 
     config = training.RealNetConfig(**{**config, "widths": tuple(config["widths"])})
     net = config.build(K).double()
@@ -56,8 +57,10 @@ def mlp_measurements(weights: list[np.ndarray]) -> dict:
     layer's input, the NFA correlations (p = 1, 1/2) and the exponent correlations."""
     import torch
 
-    from dnc import metrics, mlp, ufm_agop
-    from dnc.agop import nfa_correlation
+    from dnc import metrics
+    from dnc.agop import mlp
+    from dnc.agop import ufm_head as ufm_agop
+    from dnc.agop.core import nfa_correlation
 
     X, y = mlp_data()
     model = mlp.MLP(X.shape[1], MLP_SETTINGS["width"], weights[-1].shape[0], MLP_SETTINGS["depth"])
@@ -83,15 +86,17 @@ def mlp_measurements(weights: list[np.ndarray]) -> dict:
 
 def mlp_data():
     """The quick profile's MNIST subset of paper B's MLP (30 images a class, seed 0)."""
-    from dnc import data, deep_rfm_experiments
+    from dnc import data
+    from dnc.experiments import paper_b as deep_rfm_experiments
 
     cfg = deep_rfm_experiments.mlp_settings("quick")
     return data.load(cfg["dataset"], n_per_class=cfg["n_per_class"], seed=0)
 
 
 def main() -> int:
-    from dnc.mlp import train_mlp
-    from dnc.realnet import experiments, training
+    from dnc.agop.mlp import train_mlp
+    from dnc.experiments import realnet as experiments
+    from dnc.realnet import training
 
     OUT.mkdir(parents=True, exist_ok=True)
     s = experiments.setting("quick")

@@ -15,7 +15,7 @@ import sys
 
 def _registry():
     importlib.import_module("dnc.figures.all")
-    from .figures import REGISTRY
+    from dnc.figures import REGISTRY
 
     return REGISTRY
 
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "prefetch":
         import os
 
-        from .prefetch import prefetch
+        from dnc.experiments.runs import prefetch
 
         if args.profile is not None:
             os.environ["DNC_PROFILE"] = args.profile  # inherited by the worker processes
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.command == "code-version":
-        from .cache import code_version
+        from dnc.cache import code_version
 
         print(code_version())
         return 0
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .figures import get, save
+    from dnc.figures import get, save
 
     names = list(registry) if args.name == "all" else [args.name]
     for name in names:

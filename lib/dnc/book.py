@@ -204,7 +204,7 @@ def _report(chapter: str, problems: list[str]) -> None:
     import os
     from pathlib import Path
 
-    from . import profile
+    from dnc import profile
 
     folder = os.environ.get("DNC_REFERENCE_REPORT")
     if not folder:
@@ -223,7 +223,7 @@ def _compare(chapter, plain, compare, mode, label):
     or report (``report``) what moved. ``label`` says in the summary line what was compared."""
     import json
 
-    from . import profile
+    from dnc import profile
 
     folder = reference_dir()
     if mode == "off" or folder is None:
@@ -344,7 +344,7 @@ def check_seeds(chapter: str, *, k: float = 5.0, log: bool = False, **values) ->
     if mode == "record":  # keep the other kernel sets' seeds
         import json
 
-        from . import profile
+        from dnc import profile
 
         folder = reference_dir()
         path = None if folder is None else folder / profile.current() / f"{chapter}.json"

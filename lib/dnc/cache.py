@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .codehash import code_hash
-from .device import choose as choose_device
+from dnc.codehash import code_hash
+from dnc.device import choose as choose_device
 
 _PACKAGE = Path(__file__).resolve().parent
 _META = "__meta__"

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import as_labels, as_matrix, positive, positive_int
+from dnc._checks import as_labels, as_matrix, positive, positive_int
 
 OFFLINE = ("digits", "mnist1d", "gaussian")
 ON_DISK = ("mnist", "cifar10", "svhn")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_labels, as_matrix
+from dnc._checks import as_labels, as_matrix
 
 NC1_KINDS = ("trace", "frobenius", "trace_ratio")
 FRAMES = ("etf", "orthogonal")

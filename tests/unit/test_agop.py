@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from dnc import agop as A
-from dnc.mlp import MLP
+from dnc.agop import core as A
+from dnc.agop.mlp import MLP
 
 
 def small_net(seed=0, D=5, K=3):

@@ -1,4 +1,4 @@
-"""dnc.collapse: the chapters' deep-neural-collapse verdicts, on hand-built points with known values.
+"""dnc.ufm.collapse: the chapters' deep-neural-collapse verdicts, on hand-built points with known values.
 
 The collapsed point: orthonormal frames Q_l (d×K), class means μ_c^(l) = r_l Q_l e_c,
 H_1 = r_1 Q_1 ⊗ 1_nᵀ, W_l = (r_{l+1}/r_l) Q_{l+1}Q_lᵀ (l < L), W_L = a Q_Lᵀ. Then
@@ -9,7 +9,7 @@ Each perturbation below moves exactly one field of the report by an amount compu
 import numpy as np
 import pytest
 
-from dnc import collapse
+from dnc.ufm import collapse
 
 K, n, d, L = 3, 2, 6, 3
 R = (2.0, 1.3, 0.8)  # mean norms r_1, r_2, r_3
@@ -158,8 +158,9 @@ def test_trained_deep_linear_ufm_reaches_the_closed_form_collapse():
     """Train (a different λ on every layer), then measure: every DNC field vanishes and α^(l)
     equals its closed-form value at the global optimum, sv(A^(l)) / ‖μ^(l)‖ with
     sv(A^(l)) = Π_{j≥l} σ_{W_j} and ‖μ^(l)‖ = (σ_{H_1}/√n) Π_{j<l} σ_{W_j} (σ: the optimum's
-    factor singular values, dnc.ufm.linear_optimum)."""
-    from dnc import train, ufm
+    factor singular values, dnc.ufm.model.linear_optimum)."""
+    from dnc.ufm import loop as train
+    from dnc.ufm import model as ufm
 
     lams, lam_h, n = [4e-3, 6e-3, 8e-3], 5e-3, 4
     config = ufm.UFMConfig(K=3, n=n, d=6, L=3, lambda_W=lams, lambda_H=lam_h)

@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from dnc import hessian, train, ufm
+from dnc.spectra import hessian
+from dnc.ufm import loop as train
+from dnc.ufm import model as ufm
 
 
 def trained(activation, L=3, d=5, K=3, n=3, epochs=150):

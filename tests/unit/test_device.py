@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from dnc import device
-from dnc.train import default_device
+from dnc.ufm.loop import default_device
 
 
 def test_argument_wins_over_the_environment(monkeypatch):

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from test_gradients import collapsed_point
 
-from dnc import eigenbases, gradients, hessian
+from dnc.spectra import eigenbases, gradients, hessian
 
 
 def test_every_basis_is_an_orthonormal_eigenbasis_of_the_collapsed_hessian():

@@ -1,6 +1,6 @@
 """The experiments' settings in both profiles, and the runs they define.
 
-Every ``*_setting`` function of :mod:`dnc.experiments` is found by name, so a setting added later
+Every ``*_setting`` function of :mod:`dnc.experiments.paper_a` is found by name, so a setting added later
 is checked too: sizes valid, regularisation below paper A's threshold (where the chapters expect
 collapse), the analysed layer inside 1..L, every epoch an analysis asks for stored as a snapshot.
 The paper profile is checked here too (the unit tests otherwise only ever build quick sizes), and
@@ -13,7 +13,10 @@ import warnings
 import numpy as np
 import pytest
 
-from dnc import experiments, profile, train, ufm
+from dnc import profile
+from dnc.experiments import paper_a as experiments
+from dnc.ufm import loop as train
+from dnc.ufm import model as ufm
 
 PROFILES = ("quick", "paper")
 SETTINGS = sorted(
@@ -64,7 +67,7 @@ def test_every_setting_is_consistent(name, which):
         return
     assert isinstance(s, experiments.Setting)
     c = s.config
-    # The chapters expect collapse: condition (2) (closed form in dnc.ufm, for the MSE loss it
+    # The chapters expect collapse: condition (2) (closed form in dnc.ufm.model, for the MSE loss it
     # was derived for) must hold.
     if c.loss == "mse":
         ratio = ufm.regularisation_ratio(c.K, c.n, c.lambda_W_list, c.lambda_H)

@@ -11,10 +11,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-import dnc.figures.all  # noqa: E402, F401  (fills the registry)
-from dnc import experiments, gradients, hessian, matrices, metrics, rfm, tracking, ufm  # noqa: E402
+from dnc import metrics
+from dnc.agop import rfm
+from dnc.experiments import paper_a as experiments
 from dnc.figures import REGISTRY, paper_a, paper_a_relu, style  # noqa: E402
-from dnc.train import train  # noqa: E402
+from dnc.spectra import gradients, hessian, matrices
+from dnc.ufm import model as ufm  # noqa: E402
+from dnc.ufm import tracking
+from dnc.ufm.loop import train  # noqa: E402
 
 EPOCHS = (0, 10, 60)  # snapshots of the small runs; figures are asked for these
 
@@ -467,7 +471,7 @@ def test_realnet_figures_plot_the_measurements(linear_run):
 
 @pytest.mark.parametrize("name", ["linear_phase_diagram", "relu_phase_diagram"])
 def test_phase_diagrams_mark_every_run_by_its_outcome(name):
-    from dnc import experiments
+    from dnc.experiments import paper_a as experiments
 
     s = experiments.phase_setting("quick")
     ratios = np.asarray(s["ratios"], dtype=float)[:4]

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from dnc import full_hessian, hessian, train, ufm
+from dnc.spectra import full_hessian, hessian
+from dnc.ufm import loop as train
+from dnc.ufm import model as ufm
 
 
 def trained(activation, loss, L=4, d=5, K=3, n=3, epochs=150):
@@ -64,7 +66,7 @@ def test_bad_loss_and_vector_length():
 
 
 def test_an_unknown_regularisation_schedule_is_named():
-    from dnc import experiments_later
+    from dnc.experiments import paper_a_later as experiments_later
 
     setting = experiments_later.depth_setting("quick")
     with pytest.raises(ValueError, match="schedule must be one of"):

@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from dnc import hessian, top_eigen, train, ufm
+from dnc.spectra import hessian, top_eigen
+from dnc.ufm import loop as train
+from dnc.ufm import model as ufm
 
 
 def autograd_hessian(H1, Ws, l, activation):
@@ -141,7 +143,8 @@ def test_top_eigenpairs_by_lanczos_on_a_large_gram(loss, monkeypatch):
 
 
 def test_masked_overlaps_reduce_to_the_plain_ones_without_relu():
-    from dnc import collapse, matrices
+    from dnc.spectra import matrices
+    from dnc.ufm import collapse
 
     _, (H1, Ws) = trained("linear")
     masked = collapse.masked_row_overlaps(H1, Ws, "linear")

@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from dnc import matrices, train, ufm
+from dnc.spectra import matrices
+from dnc.ufm import loop as train
+from dnc.ufm import model as ufm
 
 
 def trained(L=3, d=4, K=3, n=2, epochs=150):

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from dnc import data, metrics, mlp
+from dnc import data, metrics
+from dnc.agop import mlp
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,7 @@ def test_nc1_decomposition_rotation_does_not_count(trained):
 
 
 def test_closed_form_hidden_agops_match_autograd(trained):
-    from dnc import agop
+    from dnc.agop import core as agop
 
     X, _, model, _ = trained
     Xt = torch.as_tensor(X).float()

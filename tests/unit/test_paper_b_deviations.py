@@ -2,8 +2,8 @@
 
 import pytest
 
-from dnc import deep_rfm_experiments as ex
-from dnc.paper_b_deviations import deviation_table
+from dnc.experiments import paper_b as ex
+from dnc.experiments.paper_b_deviations import deviation_table
 
 
 @pytest.mark.parametrize("kind", ["mlp", "deep_rfm"])

@@ -1,4 +1,4 @@
-"""dnc.prefetch: the registry of long runs, computed in worker processes through the cache."""
+"""dnc.experiments.runs: the registry of long runs, computed in worker processes through the cache."""
 
 import os
 from pathlib import Path
@@ -6,7 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dnc import experiments, prefetch
+from dnc.experiments import paper_a as experiments
+from dnc.experiments import paper_a_later, paper_b, realnet
+from dnc.experiments import runs as prefetch
 
 
 def _files(root: Path) -> dict[str, float]:
@@ -16,29 +18,23 @@ def _files(root: Path) -> dict[str, float]:
 def test_every_entry_names_a_function_of_dnc():
     assert len({r.name for r in prefetch.RUNS}) == len(prefetch.RUNS)
     for run in prefetch.RUNS:
-        assert callable(run.function()), run.target
+        assert callable(run.function) and run.function.__module__.startswith("dnc."), run.name
 
 
 def test_the_paper_b_runs_cover_every_seed():
-    from dnc import deep_rfm_experiments
-
-    for target in ("deep_rfm_experiments:mlp_run", "deep_rfm_experiments:deep_rfm_run"):
-        seeds = {r.kwargs.get("seed") for r in prefetch.RUNS if r.target == target}
-        assert set(deep_rfm_experiments.SEEDS) <= seeds, target
+    for function in (paper_b.mlp_run, paper_b.deep_rfm_run):
+        seeds = {r.kwargs.get("seed") for r in prefetch.RUNS if r.function is function}
+        assert set(paper_b.SEEDS) <= seeds, function.__name__
 
 
 def test_the_depth_runs_are_those_of_the_depth_setting():
-    from dnc import experiments_later
-
-    registered = {r.args[0] for r in prefetch.RUNS if r.target.endswith(":depth_run")}
+    registered = {r.args[0] for r in prefetch.RUNS if r.function is paper_a_later.depth_run}
     for profile in ("quick", "paper"):
-        assert registered == set(experiments_later.depth_setting(profile).totals)
+        assert registered == set(paper_a_later.depth_setting(profile).totals)
 
 
 def test_the_real_network_runs_are_those_of_the_chapter_setting():
-    from dnc.realnet import experiments as realnet
-
-    registered = {r.args for r in prefetch.RUNS if r.target.endswith(":network_run")}
+    registered = {r.args for r in prefetch.RUNS if r.function is realnet.network_run}
     for profile in ("quick", "paper"):
         seeds = realnet.setting(profile).seeds
         assert registered == {(loss, s) for loss in ("mse", "ce") for s in seeds}

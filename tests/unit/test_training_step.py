@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from dnc import data, mlp
+from dnc import data
+from dnc.agop import mlp
 from dnc.realnet import training
 
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from dnc import agop, ufm_agop
+from dnc.agop import core as agop
+from dnc.agop import ufm_head as ufm_agop
 
 
 def random_ufm(d=5, N=7, K=3, L=3, seed=0):

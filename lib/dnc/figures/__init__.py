@@ -1,5 +1,5 @@
 """Every figure of the book, one function each, registered with the paper figure it reproduces."""
 
-from .registry import REGISTRY, figure, get, save
+from dnc.figures.registry import REGISTRY, figure, get, save
 
 __all__ = ["REGISTRY", "figure", "get", "save"]

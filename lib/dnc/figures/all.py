@@ -1,6 +1,6 @@
 """Import every figure module so that the registry is complete."""
 
-from . import (  # noqa: F401
+from dnc.figures import (  # noqa: F401
     collapse,
     paper_a,
     paper_a_evidence,

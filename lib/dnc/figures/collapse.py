@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import experiments, metrics, tracking, ufm
-from . import style
-from .registry import figure
+from dnc import metrics
+from dnc.experiments import paper_a as experiments
+from dnc.figures import style
+from dnc.figures.registry import figure
+from dnc.ufm import model as ufm
+from dnc.ufm import tracking
 
 
 def _labels(result):

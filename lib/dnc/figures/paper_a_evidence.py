@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from matplotlib.ticker import NullFormatter, ScalarFormatter
 
-from .. import effective_rank, experiments, phase
-from ..ufm import regularisation_ratio
-from . import style
-from .registry import figure
+from dnc.experiments import paper_a as experiments
+from dnc.figures import style
+from dnc.figures.registry import figure
+from dnc.spectra import effective_rank
+from dnc.ufm import outcomes as phase
+from dnc.ufm.model import regularisation_ratio
 
 _MARKERS = {
     "collapsed optimum": ("o", style.PALETTE[2]),

@@ -5,9 +5,11 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from .. import experiments, experiments_later, hessian
-from . import style
-from .registry import figure
+from dnc.experiments import paper_a as experiments
+from dnc.experiments import paper_a_later as experiments_later
+from dnc.figures import style
+from dnc.figures.registry import figure
+from dnc.spectra import hessian
 
 
 @figure("book")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from .. import gradients, matrices, tracking
-from . import style
-from .paper_a import _deep_linear, _layer
-from .registry import figure
+from dnc.figures import style
+from dnc.figures.paper_a import _deep_linear, _layer
+from dnc.figures.registry import figure
+from dnc.spectra import gradients, matrices
+from dnc.ufm import tracking
 
 
 def _spectra_figure(result, setting, epochs, l, spectrum, n_outliers, name):

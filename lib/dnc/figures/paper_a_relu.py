@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import collapse, experiments, hessian, matrices, tracking
-from . import style
-from .paper_a import _layer, knockout_figure
-from .registry import figure
+from dnc.experiments import paper_a as experiments
+from dnc.figures import style
+from dnc.figures.paper_a import _layer, knockout_figure
+from dnc.figures.registry import figure
+from dnc.spectra import hessian, matrices
+from dnc.ufm import collapse, tracking
 
 
 def _relu(result, profile):

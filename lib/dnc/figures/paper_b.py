@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import deep_rfm_experiments as ex
-from .. import rfm
-from . import style
-from .registry import figure
+from dnc.agop import rfm
+from dnc.experiments import paper_b as ex
+from dnc.figures import style
+from dnc.figures.registry import figure
 
 
 def _runs(result, default):

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import hessian
-from ..realnet import experiments, measure
-from . import style
-from .registry import figure
+from dnc.experiments import realnet as experiments
+from dnc.figures import style
+from dnc.figures.registry import figure
+from dnc.realnet import measure
+from dnc.spectra import hessian
 
 
 def _measured(result, profile):
@@ -72,7 +73,7 @@ def realnet_alignment_beside_ufm(result=None, profile=None):
 def realnet_gradient_coefficients(result=None, profile=None, layer: int = 2):
     """The gradient's coefficients f̃_cc' in the natural basis μ_c^(l+1) ⊗ μ_c'^(l) of one layer
     of the residual network (seed 0) beside the UFM's: diagonal 1/K, off-diagonal 0 predicted."""
-    from .. import gradients
+    from dnc.spectra import gradients
 
     result = _measured(result, profile)
     panels = [("network", result["params"][0]), ("deep linear UFM", result["ufm_params"][0])]

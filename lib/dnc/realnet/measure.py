@@ -1,8 +1,8 @@
 """Paper A's measurements on the linear layers of a trained real network, beside the UFM's.
 
 The head W_L ⋯ W_1 acting on H_1 = [h(x_1; θ̄), …, h(x_N; θ̄)] is a deep linear UFM on those
-features, so every function of :mod:`dnc.hessian`, :mod:`dnc.gradients`, :mod:`dnc.matrices`
-and :mod:`dnc.collapse` applies to (H_1, [W_1, …, W_L]) unchanged. :func:`layer_table` collects,
+features, so every function of :mod:`dnc.spectra.hessian`, :mod:`dnc.spectra.gradients`, :mod:`dnc.spectra.matrices`
+and :mod:`dnc.ufm.collapse` applies to (H_1, [W_1, …, W_L]) unchanged. :func:`layer_table` collects,
 per layer l = 1..L, the numbers the theorems predict exactly at the collapsed optimum:
 
 - ``nc1`` ‖Σ_W Σ_B^†‖_F² of h^(l), ``nc2`` distance of the means to an orthogonal frame,
@@ -38,9 +38,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .. import agop, collapse, gradients, hessian, matrices
-from ..hessian import _layer
-from ..ufm import check_params, layer_inputs
+from dnc.agop import core as agop
+from dnc.spectra import gradients, hessian, matrices
+from dnc.spectra.hessian import _layer
+from dnc.ufm import collapse
+from dnc.ufm.model import check_params, layer_inputs
 
 FLOOR = 1e-12
 KEYS = (
@@ -119,7 +121,7 @@ def layer_table(H1, Ws, loss: str = "mse") -> dict[str, np.ndarray]:
 
 def _cross_entropy_hessian(out, i: int, spec, K: int) -> None:
     """The ``ce_*`` entries of layer i + 1 from the cross-entropy Hess_l's spectrum."""
-    from ..cross_entropy import outlier_groups
+    from dnc.spectra.cross_entropy import outlier_groups
 
     r = (K - 1) ** 2
     out["ce_rank_gap"][i] = _gap(spec, r)
@@ -140,7 +142,7 @@ def knockouts(H1, Ws, l: int) -> tuple[dict[str, int], float]:
 def head_agops(Ws) -> list[np.ndarray]:
     """[AGOP_1, …, AGOP_L] of the linear head, AGOP_l = A^(l)ᵀA^(l) with A^(l) = W_L ⋯ W_l: the
     Jacobian of a linear map is the map, the same at every sample (equal to
-    :func:`dnc.agop.layer_agops` on any inputs)."""
+    :func:`dnc.agop.core.layer_agops` on any inputs)."""
     return [A.T @ A for A in collapse.products(Ws)[:-1]]
 
 
@@ -152,7 +154,7 @@ def _factor_alignment(M, X) -> np.ndarray:
 
 def kronecker_alignments(H1, Ws, l) -> np.ndarray:
     """K×K f_cc' of μ_c^(l+1) ⊗ μ_c'^(l) for the linear head, as f_S(μ_c^(l+1)) f_Σ(μ_c'^(l)):
-    equal to :func:`dnc.hessian.predicted_alignments` at O(K d²) instead of O(K² N d²)."""
+    equal to :func:`dnc.spectra.hessian.predicted_alignments` at O(K d²) instead of O(K² N d²)."""
     H1, Ws = check_params(H1, Ws)
     l = _layer(Ws, l)
     X = layer_inputs(H1, Ws)[l - 1]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .._checks import positive_int
+from dnc._checks import positive_int
 
 
 def _widths(widths) -> tuple[int, ...]:
@@ -88,7 +88,7 @@ class ResidualFeatures(nn.Module):
 class LinearHead(nn.Module):
     """W_L ⋯ W_1 h with W_1 ∈ R^{d×d_0}, W_2 … W_{L−1} ∈ R^{d×d}, W_L ∈ R^{K×d}, no biases.
 
-    ``layer_inputs`` and ``forward_from`` are the interface of :func:`dnc.agop.layer_agops`.
+    ``layer_inputs`` and ``forward_from`` are the interface of :func:`dnc.agop.core.layer_agops`.
     """
 
     def __init__(self, in_dim: int, width: int, K: int, L: int):

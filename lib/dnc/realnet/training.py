@@ -20,10 +20,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .. import cache, data
-from .._checks import as_labels, positive, positive_int
-from ..train import default_device, torch_threads
-from .model import RealNet
+from dnc import cache, data
+from dnc._checks import as_labels, positive, positive_int
+from dnc.realnet.model import RealNet
+from dnc.ufm.loop import default_device, torch_threads
 
 LOSSES = ("mse", "ce")
 OPTIMIZERS = ("sgd", "adam")

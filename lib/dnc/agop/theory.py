@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import metrics
-from ._checks import as_labels, as_matrix, positive, positive_int
-from .agop import psd_power
-from .data import one_hot
+from dnc import metrics
+from dnc._checks import as_labels, as_matrix, positive, positive_int
+from dnc.agop.core import psd_power
+from dnc.data import one_hot
 
 
 def _gram(G, name: str = "G") -> np.ndarray:

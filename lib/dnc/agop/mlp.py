@@ -13,11 +13,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import metrics
-from ._checks import as_matrix, positive, positive_int
-from .agop import layer_agops, nfa_correlation
-from .data import class_labels, one_hot
-from .train import torch_threads
+from dnc import metrics
+from dnc._checks import as_matrix, positive, positive_int
+from dnc.agop.core import layer_agops, nfa_correlation
+from dnc.data import class_labels, one_hot
+from dnc.ufm.loop import torch_threads
 
 
 class MLP(nn.Module):

@@ -2,13 +2,13 @@
 
 The paper's and the authors' code's values are facts read from github dmbeaglehole/
 neural_collapse_rfm (nc_nn.py, deep_rfm.py) and aradha/recursive_feature_machines; ours are read
-from :mod:`dnc.deep_rfm_experiments` so the table cannot drift from what runs.
+from :mod:`dnc.experiments.paper_b` so the table cannot drift from what runs.
 """
 
 from __future__ import annotations
 
-from . import data
-from .deep_rfm_experiments import deep_rfm_settings, mlp_settings
+from dnc import data
+from dnc.experiments.paper_b import deep_rfm_settings, mlp_settings
 
 # (setting, the paper's or the authors' code's value, key in our settings or a fixed value, why)
 _MLP_ROWS = (

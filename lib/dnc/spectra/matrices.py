@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_matrix, positive, positive_list
-from .collapse import layer_class_means, products, scaling_constant
-from .gradients import backprop_factors, beta_from_alpha
-from .hessian import _layer, _pad_desc
-from .ufm import check_params, layer_inputs
+from dnc._checks import as_matrix, positive, positive_list
+from dnc.spectra.gradients import backprop_factors, beta_from_alpha
+from dnc.spectra.hessian import _layer, _pad_desc
+from dnc.ufm.collapse import layer_class_means, products, scaling_constant
+from dnc.ufm.model import check_params, layer_inputs
 
 
 def _eigvals_desc(M) -> np.ndarray:
@@ -177,11 +177,11 @@ def appendix_e_outliers(H1, Ws, l, max_count: int | None = None) -> dict[str, di
     """For ``"C"`` (E.1), ``"Delta large"``, ``"Delta small"`` (E.2) and ``"HtH"`` (E.3): the
     outlier eigenvalues ``measured`` from the spectrum alone and the theorem's ``predicted`` value.
 
-    Outliers are counted by :func:`dnc.hessian.outlier_count` (largest log-gap among the top
+    Outliers are counted by :func:`dnc.spectra.hessian.outlier_count` (largest log-gap among the top
     ``max_count`` + 1, default 2K²); for Δ^(l) the rule is applied again to its outliers, which
     splits the K − 1 large ones from the single small one.
     """
-    from .hessian import outlier_count
+    from dnc.spectra.hessian import outlier_count
 
     H1, Ws = check_params(H1, Ws)
     K = Ws[-1].shape[0]

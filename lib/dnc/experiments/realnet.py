@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import data
-from ..profile import choose
-from ..train import default_device
-from ..train import train_cached as train_ufm_cached
-from ..ufm import UFMConfig
-from . import measure
-from .training import RealNetConfig, is_trained, load_images, train_cached
+from dnc import data
+from dnc.profile import choose
+from dnc.realnet import measure
+from dnc.realnet.training import RealNetConfig, is_trained, load_images, train_cached
+from dnc.ufm.loop import default_device
+from dnc.ufm.loop import train_cached as train_ufm_cached
+from dnc.ufm.model import UFMConfig
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from . import cache, data, mlp, rfm
-from .profile import choose, current
+from dnc import cache, data
+from dnc.agop import mlp, rfm
+from dnc.profile import choose, current
 
 DATASETS = ("mnist", "digits", "mnist1d")
 SEEDS = (0, 1, 2)  # the authors' code reports three seeds, mean ± std

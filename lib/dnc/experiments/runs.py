@@ -1,8 +1,8 @@
 """The book's long runs, computed in parallel processes before the chapters execute.
 
-Every entry of :data:`RUNS` names a function (``"module:function"``, with its arguments) that
-computes one long run through its own cache (:mod:`dnc.cache`) and returns; the chapters later
-call the same function and only read the stored result. Adding a run is one line here.
+Every entry of :data:`RUNS` holds a function (with its arguments) that computes one long run
+through its own cache (:mod:`dnc.cache`) and returns; the chapters later call the same function
+and only read the stored result. Adding a run is one line here.
 
 ``python -m dnc prefetch [--jobs N] [--profile quick|paper] [--only NAME ...]`` runs them, the
 longest first, in ``N`` worker processes (default: the number of cores), each worker on
@@ -12,84 +12,96 @@ saving (wall / sum) is visible. A second prefetch finds everything cached and re
 
 from __future__ import annotations
 
-import importlib
+import multiprocessing
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+
+import torch
+
+from dnc.experiments import paper_a, paper_a_later, paper_b, realnet
 
 
 @dataclass(frozen=True)
 class Run:
-    """One long run: ``target`` is ``"module:function"`` in ``dnc``; ``args`` are passed to it."""
+    """One long run: ``function(*args, **kwargs)`` computes it through its cache."""
 
     name: str
-    target: str
+    function: Callable
     args: tuple = ()
     kwargs: dict = field(default_factory=dict)
 
-    def function(self):
-        module, _, attr = self.target.partition(":")
-        return getattr(importlib.import_module(f"dnc.{module}"), attr)
+
+def varied_lambda_run(profile: str | None = None):
+    """Chapter 2's run with a different λ on every layer (:func:`dnc.experiments.paper_a.varied_lambda_setting`)."""
+    return paper_a.run(paper_a.varied_lambda_setting(profile), progress=False)
 
 
 # The longest first (measured at the paper profile); the order is the order of submission.
 RUNS: tuple[Run, ...] = (
-    Run("relu_ufm", "experiments:relu_run", kwargs={"progress": False}),
-    Run("relu_seeds", "experiments:relu_seeds_run"),
-    Run("relu_widths", "experiments:relu_width_runs"),
-    Run("relu_lr", "experiments:relu_lr_run"),
-    Run("phase_relu", "experiments:phase_runs", ("relu",)),
-    Run("phase_linear", "experiments:phase_runs", ("linear",)),
+    Run("relu_ufm", paper_a.relu_run, kwargs={"progress": False}),
+    Run("relu_seeds", paper_a.relu_seeds_run),
+    Run("relu_widths", paper_a.relu_width_runs),
+    Run("relu_lr", paper_a.relu_lr_run),
+    Run("phase_relu", paper_a.phase_runs, ("relu",)),
+    Run("phase_linear", paper_a.phase_runs, ("linear",)),
     # paper B: one entry per seed (deep_rfm_experiments.SEEDS), as the chapters' *_runs call them
     *(
-        Run(f"deep_rfm_{data}_seed{s}", "deep_rfm_experiments:deep_rfm_run", (data,), {"seed": s})
+        Run(f"deep_rfm_{data}_seed{s}", paper_b.deep_rfm_run, (data,), {"seed": s})
         for data in ("mnist", "digits")
         for s in (0, 1, 2)
     ),
     Run(
         "deep_rfm_digits_bandwidth10",
-        "deep_rfm_experiments:deep_rfm_run",
+        paper_b.deep_rfm_run,
         ("digits",),
         {"bandwidth": 10.0},
     ),  # fmt: skip
-    *(
-        Run(f"paper_b_mlp_seed{s}", "deep_rfm_experiments:mlp_run", kwargs={"seed": s})
-        for s in (0, 1, 2)
-    ),
+    *(Run(f"paper_b_mlp_seed{s}", paper_b.mlp_run, kwargs={"seed": s}) for s in (0, 1, 2)),
     # the chapter "Real networks": one entry per (loss, seed) of realnet.experiments.setting()
     *(
-        Run(f"realnet_{loss}_seed{s}", "realnet.experiments:network_run", (loss, s))
+        Run(f"realnet_{loss}_seed{s}", realnet.network_run, (loss, s))
         for loss in ("mse", "ce")
         for s in (0, 1, 2)
     ),
-    Run("realnet_ufm", "realnet.experiments:ufm_run"),
-    Run("regularisation_sweep", "experiments:regularisation_sweep"),
-    Run("deep_linear", "experiments:deep_linear_run"),
-    Run("varied_lambda", "prefetch:varied_lambda_run"),
-    Run("one_layer", "experiments:one_layer_run"),
-    Run("cross_entropy", "experiments_later:cross_entropy_run"),
+    Run("realnet_ufm", realnet.ufm_run),
+    Run("regularisation_sweep", paper_a.regularisation_sweep),
+    Run("deep_linear", paper_a.deep_linear_run),
+    Run("varied_lambda", varied_lambda_run),
+    Run("one_layer", paper_a.one_layer_run),
+    Run("cross_entropy", paper_a_later.cross_entropy_run),
     # the depth theorem's runs (experiments_later.depth_setting().totals), one per total depth
-    *(Run(f"depth_T{T}", "experiments_later:depth_run", (T,)) for T in range(12, 2, -1)),
+    *(Run(f"depth_T{T}", paper_a_later.depth_run, (T,)) for T in range(12, 2, -1)),
 )
 
 
-def varied_lambda_run(profile: str | None = None):
-    """Chapter 2's run with a different λ on every layer (:func:`dnc.experiments.varied_lambda_setting`)."""
-    from . import experiments
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
-    return experiments.run(experiments.varied_lambda_setting(profile), progress=False)
+
+@contextmanager
+def _thread_environment(threads: int):
+    """Set the BLAS/OpenMP thread counts in the environment, which spawned workers inherit before
+    they load numpy and torch; restore the old values afterwards."""
+    old = {var: os.environ.get(var) for var in _THREAD_VARIABLES}
+    os.environ.update({var: str(threads) for var in _THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for var, value in old.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
 
 
 def _run_one(run: Run, threads: int) -> tuple[str, float, int]:
-    """Worker: compute ``run`` on ``threads`` CPU threads; (name, seconds, pid)."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[var] = str(threads)
-    import torch
-
+    """Worker: compute ``run`` on ``threads`` torch threads; (name, seconds, pid)."""
     torch.set_num_threads(threads)
     start = time.perf_counter()
-    run.function()(*run.args, **run.kwargs)
+    run.function(*run.args, **run.kwargs)
     return run.name, time.perf_counter() - start, os.getpid()
 
 
@@ -129,11 +141,9 @@ def prefetch(
             name, seconds, _ = _run_one(run, threads)
             report(name, seconds)
     else:
-        import multiprocessing
-
-        # spawn: a fresh interpreter per worker, so each sets its thread counts before torch loads.
+        # spawn: a fresh interpreter per worker, which reads its thread counts as it loads torch.
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        with _thread_environment(threads), ProcessPoolExecutor(jobs, mp_context=context) as pool:
             futures = [pool.submit(_run_one, run, threads) for run in runs]
             for future in as_completed(futures):
                 name, seconds, _ = future.result()

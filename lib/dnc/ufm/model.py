@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy.optimize import brentq
 
-from ._checks import as_matrix, positive, positive_int, positive_list
+from dnc._checks import as_matrix, positive, positive_int, positive_list
 
 ACTIVATIONS = ("linear", "relu")
 LOSSES = ("mse", "ce")

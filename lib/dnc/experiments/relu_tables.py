@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import collapse, gradients, hessian, matrices
+from dnc.spectra import gradients, hessian, matrices
+from dnc.ufm import collapse
 
 # Published values (paper A v1, one seed after 10⁶ epochs; Tables 1–4). Facts from the paper.
 PAPER_TABLE1 = (0.997, 0.961, 0.939, 0.867, 0.859, 0.827, 0.791, 0.703, 0.673)
@@ -154,7 +155,7 @@ def linear_decay(config) -> float:
     """The factor by which Table 3's diagonal falls per layer at the linear model's collapsed
     stationary point with the same λ's: σ_{W_l}² = c s^{2/q}/λ_{W_l}, s the nonzero minimiser of φ
     (the global optimum below condition (2)'s threshold, a local one above it; 0 past the branch)."""
-    from .ufm import linear_optimum
+    from dnc.ufm.model import linear_optimum
 
     opt = linear_optimum(config.K, config.n, config.lambda_W_list, config.lambda_H)
     q = config.L + 1
@@ -169,7 +170,7 @@ def lambda_for_decay(config, factor: float) -> float:
 
     from scipy.optimize import brentq
 
-    from .experiments import branch_end_ratio, lambda_for_ratio
+    from dnc.experiments.paper_a import branch_end_ratio, lambda_for_ratio
 
     end = lambda_for_ratio(
         config.K, config.n, config.L, branch_end_ratio(config.K, config.n, config.L)
@@ -188,7 +189,7 @@ def lambda_for_decay(config, factor: float) -> float:
 def describe_paper_decay(config, factor: float) -> str:
     """A sentence on the common λ at which the linear closed form falls by the paper's ``factor``
     per layer, and on which side of condition (2)'s threshold it lies (or that none exists)."""
-    from .ufm import regularisation_ratio
+    from dnc.ufm.model import regularisation_ratio
 
     lam = lambda_for_decay(config, factor)
     if not np.isfinite(lam):

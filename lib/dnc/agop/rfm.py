@@ -26,10 +26,10 @@ import warnings
 import numpy as np
 import torch
 
-from . import metrics
-from ._checks import as_matrix, positive, positive_int
-from .agop import psd_power
-from .data import class_labels, normalize_rows, one_hot
+from dnc import metrics
+from dnc._checks import as_matrix, positive, positive_int
+from dnc.agop.core import psd_power
+from dnc.data import class_labels, normalize_rows, one_hot
 
 BANDWIDTH = 2.0  # authors' code, deep_rfm.py argument -bw
 RIDGE = 1e-3  # authors' RFM library, RecursiveFeatureMachine(reg=1e-3)

@@ -4,7 +4,7 @@
 
 with u_i = f(h_i) − y_i, E = [A^(l+1)ᵀu_1, …, A^(l+1)ᵀu_N] (d_l × N), X = h^(l) (d_{l−1} × N) and
 row-major flattening ((W_l)_{ab} is entry a·d_{l−1}+b). For ReLU, A^(l+1) is replaced by the
-per-sample Jacobian Ã_i of :func:`dnc.hessian.jacobian_factors`. At a collapsed optimum (Theorem 4.3)
+per-sample Jacobian Ã_i of :func:`dnc.spectra.hessian.jacobian_factors`. At a collapsed optimum (Theorem 4.3)
 g̃^(l) = (β^(l+1)/K) Σ_c μ_c^(l+1) ⊗ μ_c^(l) with β^(l+1) = α^(l+1)² ‖μ_c^(l+1)‖² − α^(l+1).
 """
 
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .collapse import layer_class_means, products, scaling_constant
-from .hessian import _layer, jacobian_factors, kronecker_top_factors
-from .ufm import check_params, layer_inputs, targets
+from dnc.spectra.hessian import _layer, jacobian_factors, kronecker_top_factors
+from dnc.ufm.collapse import layer_class_means, products, scaling_constant
+from dnc.ufm.model import check_params, layer_inputs, targets
 
 
 def _lambda(lambda_W) -> float:
@@ -119,7 +119,7 @@ def top_eigenvectors(H1, Ws, l, k: int | None = None):
 
 
 def _top_factors(A, X, k: int | None):
-    """:func:`dnc.hessian.kronecker_top_factors` with k defaulting to K² and checked."""
+    """:func:`dnc.spectra.hessian.kronecker_top_factors` with k defaulting to K² and checked."""
     K = A.shape[0]
     k = K * K if k is None else int(k)
     if not 1 <= k <= A.shape[1] * X.shape[0]:

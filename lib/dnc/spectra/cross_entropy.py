@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .collapse import layer_class_means, proportionality_residual
-from .hessian import _layer, jacobian_factors
-from .ufm import check_params, layer_inputs, softmax, targets
+from dnc.spectra.hessian import _layer, jacobian_factors
+from dnc.ufm.collapse import layer_class_means, proportionality_residual
+from dnc.ufm.model import check_params, layer_inputs, softmax, targets
 
 
 def data_gradient_matrix(H1, Ws, l, activation: str = "linear") -> np.ndarray:
@@ -74,7 +74,7 @@ def component_shares(H1, Ws, l, sizes, activation: str = "linear") -> dict[str, 
     """For each Papyan component G (class, cross, within) of the CE Hess_l: the share of tr G that
     lies in each consecutive group of Hess_l's top eigenvectors (``sizes``, e.g. (K, K²−2K+1)),
     Σ_j u_jᵀ G u_j / tr G over the group, then the remainder (last entry)."""
-    from .hessian import papyan_components, top_eigenpairs
+    from dnc.spectra.hessian import papyan_components, top_eigenpairs
 
     sizes = [int(s) for s in sizes]
     _, vectors = top_eigenpairs(H1, Ws, l, sum(sizes), activation, loss="ce")

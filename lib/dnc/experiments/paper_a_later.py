@@ -1,6 +1,6 @@
 """Experiments of the chapters on the later version of paper A: cross-entropy and the full Hessian.
 
-Settings come in ``quick`` and ``paper`` pairs; runs are cached by :func:`dnc.train.train_cached`.
+Settings come in ``quick`` and ``paper`` pairs; runs are cached by :func:`dnc.ufm.loop.train_cached`.
 """
 
 from __future__ import annotations
@@ -9,19 +9,19 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import experiments
-from .full_hessian import (
+from dnc.experiments import paper_a as experiments
+from dnc.profile import choose
+from dnc.spectra.full_hessian import (
     full_hessian_top_eigenvalues,
     off_block_norm,
     separated_block_top_eigenvalues,
 )
-from .profile import choose
-from .train import TrainResult, train_cached
-from .ufm import UFMConfig, optimal_loss
+from dnc.ufm.loop import TrainResult, train_cached
+from dnc.ufm.model import UFMConfig, optimal_loss
 
 
 def cross_entropy_setting(profile: str | None = None) -> experiments.Setting:
-    """The deep linear UFM of paper A §5.1 (:func:`dnc.experiments.deep_linear_setting`: sizes,
+    """The deep linear UFM of paper A §5.1 (:func:`dnc.experiments.paper_a.deep_linear_setting`: sizes,
     λ's, learning rate, epochs, layer, snapshots) with the cross-entropy loss instead of MSE."""
     base = experiments.deep_linear_setting(profile)
     return replace(base, config=replace(base.config, loss="ce"))
@@ -132,7 +132,7 @@ def depth_sweep(profile: str | None = None, schedules=SCHEDULES) -> dict[str, np
 def condition_ratio_by_depth(depths, profile: str | None = None) -> dict[str, np.ndarray]:
     """Left side over right side of paper A's condition (2) at each total depth, for the fixed and
     the decaying schedule of :func:`depth_setting` (below 1: the optimum is collapsed, not zero)."""
-    from .ufm import regularisation_ratio
+    from dnc.ufm.model import regularisation_ratio
 
     s = depth_setting(profile)
     out = {"depth": np.asarray(depths)}

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .agop import pearson
-from .ufm import ACTIVATIONS, check_params, layer_inputs
+from dnc.agop.core import pearson
+from dnc.ufm.model import ACTIVATIONS, check_params, layer_inputs
 
 
 def layer_agops(H1, Ws, activation: str = "linear") -> list[np.ndarray]:

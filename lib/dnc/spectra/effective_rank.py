@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import hessian, matrices, tracking
+from dnc.spectra import hessian, matrices
+from dnc.ufm import tracking
 
 
 def effective_rank(eigenvalues) -> float:

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch.func import jacrev, vmap
 
-from ._checks import as_matrix, positive, positive_int
+from dnc._checks import as_matrix, positive, positive_int
 
 
 def _rows(X, name: str = "X") -> torch.Tensor:
@@ -68,7 +68,7 @@ def layer_agops(model, X, chunk_size: int = 256) -> list[np.ndarray]:
     AGOP_l = (1/N) Σ_i J_l(h_{l−1,i})ᵀ J_l(h_{l−1,i}), where J_l is the Jacobian of the map from
     layer l's input h_{l−1} to the network output. ``model`` must offer ``layer_inputs(X)`` (the
     list of h_{l−1}, each N×d_{l−1}) and ``forward_from(l, h)`` (the network from layer l on), as
-    :class:`dnc.mlp.MLP` does.
+    :class:`dnc.agop.mlp.MLP` does.
     """
     X = _rows(X).to(next(model.parameters()).dtype)
     with torch.no_grad():

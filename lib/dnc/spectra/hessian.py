@@ -23,8 +23,8 @@ import numpy as np
 from scipy.linalg import eigh
 from threadpoolctl import ThreadpoolController
 
-from . import top_eigen
-from .ufm import ACTIVATIONS, check_loss, check_params, layer_inputs, softmax
+from dnc.spectra import top_eigen
+from dnc.ufm.model import ACTIVATIONS, check_loss, check_params, layer_inputs, softmax
 
 
 def _layer(Ws, l) -> int:
@@ -275,7 +275,7 @@ def knockout_spectra(
 
 def predicted_eigenvectors(H1, Ws, l, activation: str = "linear") -> np.ndarray:
     """Array (K, K, D) whose [c, c'] entry is μ_c^(l+1) ⊗ μ_c'^(l) (row-major flattening)."""
-    from .collapse import layer_class_means
+    from dnc.ufm.collapse import layer_class_means
 
     l = _layer(check_params(H1, Ws)[1], l)
     means = layer_class_means(H1, Ws, activation)
@@ -297,7 +297,7 @@ def predicted_alignments(H1, Ws, l, activation: str = "linear") -> np.ndarray:
 
 def predicted_outlier_eigenvalues(H1, Ws, l, activation: str = "linear") -> np.ndarray:
     """K×K matrix α^(l+1)² ‖μ_c^(l+1)‖² ‖μ_c'^(l)‖² / K (Theorem 4.1), α^(l+1) fitted by least squares."""
-    from .collapse import layer_class_means, products, scaling_constant
+    from dnc.ufm.collapse import layer_class_means, products, scaling_constant
 
     _, Ws_checked = check_params(H1, Ws)
     l = _layer(Ws_checked, l)
@@ -329,7 +329,7 @@ def outlier_count(eigenvalues, max_count: int, rtol: float = 1e-12) -> int:
 def top_eigenpairs(H1, Ws, l, k: int, activation: str = "linear", loss: str = "mse"):
     """(eigenvalues, eigenvectors D×k) of the top k of Hess_l = (1/N) JᵀJ, through the Gram
     (1/N) J Jᵀ = W Λ Wᵀ (only its top k eigenpairs, by certified Lanczos or LAPACK's subset solver,
-    :mod:`dnc.top_eigen`): the eigenvectors are Jᵀ w_j / √(N λ_j), i.e.
+    :mod:`dnc.spectra.top_eigen`): the eigenvectors are Jᵀ w_j / √(N λ_j), i.e.
     vec(Σ_i (Σ_c w_ic,j ã_ic) x_iᵀ) / √(N λ_j)."""
     At, X = jacobian_factors(H1, Ws, l, activation, loss)
     N, K, d = At.shape
@@ -380,4 +380,4 @@ def coefficients(g, vectors) -> np.ndarray:
     return (V.T @ g) ** 2 / (np.sum(V**2, axis=0) * (g @ g))
 
 
-from .full_hessian import full_hessian_matvec, full_hessian_top_eigenvalues  # noqa: E402, F401
+from dnc.spectra.full_hessian import full_hessian_matvec, full_hessian_top_eigenvalues  # noqa: E402, F401

@@ -1,7 +1,7 @@
 """The experiments of paper A's chapters with their ``quick`` and ``paper`` settings.
 
 Each setting is a plain dataclass; ``*_run`` functions train (cached on disk) and return a
-:class:`dnc.train.TrainResult`. The figure functions and the chapters call these, so an
+:class:`dnc.ufm.loop.TrainResult`. The figure functions and the chapters call these, so an
 experiment is defined once.
 """
 
@@ -11,9 +11,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .profile import choose
-from .train import TrainResult, train_cached
-from .ufm import UFMConfig
+from dnc.profile import choose
+from dnc.ufm.loop import TrainResult, train_cached
+from dnc.ufm.model import UFMConfig
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def deep_linear_run(profile: str | None = None) -> TrainResult:
 
 def lambda_for_ratio(K: int, n: int, L: int, ratio: float) -> float:
     """The common λ (all L weights and H_1) at which condition (2)'s left side is ``ratio`` × its bound."""
-    from .ufm import regularisation_ratio
+    from dnc.ufm.model import regularisation_ratio
 
     return (ratio / regularisation_ratio(K, n, [1.0] * L, 1.0)) ** (1.0 / (L + 1))
 
@@ -114,7 +114,7 @@ def regularisation_sweep(profile: str | None = None) -> dict[str, np.ndarray]:
     value, the final and the optimal loss."""
     import warnings
 
-    from . import ufm
+    from dnc.ufm import model as ufm
 
     s = sweep_setting(profile)
     K, n, L = s["K"], s["n"], s["L"]
@@ -235,7 +235,7 @@ def relu_width_runs(profile: str | None = None) -> list[TrainResult]:
 def branch_end_ratio(K: int, n: int, L: int) -> float:
     """The ratio of condition (2) (common λ) beyond which φ has no nonzero local minimum: where
     K c n^{1/q} reaches max_t (1 − t) t^{1−2/q}, at t = (q − 2)/(2q − 2), q = L + 1."""
-    from .ufm import regularisation_ratio
+    from dnc.ufm.model import regularisation_ratio
 
     q = L + 1
     t = (q - 2) / (2 * q - 2)

@@ -12,7 +12,8 @@ import warnings
 
 import numpy as np
 
-from . import collapse, ufm
+from dnc.ufm import collapse
+from dnc.ufm import model as ufm
 
 OUTCOMES = (
     "collapsed optimum",

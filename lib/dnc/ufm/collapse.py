@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import metrics
-from .ufm import check_params, labels, layer_inputs
+from dnc import metrics
+from dnc.ufm.model import check_params, labels, layer_inputs
 
 
 def _labels_for(H1, Ws) -> np.ndarray:
@@ -79,7 +79,7 @@ def masked_row_overlaps(H1, Ws, activation: str = "linear") -> np.ndarray:
     """Paper A Table 4: (L−1, K, K) array of r̃^(l+1)_{c'c''} = Av_i |ã_ic' · ã_ic''| for the rows of
     the masked products Ã_i^(l+1), l = 1..L−1 (the plain r of Table 3 is ``matrices.row_overlaps``;
     the two agree for the linear model)."""
-    from .hessian import jacobian_factors
+    from dnc.spectra.hessian import jacobian_factors
 
     H1, Ws = check_params(H1, Ws)
     out = []

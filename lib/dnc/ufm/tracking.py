@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .train import TrainResult
+from dnc.ufm.loop import TrainResult
 
 
 def over_snapshots(

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .gradients import top_eigenvectors
-from .hessian import predicted_eigenvectors
+from dnc.spectra.gradients import top_eigenvectors
+from dnc.spectra.hessian import predicted_eigenvectors
 
 
 def squared_coefficients(g, basis) -> np.ndarray:
@@ -30,7 +30,7 @@ def squared_coefficients(g, basis) -> np.ndarray:
 
 def eigh_basis(H1, Ws, l) -> np.ndarray:
     """The top K² eigenvectors u_m ⊗ v_m that LAPACK's eigensolver returns for the two factors
-    (:func:`dnc.hessian.kronecker_top_factors`), as columns: within a degenerate eigenspace, an
+    (:func:`dnc.spectra.hessian.kronecker_top_factors`), as columns: within a degenerate eigenspace, an
     arbitrary basis that another LAPACK build or driver may choose differently."""
     left, right, _ = top_eigenvectors(H1, Ws, l)
     return np.einsum("ma,mb->abm", left, right).reshape(left.shape[1] * right.shape[1], -1)

@@ -24,9 +24,9 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import cache
-from .device import choose as choose_device
-from .ufm import UFMConfig, targets
+from dnc import cache
+from dnc.device import choose as choose_device
+from dnc.ufm.model import UFMConfig, targets
 
 
 def default_device(device: str | torch.device | None = None) -> torch.device:

@@ -1,0 +1,1 @@
+"""Spectra of the deep UFM: layer Hessians, their top eigenpairs, gradients and other matrices."""
