@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from dnc.ufm.model import targets
+from dnc.ufm import targets
 
 
 class _Scale(nn.Module):

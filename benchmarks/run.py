@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from dnc import ufm
+from dnc.device import choose_device, torch_threads
 from dnc.spectra import hessian, top_eigen
-from dnc.ufm import model as ufm
-from dnc.ufm.loop import Stepper, default_device, initial_params, torch_threads
+from dnc.ufm import Stepper, initial_params
 
 OUT = Path(__file__).resolve().parent / "results.json"
 CORES = torch.get_num_threads()
@@ -113,7 +114,7 @@ def our_steps(stepper, H, Ws, steps, device, with_loss):
 
 def bench_step(name, d, activation, steps=200, repeats=15, device="cpu"):
     config = ufm.UFMConfig(K=3, n=40, d=d, L=5, activation=activation)
-    dev = default_device(device)
+    dev = choose_device(device)
     H, Ws = initial_params(config, seeds=(0,), device=dev)
     stepper = Stepper(config, 0.01, H)
 
@@ -162,7 +163,7 @@ def bench_relu_long_run(epochs: int = 100_000, device: str = "cpu"):
     """The paper's ReLU run (d = 65, 10⁶ epochs), timed for ``epochs`` from a cold start (no
     cache) and scaled to 10⁶: the cost per epoch is constant, so the scaling is exact up to noise."""
     from dnc.experiments import paper_a as experiments
-    from dnc.ufm.loop import train
+    from dnc.ufm import train
 
     s = experiments.relu_setting("paper")
     start = time.perf_counter()
@@ -365,7 +366,7 @@ def bench_step_floor(steps: int = 200, repeats: int = 15, device: str = "cpu"):
     (4 forward, 3 backward through W_l, 4 weight gradients, 1 for H_1; the three with K rows are
     left out of the floor). Ratio = floor / ours."""
     config = ufm.UFMConfig(K=3, n=40, d=65, L=5, activation="relu")
-    dev = default_device(device)
+    dev = choose_device(device)
     H, Ws = initial_params(config, seeds=(0,), device=dev)
     stepper = Stepper(config, 0.01, H)
     d, N = config.d, config.N
@@ -411,7 +412,7 @@ def bench_relu_full_run_gpu():
     if not torch.cuda.is_available():
         return None
     from dnc.experiments import paper_a as experiments
-    from dnc.ufm.loop import train
+    from dnc.ufm import train
 
     s = experiments.relu_setting("paper")
     start = time.perf_counter()

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from dnc.codehash import code_hash
-from dnc.device import choose as choose_device
+from dnc.device import choose_device
 
 _PACKAGE = Path(__file__).resolve().parent
 _META = "__meta__"
@@ -43,7 +43,7 @@ def cache_dir() -> Path:
 def run_key(name: str, config: dict, code) -> str:
     """Hash of the run's name, its full config (JSON), the code it executes (``code``: the
     functions and classes it calls, hashed by :func:`dnc.codehash.code_hash`) and the type of the
-    device it runs on (:func:`dnc.device.choose`: a GPU result differs in its last bits)."""
+    device it runs on (:func:`dnc.device.choose_device`: a GPU result differs in its last bits)."""
     blob = json.dumps(
         {"name": name, "config": config, "code": code_hash(*code), "device": choose_device().type},
         sort_keys=True,

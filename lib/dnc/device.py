@@ -1,4 +1,6 @@
-"""Where the tensors live: the argument if given, else ``$DNC_DEVICE``, else CUDA when present, else CPU.
+"""Where tensors live and how many CPU threads torch uses.
+
+The device is the argument if given, else ``$DNC_DEVICE``, else CUDA when present, else CPU.
 
 ``DNC_DEVICE`` takes any torch device name (``cpu``, ``cuda``, ``cuda:1``, ``mps``); the device
 type also enters every cache key (:func:`dnc.cache.run_key`), so a GPU run never reuses a CPU
@@ -8,13 +10,14 @@ result or the other way round.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 import torch
 
 ENV = "DNC_DEVICE"
 
 
-def choose(device: str | torch.device | None = None) -> torch.device:
+def choose_device(device: str | torch.device | None = None) -> torch.device:
     """``device`` if given, else ``$DNC_DEVICE`` if set, else ``cuda`` when available, else ``cpu``."""
     if device is not None:
         return torch.device(device)
@@ -30,3 +33,15 @@ def choose(device: str | torch.device | None = None) -> torch.device:
     if chosen.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"{ENV}={name!r} asks for CUDA, but torch sees no CUDA device here")
     return chosen
+
+
+@contextmanager
+def torch_threads(threads: int | None):
+    """Run the block with torch limited to ``threads`` CPU threads (``None``: leave it alone)."""
+    previous = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(int(threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

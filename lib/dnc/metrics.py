@@ -27,18 +27,57 @@ def _features(H, labels):
 
 
 def class_means(H, labels) -> np.ndarray:
-    """The d×K matrix H̄ = [μ_1, …, μ_K], classes in increasing label order."""
+    """The d×K matrix H̄ = [μ_1, …, μ_K], classes in increasing label order.
+
+    Args:
+        H: d×N feature matrix, one column per sample.
+        labels: Length-N integer class labels (at least 2 distinct classes).
+
+    Returns:
+        d×K float64 matrix whose c-th column is μ_c = Av_i h_ic, the mean of class c's columns.
+
+    Raises:
+        ValueError: ``H`` is not a finite 2D matrix, ``labels`` is not a length-N integer vector,
+            or fewer than 2 classes are present.
+    """
     H, lab, classes = _features(H, labels)
     return np.stack([H[:, lab == c].mean(axis=1) for c in classes], axis=1)
 
 
 def global_mean(H, labels) -> np.ndarray:
-    """μ_G = Av_c μ_c, the mean of the class means (equal to the sample mean for balanced classes)."""
+    """μ_G = Av_c μ_c, the mean of the class means.
+
+    Every class has weight 1/K, whatever its size, so μ_G equals the sample mean for balanced
+    classes.
+
+    Args:
+        H: d×N feature matrix, one column per sample.
+        labels: Length-N integer class labels (at least 2 distinct classes).
+
+    Returns:
+        The length-d float64 vector μ_G.
+
+    Raises:
+        ValueError: ``H`` is not a finite 2D matrix, ``labels`` is not a length-N integer vector,
+            or fewer than 2 classes are present.
+    """
     return class_means(H, labels).mean(axis=1)
 
 
 def within_class_covariance(H, labels) -> np.ndarray:
-    """Σ_W = (1/N) Σ_ic (h_ic − μ_c)(h_ic − μ_c)ᵀ."""
+    """Σ_W = (1/N) Σ_ic (h_ic − μ_c)(h_ic − μ_c)ᵀ, the within-class covariance.
+
+    Args:
+        H: d×N feature matrix, one column per sample.
+        labels: Length-N integer class labels (at least 2 distinct classes).
+
+    Returns:
+        The d×d float64 matrix Σ_W (normalised by the total number of samples N).
+
+    Raises:
+        ValueError: ``H`` is not a finite 2D matrix, ``labels`` is not a length-N integer vector,
+            or fewer than 2 classes are present.
+    """
     H, lab, classes = _features(H, labels)
     means = class_means(H, lab)
     index = np.searchsorted(classes, lab)
@@ -47,7 +86,19 @@ def within_class_covariance(H, labels) -> np.ndarray:
 
 
 def between_class_covariance(H, labels) -> np.ndarray:
-    """Σ_B = (1/K) Σ_c (μ_c − μ_G)(μ_c − μ_G)ᵀ."""
+    """Σ_B = (1/K) Σ_c (μ_c − μ_G)(μ_c − μ_G)ᵀ, the between-class covariance.
+
+    Args:
+        H: d×N feature matrix, one column per sample.
+        labels: Length-N integer class labels (at least 2 distinct classes).
+
+    Returns:
+        The d×d float64 matrix Σ_B, of rank at most K − 1.
+
+    Raises:
+        ValueError: ``H`` is not a finite 2D matrix, ``labels`` is not a length-N integer vector,
+            or fewer than 2 classes are present.
+    """
     means = class_means(H, labels)
     centred = means - means.mean(axis=1, keepdims=True)
     return centred @ centred.T / means.shape[1]
@@ -63,10 +114,24 @@ def _pinv_eig(S: np.ndarray, rtol: float = RTOL):
 
 
 def nc1(H, labels, kind: str = "trace") -> float:
-    """Within-class variability collapse.
+    """NC1, the within-class variability relative to the between-class spread (0 at collapse).
 
     ``"trace"``: tr(Σ_W Σ_B^†)/K; ``"frobenius"``: ‖Σ_W Σ_B^†‖_F² (paper A's plots);
     ``"trace_ratio"``: tr Σ_W / tr Σ_B (paper B). Returns ``inf`` when the class means coincide.
+    Σ_B^† is the rank-aware pseudo-inverse (eigenvalues below ``RTOL · λ_max`` dropped); the
+    trace form is evaluated as a sum of non-negative terms, so it is never negative.
+
+    Args:
+        H: d×N feature matrix, one column per sample.
+        labels: Length-N integer class labels (at least 2 distinct classes).
+        kind: One of :data:`NC1_KINDS`: ``"trace"``, ``"frobenius"`` or ``"trace_ratio"``.
+
+    Returns:
+        NC1 as a non-negative float, or ``inf`` when Σ_B = 0.
+
+    Raises:
+        ValueError: ``kind`` is not one of :data:`NC1_KINDS`, or the checks on ``H`` and
+            ``labels`` fail (see :func:`class_means`).
     """
     if kind not in NC1_KINDS:
         raise ValueError(f"kind must be one of {NC1_KINDS}, got {kind!r}")
@@ -88,7 +153,18 @@ def nc1(H, labels, kind: str = "trace") -> float:
 
 
 def frame_gram(K: int, frame: str) -> np.ndarray:
-    """Target Gram matrix: I_K for an orthogonal frame, I_K − 1 1ᵀ/K for a simplex ETF."""
+    """Target Gram matrix: I_K for an orthogonal frame, I_K − 1 1ᵀ/K for a simplex ETF.
+
+    Args:
+        K: Number of classes.
+        frame: ``"orthogonal"`` or ``"etf"`` (one of :data:`FRAMES`).
+
+    Returns:
+        The K×K float64 target Gram matrix.
+
+    Raises:
+        ValueError: ``frame`` is not one of :data:`FRAMES`.
+    """
     if frame not in FRAMES:
         raise ValueError(f"frame must be one of {FRAMES}, got {frame!r}")
     eye = np.eye(K)
@@ -105,7 +181,20 @@ def _frame_means(H, labels, frame: str) -> np.ndarray:
 
 
 def class_mean_cosines(H, labels, frame: str = "etf") -> np.ndarray:
-    """K×K cosines between class means (globally centred for ``"etf"``, raw for ``"orthogonal"``)."""
+    """K×K cosines between class means (centred by μ_G for ``"etf"``, raw for ``"orthogonal"``).
+
+    Args:
+        H: d×N feature matrix, one column per sample.
+        labels: Length-N integer class labels (at least 2 distinct classes).
+        frame: ``"etf"`` (means centred by μ_G first) or ``"orthogonal"`` (raw means).
+
+    Returns:
+        K×K float64 matrix of cos∠(μ_c, μ_c′), with ones on the diagonal.
+
+    Raises:
+        ValueError: ``frame`` is not one of :data:`FRAMES`, a (centred) class mean is zero, or
+            the checks on ``H`` and ``labels`` fail (see :func:`class_means`).
+    """
     means = _frame_means(H, labels, frame)
     norms = np.linalg.norm(means, axis=0)
     if np.any(norms == 0):
@@ -115,10 +204,22 @@ def class_mean_cosines(H, labels, frame: str = "etf") -> np.ndarray:
 
 
 def nc2(H, labels, frame: str = "etf") -> float:
-    """‖ MᵀM/‖MᵀM‖_F − T/‖T‖_F ‖_F with M the class means and T = :func:`frame_gram`.
+    """NC2 = ‖ MᵀM/‖MᵀM‖_F − T/‖T‖_F ‖_F with M the class means and T = :func:`frame_gram`.
 
     Zero exactly when the means form the frame up to scale: equal norms and the frame's angles.
     ``"etf"`` centres the means by μ_G first; ``"orthogonal"`` (bias-free MSE models) does not.
+
+    Args:
+        H: d×N feature matrix, one column per sample.
+        labels: Length-N integer class labels (at least 2 distinct classes).
+        frame: ``"etf"`` or ``"orthogonal"`` (one of :data:`FRAMES`).
+
+    Returns:
+        NC2 as a non-negative float, or ``inf`` when all (centred) class means are zero.
+
+    Raises:
+        ValueError: ``frame`` is not one of :data:`FRAMES`, or the checks on ``H`` and
+            ``labels`` fail (see :func:`class_means`).
     """
     means = _frame_means(H, labels, frame)
     gram = means.T @ means
@@ -130,7 +231,23 @@ def nc2(H, labels, frame: str = "etf") -> float:
 
 
 def nc3(W, H, labels, frame: str = "etf") -> float:
-    """Self-duality ‖ Wᵀ/‖W‖_F − M/‖M‖_F ‖_F for a K×d classifier W and class means M (d×K)."""
+    """NC3 = ‖ Wᵀ/‖W‖_F − M/‖M‖_F ‖_F, the self-duality of classifier W and class means M.
+
+    M is centred by μ_G for ``"etf"`` and left raw for ``"orthogonal"``, as in :func:`nc2`.
+
+    Args:
+        W: K×d classifier (last-layer weight matrix), one row per class.
+        H: d×N feature matrix, one column per sample.
+        labels: Length-N integer class labels (at least 2 distinct classes).
+        frame: ``"etf"`` or ``"orthogonal"`` (one of :data:`FRAMES`).
+
+    Returns:
+        NC3 as a float in [0, 2], or ``inf`` when W or M is zero.
+
+    Raises:
+        ValueError: ``W`` is not K×d, ``frame`` is not one of :data:`FRAMES`, or the checks on
+            ``H`` and ``labels`` fail (see :func:`class_means`).
+    """
     W = as_matrix(W, "W")
     means = _frame_means(H, labels, frame)
     if W.shape != means.T.shape:
@@ -144,8 +261,23 @@ def nc3(W, H, labels, frame: str = "etf") -> float:
 
 
 def nc4(W, H, labels) -> float:
-    """Fraction of samples where the classifier's choice argmax_c (W h)_c differs from the
-    nearest class mean argmin_c ‖h − μ_c‖ (NC4: the classifier becomes nearest-class-centre)."""
+    """NC4, the fraction of samples where argmax_c (W h)_c differs from argmin_c ‖h − μ_c‖.
+
+    The classifier's choice is compared with the nearest class mean (NC4: the classifier becomes
+    nearest-class-centre). The classifier has no bias term.
+
+    Args:
+        W: K×d classifier, one row per class.
+        H: d×N feature matrix, one column per sample.
+        labels: Length-N integer class labels (at least 2 distinct classes).
+
+    Returns:
+        The disagreement rate, a float in [0, 1].
+
+    Raises:
+        ValueError: ``W`` is not K×d, or the checks on ``H`` and ``labels`` fail (see
+            :func:`class_means`).
+    """
     W = as_matrix(W, "W")
     H, lab, _ = _features(H, labels)
     means = class_means(H, lab)
@@ -157,10 +289,25 @@ def nc4(W, H, labels) -> float:
 
 
 def collapse_summary(W, H, labels) -> dict[str, float]:
-    """The four NC measures of a last layer in one dict: ``nc1`` (trace form), ``nc2_orthogonal``,
-    ``nc2_etf``, ``nc3`` (orthogonal frame, bias-free), ``nc4``, and the mean and spread
-    (max − min) of the off-diagonal cosines between centred class means, ``etf_cosine`` and
-    ``etf_cosine_spread`` (a simplex ETF has all of them −1/(K−1))."""
+    """The four NC measures of a last layer in one dict, with the centred class-mean cosines.
+
+    The keys are ``nc1`` (trace form), ``nc2_orthogonal``, ``nc2_etf``, ``nc3`` (orthogonal
+    frame, bias-free), ``nc4``, and the mean and spread (max − min) of the off-diagonal cosines
+    between centred class means, ``etf_cosine`` and ``etf_cosine_spread`` (a simplex ETF has all
+    of them −1/(K−1)).
+
+    Args:
+        W: K×d classifier, one row per class.
+        H: d×N feature matrix, one column per sample.
+        labels: Length-N integer class labels (at least 2 distinct classes).
+
+    Returns:
+        Dict from the seven names above to floats.
+
+    Raises:
+        ValueError: any check of :func:`nc1`, :func:`class_mean_cosines`, :func:`nc3` or
+            :func:`nc4` fails (bad shapes, fewer than 2 classes, a zero centred class mean).
+    """
     cosines = class_mean_cosines(H, labels, "etf")
     off = cosines[~np.eye(len(cosines), dtype=bool)]
     return {

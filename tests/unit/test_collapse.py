@@ -159,12 +159,11 @@ def test_trained_deep_linear_ufm_reaches_the_closed_form_collapse():
     equals its closed-form value at the global optimum, sv(A^(l)) / ‖μ^(l)‖ with
     sv(A^(l)) = Π_{j≥l} σ_{W_j} and ‖μ^(l)‖ = (σ_{H_1}/√n) Π_{j<l} σ_{W_j} (σ: the optimum's
     factor singular values, dnc.ufm.model.linear_optimum)."""
-    from dnc.ufm import loop as train
-    from dnc.ufm import model as ufm
+    from dnc import ufm
 
     lams, lam_h, n = [4e-3, 6e-3, 8e-3], 5e-3, 4
     config = ufm.UFMConfig(K=3, n=n, d=6, L=3, lambda_W=lams, lambda_H=lam_h)
-    result = train.train(config, 8000, 0.5, progress=False)
+    result = ufm.train(config, 8000, 0.5, progress=False)
     opt = ufm.linear_optimum(3, n, lams, lam_h)
     assert result.final_loss[0] == pytest.approx(opt.loss, rel=1e-9)
     rep = collapse.dnc_report(*result.params())

@@ -2,14 +2,13 @@ import numpy as np
 import pytest
 import torch
 
+from dnc import ufm
 from dnc.spectra import hessian
-from dnc.ufm import loop as train
-from dnc.ufm import model as ufm
 
 
 def trained(activation, L=3, d=5, K=3, n=3, epochs=150):
     config = ufm.UFMConfig(K=K, n=n, d=d, L=L, activation=activation, loss="ce")
-    return config, train.train(config, epochs, 0.3).params()
+    return config, ufm.train(config, epochs, 0.3).params()
 
 
 def test_unknown_loss_names_the_choices():
@@ -23,7 +22,7 @@ def test_unknown_loss_names_the_choices():
 @pytest.mark.parametrize("activation", ["linear", "relu"])
 def test_ce_step_matches_autograd_and_sgd(activation):
     config = ufm.UFMConfig(K=3, n=4, d=6, L=3, activation=activation, loss="ce")
-    H, Ws = train.initial_params(config, (0,))
+    H, Ws = ufm.initial_params(config, (0,))
     Hp = H[0].clone().requires_grad_(True)
     Wp = [W[0].clone().requires_grad_(True) for W in Ws]
     x = Hp
@@ -37,7 +36,7 @@ def test_ce_step_matches_autograd_and_sgd(activation):
         0.5 * lam * W.square().sum() for lam, W in zip(config.lambda_W_list, Wp, strict=True)
     )
     (data + reg).backward()
-    loss = train.Stepper(config, 0.1, H).step(H, Ws)
+    loss = ufm.Stepper(config, 0.1, H).step(H, Ws)
     assert abs(float(loss[0]) - data.item()) < 1e-13
     numpy_loss = ufm.data_loss(
         Hp.detach().numpy(), [W.detach().numpy() for W in Wp], activation, "ce"
@@ -51,9 +50,9 @@ def test_ce_step_matches_autograd_and_sgd(activation):
 def test_ce_batch_over_lambdas_matches_single_runs():
     config = ufm.UFMConfig(K=3, n=2, d=4, L=2, loss="ce")
     pairs = [((1e-3, 2e-3), 1e-3), ((4e-3, 4e-3), 2e-3)]
-    batch = train.train(config, 40, 0.2, lambdas=pairs)
+    batch = ufm.train(config, 40, 0.2, lambdas=pairs)
     for b, (lam_W, lam_H) in enumerate(pairs):
-        single = train.train(
+        single = ufm.train(
             ufm.UFMConfig(K=3, n=2, d=4, L=2, loss="ce", lambda_W=lam_W, lambda_H=lam_H), 40, 0.2
         )
         assert np.allclose(batch.loss[:, b], single.loss[:, 0], rtol=1e-12)
@@ -96,12 +95,12 @@ def test_ce_threshold_and_warning():
     )
     config = ufm.UFMConfig(K=K, n=n, d=4, L=L, loss="ce", lambda_W=0.5, lambda_H=0.5)
     with pytest.warns(UserWarning, match="cross-entropy threshold"):
-        train.train(config, 1, 0.1)
+        ufm.train(config, 1, 0.1)
 
 
 def test_ce_trained_objective_reaches_the_collapsed_etf_value():
     """K = 3: gradient descent finds the collapsed simplex-ETF objective ψ(t*) (not built in)."""
     config = ufm.UFMConfig(K=3, n=4, d=8, L=3, loss="ce")
-    result = train.train(config, 3000, 0.5)
+    result = ufm.train(config, 3000, 0.5)
     _, value = ufm.ce_collapsed_optimum(3, 4, config.lambda_W_list, config.lambda_H)
     assert abs(result.final_loss[0] - value) < 1e-6 * value

@@ -15,10 +15,8 @@ import pytest
 import sympy as sp
 import torch
 
-from dnc import _checks, metrics, profile, symbolic
+from dnc import _checks, metrics, profile, symbolic, ufm
 from dnc.spectra import gradients, hessian, matrices
-from dnc.ufm import loop as train
-from dnc.ufm import model as ufm
 
 ROOT = Path(__file__).resolve().parents[2]
 LIB = ROOT / "lib" / "dnc"
@@ -71,14 +69,14 @@ CASES = [
     (lambda: symbolic.symbolic_matrix("A", 0, 2), "needs positive sizes"),
     (lambda: symbolic.collapsed_features(sp.eye(2), 0), "each class needs at least one sample"),
     (lambda: symbolic.orthonormal_frame(2, 3), "an orthonormal frame of K=3"),
-    # train.py
+    # ufm.py
     (
-        lambda: train.Stepper(
+        lambda: ufm.Stepper(
             ufm.UFMConfig(K=3, n=2, d=4, L=2), 0.1, torch.zeros(2, 4, 6), configs=[None]
         ),
         "1 configurations for a batch of 2",
     ),
-    (lambda: train.train(ufm.UFMConfig(K=3, n=2, d=4, L=2), 1, 0.1, seeds=()), "at least one seed"),
+    (lambda: ufm.train(ufm.UFMConfig(K=3, n=2, d=4, L=2), 1, 0.1, seeds=()), "at least one seed"),
     # ufm.py
     (lambda: ufm.check_params(np.ones((3, 6)), []), "at least one weight matrix"),
     (lambda: ufm.layer_inputs(*_point(), activation="gelu"), "activation must be one of"),

@@ -7,14 +7,13 @@ import warnings
 import numpy as np
 import pytest
 
+from dnc import ufm
 from dnc.book import glue_table
 from dnc.experiments import paper_a as experiments
 from dnc.experiments import relu_tables
 from dnc.spectra import effective_rank
-from dnc.ufm import factorisation
-from dnc.ufm import model as ufm
+from dnc.ufm import factorisation, train
 from dnc.ufm import outcomes as phase
-from dnc.ufm.loop import train
 
 
 @pytest.mark.parametrize("q", [2, 3, 5])

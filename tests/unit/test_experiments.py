@@ -13,10 +13,8 @@ import warnings
 import numpy as np
 import pytest
 
-from dnc import profile
+from dnc import profile, ufm
 from dnc.experiments import paper_a as experiments
-from dnc.ufm import loop as train
-from dnc.ufm import model as ufm
 
 PROFILES = ("quick", "paper")
 SETTINGS = sorted(
@@ -81,7 +79,7 @@ def test_every_setting_is_consistent(name, which):
     assert asked | {0, s.epochs} == set(s.snapshots)
     assert list(s.snapshots) == sorted(s.snapshots)
     # a learning rate GD can take at initialisation: one step must not blow the loss up
-    result = train.train(c, 1, s.lr, progress=False) if c.d * c.N <= 4000 else None
+    result = ufm.train(c, 1, s.lr, progress=False) if c.d * c.N <= 4000 else None
     if result is not None:
         assert result.loss[1, 0] < result.loss[0, 0]
 

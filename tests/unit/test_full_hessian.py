@@ -1,14 +1,13 @@
 import numpy as np
 import pytest
 
+from dnc import ufm
 from dnc.spectra import full_hessian, hessian
-from dnc.ufm import loop as train
-from dnc.ufm import model as ufm
 
 
 def trained(activation, loss, L=4, d=5, K=3, n=3, epochs=150):
     config = ufm.UFMConfig(K=K, n=n, d=d, L=L, activation=activation, loss=loss)
-    return train.train(config, epochs, 0.3).params()
+    return ufm.train(config, epochs, 0.3).params()
 
 
 @pytest.mark.parametrize("activation", ["linear", "relu"])

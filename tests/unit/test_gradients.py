@@ -2,14 +2,13 @@ import numpy as np
 import pytest
 import torch
 
+from dnc import ufm
 from dnc.spectra import gradients, hessian
-from dnc.ufm import loop as train
-from dnc.ufm import model as ufm
 
 
 def trained(activation="linear", L=3, d=5, K=3, n=3, epochs=150):
     config = ufm.UFMConfig(K=K, n=n, d=d, L=L, activation=activation, lambda_W=[3e-3, 5e-3, 7e-3])
-    return config, train.train(config, epochs, 0.3).params()
+    return config, ufm.train(config, epochs, 0.3).params()
 
 
 R = [2.0, 1.3, 0.8]  # class-mean norms r_l of the collapsed point's layers

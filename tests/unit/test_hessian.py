@@ -2,9 +2,8 @@ import numpy as np
 import pytest
 import torch
 
+from dnc import ufm
 from dnc.spectra import hessian, top_eigen
-from dnc.ufm import loop as train
-from dnc.ufm import model as ufm
 
 
 def autograd_hessian(H1, Ws, l, activation):
@@ -26,7 +25,7 @@ def autograd_hessian(H1, Ws, l, activation):
 
 def trained(activation, L=3, d=5, K=3, n=3, epochs=150):
     config = ufm.UFMConfig(K=K, n=n, d=d, L=L, activation=activation)
-    return config, train.train(config, epochs, 0.3).params()
+    return config, ufm.train(config, epochs, 0.3).params()
 
 
 @pytest.mark.parametrize("activation", ["linear", "relu"])
@@ -130,7 +129,7 @@ def test_top_eigenpairs_by_lanczos_on_a_large_gram(loss, monkeypatch):
 
     monkeypatch.setattr(hessian.top_eigen, "lanczos_certified", recorded)
     config = ufm.UFMConfig(K=3, n=100, d=12, L=3, activation="relu", loss=loss)
-    H1, Ws = train.train(config, 200, 0.1).params()
+    H1, Ws = ufm.train(config, 200, 0.1).params()
     assert config.N * config.K >= top_eigen.LANCZOS_MIN_SIZE
     vals, vecs = hessian.top_eigenpairs(H1, Ws, 2, 9, "relu", loss)
     assert len(answers) == 1 and answers[0] is not None  # certified, not the LAPACK fallback

@@ -2,14 +2,13 @@ import numpy as np
 import pytest
 import torch
 
+from dnc import ufm
 from dnc.spectra import matrices
-from dnc.ufm import loop as train
-from dnc.ufm import model as ufm
 
 
 def trained(L=3, d=4, K=3, n=2, epochs=150):
     config = ufm.UFMConfig(K=K, n=n, d=d, L=L, lambda_W=[3e-3, 5e-3, 7e-3])
-    return config, train.train(config, epochs, 0.3).params()
+    return config, ufm.train(config, epochs, 0.3).params()
 
 
 def collapsed_point(K=3, n=2, d=5, lambdas=(2e-3, 4e-3, 6e-3), lambda_H=3e-3, seed=0):

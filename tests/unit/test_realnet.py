@@ -9,8 +9,8 @@ from dnc.agop import core as agop
 from dnc.realnet import measure, training
 from dnc.realnet.model import LinearHead, RealNet, ResidualFeatures
 from dnc.spectra import hessian
-from dnc.ufm.loop import train as train_ufm
-from dnc.ufm.model import UFMConfig
+from dnc.ufm import UFMConfig
+from dnc.ufm import train as train_ufm
 
 TINY = dict(
     dataset="digits",

@@ -1,8 +1,7 @@
 import numpy as np
 import pytest
 
-from dnc.ufm import loop as train
-from dnc.ufm import model as ufm
+from dnc import ufm
 from dnc.ufm import tracking
 
 
@@ -16,7 +15,7 @@ def hand_result():
         for b in range(B):
             H[s, b] = 100 * s + b
     W = -(np.arange(S)[:, None, None, None] + 1.0) * np.ones((S, B, 2, 2))
-    return train.TrainResult(
+    return ufm.TrainResult(
         config, 0.1, 10, (0, 1), np.array([0, 5, 10]), H, [W], np.array([0, 10]), np.zeros((2, B))
     )
 
@@ -39,7 +38,7 @@ def test_over_snapshots_chosen_epochs_model_and_array_values():
 
 def test_over_snapshots_on_a_real_run():
     config = ufm.UFMConfig(K=2, n=2, d=3, L=2)
-    result = train.train(config, 20, 0.1, snapshots=(0, 10), progress=False)
+    result = ufm.train(config, 20, 0.1, snapshots=(0, 10), progress=False)
     epochs, values = tracking.over_snapshots(result, lambda H, Ws: ufm.objective(H, Ws, config))
     assert np.array_equal(epochs, [0, 10, 20])
     logged = dict(zip(result.loss_epochs.tolist(), result.loss[:, 0], strict=True))

@@ -2,9 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from dnc import cache
-from dnc.ufm import loop as train
-from dnc.ufm import model as ufm
+from dnc import cache, ufm
 
 
 def paper_objective(H, Ws, lambda_W, lambda_H, activation, K, n):
@@ -53,7 +51,7 @@ def test_one_step_is_gradient_descent_on_the_full_objective(activation, path):
         "shared batch": dict(seeds=(0, 1)),
         "lambdas batch": dict(seeds=(3, 4, 5), lambdas=LAMBDAS),
     }[path]
-    result = train.train(config, 1, lr, snapshots=(0,), progress=False, **kwargs)
+    result = ufm.train(config, 1, lr, snapshots=(0,), progress=False, **kwargs)
     models = len(kwargs["seeds"])
     assert result.H.shape[:2] == (2, models)
     for b in range(models):
@@ -71,9 +69,9 @@ def test_one_step_is_gradient_descent_on_the_full_objective(activation, path):
 
 def test_stepper_returns_the_data_term_before_the_step():
     config = ufm.UFMConfig(K=3, n=4, d=7, L=4, lambda_W=LAMBDAS[0][0], lambda_H=LAMBDAS[0][1])
-    H, Ws = train.initial_params(config, seeds=(0, 1), device="cpu")
+    H, Ws = ufm.initial_params(config, seeds=(0, 1), device="cpu")
     before = [H.clone()] + [W.clone() for W in Ws]
-    loss = train.Stepper(config, 0.3, H).step(H, Ws)
+    loss = ufm.Stepper(config, 0.3, H).step(H, Ws)
     assert loss.shape == (2,)
     for b in range(2):
         out = before[0][b].numpy()
@@ -86,19 +84,19 @@ def test_stepper_returns_the_data_term_before_the_step():
 def test_initialisation_scale_and_seeding():
     """Entries of W_l ~ N(0, s²/d_{l−1}) and of H_1 ~ N(0, s²/d): empirical variances within 5%."""
     config = ufm.UFMConfig(K=3, n=300, d=40, L=2, init_scale=2.0)
-    H, Ws = train.initial_params(config, seeds=(0,), device="cpu")
+    H, Ws = ufm.initial_params(config, seeds=(0,), device="cpu")
     assert H.shape == (1, 40, 900) and [tuple(W.shape) for W in Ws] == [(1, 40, 40), (1, 3, 40)]
     assert H.var().item() == pytest.approx(4.0 / 40, rel=0.05)
     assert Ws[0].var().item() == pytest.approx(4.0 / 40, rel=0.1)
-    again, _ = train.initial_params(config, seeds=(0,), device="cpu")
-    other, _ = train.initial_params(config, seeds=(1,), device="cpu")
+    again, _ = ufm.initial_params(config, seeds=(0,), device="cpu")
+    other, _ = ufm.initial_params(config, seeds=(1,), device="cpu")
     assert torch.equal(H, again) and not torch.equal(H, other)
 
 
 @pytest.mark.parametrize("activation", ["linear", "relu"])
 def test_recorded_loss_is_the_objective(activation):
     config = ufm.UFMConfig(K=2, n=3, d=4, L=3, activation=activation, lambda_W=1e-2, lambda_H=1e-2)
-    result = train.train(config, 50, 0.1, snapshots=(0, 20), log_every=10)
+    result = ufm.train(config, 50, 0.1, snapshots=(0, 20), log_every=10)
     for epoch in (0, 20, 50):
         H, Ws = result.params(epoch)
         recorded = result.loss[list(result.loss_epochs).index(epoch), 0]
@@ -116,11 +114,11 @@ def test_recorded_loss_is_the_objective(activation):
 
 def test_seeds_reproducible_and_batch_equals_single_runs():
     config = ufm.UFMConfig(K=3, n=2, d=5, L=3, activation="relu")
-    batch = train.train(config, 30, 0.2, seeds=(4, 5))
+    batch = ufm.train(config, 30, 0.2, seeds=(4, 5))
     for b, seed in enumerate((4, 5)):
-        single = train.train(config, 30, 0.2, seeds=(seed,))
+        single = ufm.train(config, 30, 0.2, seeds=(seed,))
         assert np.allclose(batch.H[-1, b], single.H[-1, 0], rtol=0, atol=1e-13)
-    again = train.train(config, 30, 0.2, seeds=(4, 5))
+    again = ufm.train(config, 30, 0.2, seeds=(4, 5))
     assert np.array_equal(again.H, batch.H)
     assert not np.allclose(batch.H[-1, 0], batch.H[-1, 1])
 
@@ -128,23 +126,23 @@ def test_seeds_reproducible_and_batch_equals_single_runs():
 def test_divergence_stops_with_advice():
     config = ufm.UFMConfig(K=3, n=4, d=6, L=3)
     with pytest.raises(FloatingPointError, match="smaller learning rate"):
-        train.train(config, 2000, 50.0)
+        ufm.train(config, 2000, 50.0)
 
 
 def test_bad_arguments():
     config = ufm.UFMConfig(K=3, n=4, d=6, L=3)
     with pytest.raises(ValueError, match="learning rate"):
-        train.train(config, 10, -0.1)
+        ufm.train(config, 10, -0.1)
     with pytest.raises(ValueError, match="epochs"):
-        train.train(config, 2.5, 0.1)
+        ufm.train(config, 2.5, 0.1)
     with pytest.raises(ValueError, match="snapshot epochs"):
-        train.train(config, 10, 0.1, snapshots=(20,))
+        ufm.train(config, 10, 0.1, snapshots=(20,))
 
 
 def test_warns_above_threshold():
     config = ufm.UFMConfig(K=3, n=4, d=6, L=3, lambda_W=0.5, lambda_H=0.5)
     with pytest.warns(UserWarning, match="zero solution"):
-        train.train(config, 1, 0.01)
+        ufm.train(config, 1, 0.01)
 
 
 class KilledAfterFirstSave(cache.Checkpoint):
@@ -158,10 +156,10 @@ class KilledAfterFirstSave(cache.Checkpoint):
 @pytest.mark.parametrize("activation", ["linear", "relu"])
 def test_resume_after_interruption_gives_the_same_run(tmp_path, activation):
     config = ufm.UFMConfig(K=3, n=3, d=5, L=3, activation=activation)
-    full = train.train(config, 300, 0.2, snapshots=(0, 100, 200), log_every=7)
+    full = ufm.train(config, 300, 0.2, snapshots=(0, 100, 200), log_every=7)
     path = tmp_path / "run.ckpt.npz"
     with pytest.raises(KeyboardInterrupt):
-        train.train(
+        ufm.train(
             config,
             300,
             0.2,
@@ -171,7 +169,7 @@ def test_resume_after_interruption_gives_the_same_run(tmp_path, activation):
             checkpoint_seconds=0.0,
         )
     assert path.exists()
-    resumed = train.train(
+    resumed = ufm.train(
         config,
         300,
         0.2,
@@ -188,14 +186,14 @@ def test_resume_after_interruption_gives_the_same_run(tmp_path, activation):
 
 def test_train_cached_reads_back_without_training(monkeypatch):
     config = ufm.UFMConfig(K=2, n=2, d=3, L=2)
-    first = train.train_cached(config, 20, 0.1, snapshots=(5,))
+    first = ufm.train_cached(config, 20, 0.1, snapshots=(5,))
 
     def fail(*args, **kwargs):
         raise AssertionError("trained again instead of reading the cache")
 
     # (not train itself: replacing a function the run executes changes its cache key)
     monkeypatch.setattr(cache, "save_arrays", fail)
-    second = train.train_cached(config, 20, 0.1, snapshots=(5,))
+    second = ufm.train_cached(config, 20, 0.1, snapshots=(5,))
     assert np.array_equal(first.H, second.H) and second.config == config
 
 
@@ -203,14 +201,14 @@ def test_train_cached_reads_back_without_training(monkeypatch):
 def test_batch_of_lambdas_equals_single_runs(activation):
     config = ufm.UFMConfig(K=3, n=2, d=5, L=3, activation=activation)
     lambdas = [(1e-3, 2e-3), ([1e-2, 2e-3, 5e-3], 1e-3), (3e-3, 3e-3)]
-    batch = train.train(config, 40, 0.2, snapshots=(10,), log_every=10, lambdas=lambdas)
+    batch = ufm.train(config, 40, 0.2, snapshots=(10,), log_every=10, lambdas=lambdas)
     assert batch.seeds == (config.seed,) * 3
     for b, (lam_W, lam_H) in enumerate(lambdas):
         own = ufm.UFMConfig(
             K=3, n=2, d=5, L=3, activation=activation, lambda_W=lam_W, lambda_H=lam_H
         )
         assert batch.config_of(b) == own
-        single = train.train(own, 40, 0.2, snapshots=(10,), log_every=10)
+        single = ufm.train(own, 40, 0.2, snapshots=(10,), log_every=10)
         assert np.allclose(batch.H[:, b], single.H[:, 0], rtol=0, atol=1e-13)
         for Wb, Ws in zip(batch.Ws, single.Ws, strict=True):
             assert np.allclose(Wb[:, b], Ws[:, 0], rtol=0, atol=1e-13)
@@ -234,25 +232,25 @@ def test_batch_of_lambdas_is_cached_with_its_lambdas(tmp_path, monkeypatch):
     monkeypatch.setenv("DNC_CACHE_DIR", str(tmp_path))
     config = ufm.UFMConfig(K=2, n=2, d=3, L=2)
     lambdas = [(1e-3, 1e-3), (2e-3, 1e-3)]
-    first = train.train_cached(config, 5, 0.1, lambdas=lambdas, progress=False)
-    again = train.train_cached(config, 5, 0.1, lambdas=lambdas, progress=False)
+    first = ufm.train_cached(config, 5, 0.1, lambdas=lambdas, progress=False)
+    again = ufm.train_cached(config, 5, 0.1, lambdas=lambdas, progress=False)
     assert np.array_equal(first.H, again.H)
     assert again.config_of(1).lambda_W == (2e-3, 2e-3)
-    other = train.train_cached(config, 5, 0.1, lambdas=lambdas[::-1], progress=False)
+    other = ufm.train_cached(config, 5, 0.1, lambdas=lambdas[::-1], progress=False)
     assert np.array_equal(other.H[:, 0], first.H[:, 1])
 
 
 def test_bad_lambdas():
     config = ufm.UFMConfig(K=3, n=2, d=4, L=2)
     with pytest.raises(ValueError, match="pairs"):
-        train.train(config, 1, 0.1, lambdas=[1e-3, 2e-3])
+        ufm.train(config, 1, 0.1, lambdas=[1e-3, 2e-3])
     with pytest.raises(ValueError, match="2 seeds for 3"):
-        train.train(config, 1, 0.1, seeds=(0, 1), lambdas=[(1e-3, 1e-3)] * 3)
+        ufm.train(config, 1, 0.1, seeds=(0, 1), lambdas=[(1e-3, 1e-3)] * 3)
     with pytest.raises(ValueError, match="lambda_H"):
-        train.train(config, 1, 0.1, lambdas=[(1e-3, -1.0)])
+        ufm.train(config, 1, 0.1, lambdas=[(1e-3, -1.0)])
     with pytest.raises(ValueError, match="one per layer"):
-        train.train(config, 1, 0.1, lambdas=[([1e-3] * 3, 1e-3)])
-    H, _ = train.initial_params(config, seeds=(0, 1))
+        ufm.train(config, 1, 0.1, lambdas=[([1e-3] * 3, 1e-3)])
+    H, _ = ufm.initial_params(config, seeds=(0, 1))
     wider = ufm.UFMConfig(K=3, n=2, d=5, L=2)
     with pytest.raises(ValueError, match="same K, n, d"):
-        train.Stepper(config, 0.1, H, configs=[config, wider])
+        ufm.Stepper(config, 0.1, H, configs=[config, wider])

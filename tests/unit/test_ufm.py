@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from dnc.ufm import model as ufm
+from dnc import ufm
 
 
 def paper_condition(K, n, lambda_Ws, lambda_H):

@@ -31,6 +31,19 @@ def jacobians(f: Callable, X, chunk_size: int = 256) -> torch.Tensor:
     """The N×K×D stack of input Jacobians J_f(x_i), by ``vmap(jacrev)`` in chunks of rows.
 
     ``f`` must map an N×D batch to N×K outputs and treat rows independently (no batch norm).
+
+    Args:
+        f: Torch callable from an n×D batch to n×K outputs, rows processed independently.
+        X: N×D inputs, one row per sample (numpy array or tensor; a numpy array becomes a
+            float64 CPU tensor, a tensor keeps its dtype and device and is detached).
+        chunk_size: Number of rows differentiated in one ``vmap`` call.
+
+    Returns:
+        Tensor of shape N×K×D whose i-th slice is J_f(x_i) = ∂f(x_i)/∂x_i.
+
+    Raises:
+        ValueError: ``X`` is not 2D or has non-finite entries, ``chunk_size`` is not a positive
+            integer, or ``f`` does not return a 1×K output for a single row.
     """
     X = _rows(X)
     chunk_size = positive_int(chunk_size, "chunk_size")
@@ -51,6 +64,19 @@ def agop(f: Callable, X, chunk_size: int = 256) -> np.ndarray:
     """AGOP(f, X) = (1/N) Σ_i J_f(x_i)ᵀ J_f(x_i), returned as a float64 D×D numpy array.
 
     Memory is bounded by ``chunk_size``: only one chunk of Jacobians is held at a time.
+
+    Args:
+        f: Torch callable from an n×D batch to n×K outputs, rows processed independently
+            (as for :func:`jacobians`).
+        X: N×D inputs, one row per sample.
+        chunk_size: Number of rows whose Jacobians are held at once.
+
+    Returns:
+        The D×D float64 matrix (1/N) Σ_i J_f(x_i)ᵀ J_f(x_i), symmetric positive semi-definite.
+
+    Raises:
+        ValueError: ``X`` is not 2D or has non-finite entries, ``chunk_size`` is not a positive
+            integer, or ``f`` has the wrong output shape.
     """
     X = _rows(X)
     chunk_size = positive_int(chunk_size, "chunk_size")
@@ -69,6 +95,19 @@ def layer_agops(model, X, chunk_size: int = 256) -> list[np.ndarray]:
     layer l's input h_{l−1} to the network output. ``model`` must offer ``layer_inputs(X)`` (the
     list of h_{l−1}, each N×d_{l−1}) and ``forward_from(l, h)`` (the network from layer l on), as
     :class:`dnc.agop.mlp.MLP` does.
+
+    Args:
+        model: Torch module with ``parameters()``, ``layer_inputs`` and ``forward_from``; ``X`` is
+            cast to the dtype of its first parameter.
+        X: N×D network inputs, one row per sample.
+        chunk_size: Number of rows whose Jacobians are held at once.
+
+    Returns:
+        One float64 d_{l−1}×d_{l−1} matrix AGOP_l per weight layer, in layer order.
+
+    Raises:
+        ValueError: ``X`` is not 2D or has non-finite entries, or ``chunk_size`` is not a
+            positive integer.
     """
     X = _rows(X).to(next(model.parameters()).dtype)
     with torch.no_grad():
@@ -81,8 +120,20 @@ def layer_agops(model, X, chunk_size: int = 256) -> list[np.ndarray]:
 def psd_power(M, power: float) -> np.ndarray:
     """M^p = V diag(max(λ, 0)^p) Vᵀ for a symmetric PSD matrix M = V diag(λ) Vᵀ.
 
-    Raises ValueError if M is not symmetric to rounding (‖M − Mᵀ‖_F > 1e-8 ‖M‖_F): eigh would
-    silently use one triangle only. Small negative eigenvalues (rounding) are clipped to 0.
+    M must be symmetric to rounding (‖M − Mᵀ‖_F ≤ 1e-8 ‖M‖_F): eigh would silently use one
+    triangle only. The eigendecomposition is taken of (M + Mᵀ)/2, and small negative eigenvalues
+    (rounding) are clipped to 0.
+
+    Args:
+        M: n×n symmetric positive semi-definite matrix (numpy array or tensor).
+        power: Exponent p > 0 (p = 1/2 gives the PSD square root).
+
+    Returns:
+        The n×n float64 matrix M^p.
+
+    Raises:
+        ValueError: ``M`` is not a finite square matrix, ``power`` is not a positive finite
+            number, or ‖M − Mᵀ‖_F > 1e-8 ‖M‖_F.
     """
     M = as_matrix(M, "M")
     if M.ndim != 2 or M.shape[0] != M.shape[1]:
@@ -99,7 +150,21 @@ def psd_power(M, power: float) -> np.ndarray:
 
 
 def pearson(A, B) -> float:
-    """Pearson correlation of the entries: ⟨A − Ā, B − B̄⟩ / (‖A − Ā‖_F ‖B − B̄‖_F)."""
+    """Pearson correlation of the entries: ⟨A − Ā, B − B̄⟩ / (‖A − Ā‖_F ‖B − B̄‖_F).
+
+    Ā and B̄ are the means over all entries, so the matrices are compared as flattened vectors.
+
+    Args:
+        A: Matrix of any shape m×n.
+        B: Matrix of the same shape as ``A``.
+
+    Returns:
+        The correlation, a float in [−1, 1].
+
+    Raises:
+        ValueError: either matrix is not a finite 2D array, the shapes differ, or either matrix
+            is constant (its centred entries are all zero).
+    """
     A, B = as_matrix(A, "A"), as_matrix(B, "B")
     if A.shape != B.shape:
         raise ValueError(f"A and B must have the same shape, got {A.shape} and {B.shape}")
@@ -115,6 +180,18 @@ def nfa_correlation(W, G, power: float = 0.5) -> float:
 
     ``W`` is a layer's d_out×d_in weight matrix, ``G`` the d_in×d_in AGOP w.r.t. its input;
     p = 1/2 and p = 1 are the two versions of the ansatz in the literature.
+
+    Args:
+        W: d_out×d_in weight matrix of the layer.
+        G: d_in×d_in AGOP with respect to the layer's input (symmetric PSD).
+        power: Exponent p of G^p, computed by :func:`psd_power`.
+
+    Returns:
+        :func:`pearson` (WᵀW, G^p), a float in [−1, 1].
+
+    Raises:
+        ValueError: ``G`` is not d_in×d_in, or the checks of :func:`psd_power` and
+            :func:`pearson` fail (non-finite entries, asymmetric ``G``, a constant matrix).
     """
     W = as_matrix(W, "W")
     G = as_matrix(G, "G")

@@ -2,9 +2,10 @@
 
 Paper B's network as the authors' code builds it: L = 5 hidden layers of width 512, no biases,
 Xavier-uniform hidden weights with gain 0.1, PyTorch's default readout, Adam (lr 5e-5, batch
-128) on the mean squared error (mean over samples and outputs) to targets 1/−1. :func:`layer_nc1_decomposition` splits each hidden layer
-h_l = σ(U S Vᵀ h_{l−1}) into its input h_{l−1}, the right singular part S Vᵀ h_{l−1}, and the
-output after U and σ, and measures NC1 = tr Σ_W / tr Σ_B on each.
+128) on the mean squared error (mean over samples and outputs) to targets 1/−1.
+:func:`layer_nc1_decomposition` splits each hidden layer h_l = σ(U S Vᵀ h_{l−1}) into its input
+h_{l−1}, the right singular part S Vᵀ h_{l−1}, and the output after U and σ, and measures
+NC1 = tr Σ_W / tr Σ_B on each.
 """
 
 from __future__ import annotations
@@ -17,13 +18,19 @@ from dnc import metrics
 from dnc._checks import as_matrix, positive, positive_int
 from dnc.agop.core import layer_agops, nfa_correlation
 from dnc.data import class_labels, one_hot
-from dnc.ufm.loop import torch_threads
+from dnc.device import torch_threads
 
 
 class MLP(nn.Module):
     """``depth`` bias-free hidden layers h_l = ReLU(W_l h_{l−1}) and a bias-free linear readout."""
 
     def __init__(self, in_dim: int, width: int, out_dim: int, depth: int = 5, init_gain=0.1):
+        """Build the layers in_dim → width (``depth`` times) → out_dim, hidden ones Xavier-uniform.
+
+        The hidden weights are drawn by ``xavier_uniform_`` with gain ``init_gain``; the readout
+        keeps PyTorch's default initialisation of ``nn.Linear``. Raises ValueError if a size is
+        not a positive integer or ``init_gain`` is not a positive finite number.
+        """
         super().__init__()
         dims = [positive_int(in_dim, "in_dim")] + [positive_int(width, "width")] * positive_int(
             depth, "depth"
@@ -38,6 +45,7 @@ class MLP(nn.Module):
 
     @property
     def depth(self) -> int:
+        """The number L of hidden layers (weight layers minus the readout)."""
         return len(self.layers) - 1
 
     def forward_from(self, l: int, h: torch.Tensor) -> torch.Tensor:
@@ -49,6 +57,7 @@ class MLP(nn.Module):
         return h
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """f(x) for an N×in_dim batch: the N×out_dim outputs of the whole network."""
         return self.forward_from(0, x)
 
     def layer_inputs(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -169,7 +178,7 @@ def nfa_per_layer(model: MLP, X, power: float = 0.5) -> list[float]:
 
 
 def layer_nc1_decomposition(model: MLP, X, y) -> np.ndarray:
-    """depth × 3 array: NC1 of h_{l−1}, of S_l V_lᵀ h_{l−1}, and of h_l = σ(U_l S_l V_lᵀ h_{l−1}).
+    """A depth × 3 array: NC1 of h_{l−1}, of S_l V_lᵀ h_{l−1}, and of h_l = σ(U_l S_l V_lᵀ h_{l−1}).
 
     NC1 is tr Σ_W / tr Σ_B (``kind="trace_ratio"``). U_l has orthonormal columns, so the middle
     column equals the NC1 of W_l h_{l−1}: U_l cannot change it, only S_l V_lᵀ and σ can.

@@ -64,7 +64,19 @@ def _feature_matrix(M, D: int) -> np.ndarray | None:
 
 
 def targets(y, off: float = TARGET_OFF) -> np.ndarray:
-    """N×K regression targets: 1 in the label's column, ``off`` elsewhere (labels 0..K−1)."""
+    """N×K regression targets: 1 in the label's column, ``off`` elsewhere (labels 0..K−1).
+
+    Args:
+        y: Length-N labels holding exactly the classes 0..K−1, each at least once.
+        off: Value of the entries outside the label's column (−1 in the authors' code).
+
+    Returns:
+        N×K float64 target matrix T, one row per sample.
+
+    Raises:
+        ValueError: ``y`` is not 1D, is not integer-valued, or does not hold every class
+            0..K−1.
+    """
     y = np.asarray(y)
     if y.ndim != 1:
         raise ValueError(f"y must be a 1D array of labels, got shape {y.shape}")
@@ -96,7 +108,24 @@ def _distances(Xt, Zt, Mt) -> torch.Tensor:
 
 
 def mahalanobis_distances(X, Z, M=None, dtype=torch.float64) -> np.ndarray:
-    """N×P matrix of ‖x_i − z_j‖_M = √(x_iᵀMx_i + z_jᵀMz_j − 2x_iᵀMz_j), clipped at 0."""
+    """N×P matrix of ‖x_i − z_j‖_M = √(x_iᵀMx_i + z_jᵀMz_j − 2x_iᵀMz_j), clipped at 0.
+
+    Squared distances at or below the rounding level 8ε(‖x_i‖²_M + ‖z_j‖²_M) of the expansion
+    are set to 0 before the square root, so a point's distance to itself is exactly 0.
+
+    Args:
+        X: N×D points, one row per sample.
+        Z: P×D points, one row per sample.
+        M: D×D feature matrix (symmetric PSD for a true distance); None means M = I.
+        dtype: ``torch.float64`` or ``torch.float32``, the precision of the computation.
+
+    Returns:
+        N×P float64 numpy matrix of the distances.
+
+    Raises:
+        ValueError: ``X`` or ``Z`` is not a finite 2D matrix, their dimensions D differ, ``M``
+            is not D×D, or ``dtype`` is neither float64 nor float32.
+    """
     X, Z = _pair(X, Z, "X", "Z")
     M = _feature_matrix(M, X.shape[1])
     dt = _dtype(dtype)
@@ -109,7 +138,22 @@ def _kernel(Xt, Zt, Mt, L) -> torch.Tensor:
 
 
 def laplace_kernel(X, Z, M=None, bandwidth: float = BANDWIDTH, dtype=torch.float64) -> np.ndarray:
-    """N×P matrix k_M(x_i, z_j) = exp(−‖x_i − z_j‖_M / L) for rows of X and Z, L the bandwidth."""
+    """N×P matrix k_M(x_i, z_j) = exp(−‖x_i − z_j‖_M / L) for rows of X and Z, L the bandwidth.
+
+    Args:
+        X: N×D points, one row per sample.
+        Z: P×D points, one row per sample.
+        M: D×D feature matrix; None means M = I (the plain Laplace kernel).
+        bandwidth: L > 0.
+        dtype: ``torch.float64`` or ``torch.float32``, the precision of the computation.
+
+    Returns:
+        N×P float64 numpy kernel matrix.
+
+    Raises:
+        ValueError: ``bandwidth`` is not a positive finite number, ``X`` or ``Z`` is not a
+            finite 2D matrix, their dimensions differ, ``M`` is not D×D, or ``dtype`` is invalid.
+    """
     L = positive(bandwidth, "bandwidth")
     X, Z = _pair(X, Z, "X", "Z")
     M = _feature_matrix(M, X.shape[1])
@@ -119,8 +163,10 @@ def laplace_kernel(X, Z, M=None, bandwidth: float = BANDWIDTH, dtype=torch.float
 
 
 def _solve(A: torch.Tensor, T: torch.Tensor, ridge: float, singular: str) -> torch.Tensor:
-    """(A + μI)⁻¹T for a symmetric positive semi-definite kernel matrix A (only its lower
-    triangle is read), by Cholesky; singular systems raise or fall back to lstsq (warning).
+    """(A + μI)⁻¹T by Cholesky for a symmetric positive semi-definite kernel matrix A.
+
+    Only A's lower triangle is read, and μ is added to A's diagonal in place. Singular systems
+    raise or fall back to lstsq (warning).
 
     The Cholesky pivots L_ii² are the Schur complements' diagonals, each at least λ_min(A + μI)
     ≥ μ in exact arithmetic (an LU factorisation with row exchanges has no such bound). Singular
@@ -172,6 +218,21 @@ def solve_kernel(K, T, ridge: float = RIDGE, singular: str = "raise") -> np.ndar
     A non-symmetric K is an error. A singular system raises ``numpy.linalg.LinAlgError`` naming
     N and μ; with ``singular="lstsq"`` it warns (RuntimeWarning) and returns the minimum-norm
     lstsq solution.
+
+    Args:
+        K: N×N symmetric positive semi-definite kernel matrix.
+        T: N×m right-hand sides (targets, one column per output).
+        ridge: μ ≥ 0 added to the diagonal; 0 is the ridgeless solve.
+        singular: ``"raise"`` or ``"lstsq"``, what to do with a singular system.
+
+    Returns:
+        The N×m coefficient matrix α (float64).
+
+    Raises:
+        ValueError: ``K`` is not square, ``T`` has a different number of rows, ``K`` is not
+            symmetric (to rtol 1e-10), ``ridge`` is negative or not finite, or ``singular`` is
+            not one of the two choices.
+        numpy.linalg.LinAlgError: the system is singular and ``singular="raise"``.
     """
     K, T = as_matrix(K, "K"), as_matrix(T, "T")
     if K.shape[0] != K.shape[1] or T.shape[0] != K.shape[0]:
@@ -190,7 +251,28 @@ def fit(
     singular: str = "raise",
     dtype=torch.float64,
 ) -> np.ndarray:
-    """Kernel regression coefficients α = (k_M(X, X) + μI)⁻¹ T (N×K), float64 on return."""
+    """Kernel regression coefficients α = (k_M(X, X) + μI)⁻¹ T (N×K), float64 on return.
+
+    The Laplace kernel matrix k_M(X, X) is built and solved in ``dtype`` on the GPU when one is
+    present (see :func:`solve_kernel` for the singular cases).
+
+    Args:
+        X: N×D training inputs, one row per sample.
+        T: N×K targets, one row per sample (e.g. :func:`targets`).
+        M: D×D feature matrix; None means M = I.
+        bandwidth: Laplace kernel bandwidth L > 0.
+        ridge: μ ≥ 0; 0 is the ridgeless fit of paper B's text.
+        singular: ``"raise"`` or ``"lstsq"``, what to do with a singular kernel system.
+        dtype: ``torch.float64`` or ``torch.float32``, the precision of the kernel and solve.
+
+    Returns:
+        N×K float64 coefficient matrix α.
+
+    Raises:
+        ValueError: ``X`` or ``T`` is not a finite 2D matrix, ``T`` does not have N rows, ``M``
+            is not D×D, or ``bandwidth``, ``ridge``, ``singular`` or ``dtype`` is invalid.
+        numpy.linalg.LinAlgError: the kernel system is singular and ``singular="raise"``.
+    """
     X, T = as_matrix(X, "X"), as_matrix(T, "T")
     if T.shape[0] != X.shape[0]:
         raise ValueError(f"T must have one row per sample ({X.shape[0]}), got shape {T.shape}")
@@ -203,7 +285,23 @@ def fit(
 
 
 def predict(X_train, alpha, X_eval, M=None, bandwidth: float = BANDWIDTH) -> np.ndarray:
-    """f(x) = αᵀ k_M(X, x) for every row x of X_eval: the P×K matrix k_M(X_eval, X) α."""
+    """f(x) = αᵀ k_M(X, x) for every row x of X_eval: the P×K matrix k_M(X_eval, X) α.
+
+    Args:
+        X_train: N×D training inputs X, one row per sample.
+        alpha: N×K coefficients from :func:`fit`.
+        X_eval: P×D evaluation points, one row per sample.
+        M: D×D feature matrix used in the fit; None means M = I.
+        bandwidth: Laplace kernel bandwidth L > 0 used in the fit.
+
+    Returns:
+        P×K float64 matrix of predictions (the kernel is evaluated in float64).
+
+    Raises:
+        ValueError: an input is not a finite 2D matrix, ``X_train`` and ``X_eval`` differ in
+            dimension, ``alpha`` does not have N rows, ``M`` is not D×D, or ``bandwidth`` is not
+            positive.
+    """
     X_train, X_eval = _pair(X_train, X_eval, "X_train", "X_eval")
     alpha = as_matrix(alpha, "alpha")
     if alpha.shape[0] != X_train.shape[0]:
@@ -232,6 +330,23 @@ def laplace_agop(
     AGOP = M S M / (P L²),  S = Σ_k G_kᵀ G_k,  C = (c_ij) ∈ R^{N×P}.
     Evaluation rows go in chunks, so memory is the N×chunk block of C and K chunk×D blocks,
     never N×N; cost O(K N P D).
+
+    Args:
+        X_train: N×D training inputs x_i, one row per sample.
+        alpha: N×K coefficients α of the fitted predictor.
+        M: D×D feature matrix of the kernel; None means M = I.
+        bandwidth: Laplace kernel bandwidth L > 0.
+        X_eval: P×D points x_j at which the Jacobians are averaged; None means ``X_train``.
+        chunk: Number of evaluation rows processed at once.
+        dtype: ``torch.float64`` or ``torch.float32``, the precision of the accumulation.
+
+    Returns:
+        The D×D float64 AGOP matrix.
+
+    Raises:
+        ValueError: an input is not a finite 2D matrix, ``X_train`` and ``X_eval`` differ in
+            dimension, ``alpha`` does not have N rows, ``M`` is not D×D, or ``bandwidth``,
+            ``chunk`` or ``dtype`` is invalid.
     """
     X_train, alpha = as_matrix(X_train, "X_train"), as_matrix(alpha, "alpha")
     X_eval = X_train if X_eval is None else X_eval
@@ -266,7 +381,26 @@ def laplace_agop(
 def rfm(X, y, iterations: int = 3, bandwidth: float = BANDWIDTH, ridge: float = RIDGE, M0=None):
     """Recursive Feature Machine: M_0 = I (or M0); for t < T: α_t = fit(X, M_t), M_{t+1} = AGOP.
 
-    Targets ±1 (:func:`targets`). Returns (alphas, Ms) with Ms = [M_0, …, M_T].
+    Targets ±1 (:func:`targets`). Returns (alphas, Ms) with Ms = [M_0, …, M_T]. Here T is the
+    number of ``iterations``, and the AGOP is :func:`laplace_agop` of the fit at α_t, M_t.
+
+    Args:
+        X: N×D training inputs, one row per sample.
+        y: Length-N labels holding exactly the classes 0..K−1.
+        iterations: Number T of fit/AGOP rounds.
+        bandwidth: Laplace kernel bandwidth L > 0.
+        ridge: μ ≥ 0 of every kernel solve.
+        M0: D×D starting feature matrix; None means the identity.
+
+    Returns:
+        ``(alphas, Ms)``: T coefficient matrices α_t (N×K each) and T + 1 feature matrices M_t
+        (D×D each).
+
+    Raises:
+        ValueError: ``X`` or ``y`` is malformed, ``M0`` is not D×D, or ``iterations``,
+            ``bandwidth`` or ``ridge`` is invalid.
+        numpy.linalg.LinAlgError: a kernel system is singular to working precision (in
+            practice only with ``ridge=0``).
     """
     X = as_matrix(X, "X")
     T = targets(class_labels(y, X.shape[0], "y"))
@@ -301,6 +435,28 @@ def deep_rfm(
     ``nc2_in/agop/rf`` (NC2 against the simplex ETF) and ``train_accuracy``, and dicts ``X``
     (normalised X_l), ``agop_out`` (X̃_l), ``rf_out`` (X_{l+1}) and ``Ms`` (M_l) holding the full
     matrices only for the layer indices in ``keep`` (all when None).
+
+    Args:
+        X: N×D inputs, one row per sample.
+        y: Length-N labels holding exactly the classes 0..K−1.
+        layers: Number of layers (AGOP step plus random-feature step each).
+        width: Number p of random features per layer, the row count of W_l.
+        bandwidth: Laplace kernel bandwidth L > 0.
+        ridge: μ ≥ 0 of every kernel solve.
+        seed: Seed of the numpy generator that draws the W_l.
+        normalize: Whether each layer's input rows are scaled to unit norm first.
+        keep: 0-based layer indices whose full matrices are returned; None keeps all.
+        target_off: Off-target value of the ±1 targets (−1 in the authors' code).
+        dtype: ``torch.float64`` or ``torch.float32``, the precision of the fit and the AGOP.
+
+    Returns:
+        Dict described above: per-layer metric lists and per-layer matrices keyed by layer.
+
+    Raises:
+        ValueError: ``X`` or ``y`` is malformed, or ``layers``, ``width``, ``bandwidth``,
+            ``ridge`` or ``dtype`` is invalid.
+        numpy.linalg.LinAlgError: a kernel system is singular to working precision (with
+            ``ridge=0``, or in float32 for large clustered data).
     """
     X = as_matrix(X, "X")
     lab = class_labels(y, X.shape[0], "y")
@@ -337,6 +493,16 @@ def arccos_kernel(X, Y) -> np.ndarray:
 
     The first-order arc-cosine kernel (Cho & Saul 2009):
     ‖x‖‖y‖ (sin θ + (π − θ) cos θ) / (2π), θ = arccos(xᵀy / (‖x‖‖y‖)); 0 if x or y is 0.
+
+    Args:
+        X: N×D points, one row per sample.
+        Y: M×D points, one row per sample.
+
+    Returns:
+        N×M float64 kernel matrix.
+
+    Raises:
+        ValueError: ``X`` or ``Y`` is not a finite 2D matrix, or their dimensions differ.
     """
     X, Y = as_matrix(X, "X"), as_matrix(Y, "Y")
     if X.shape[1] != Y.shape[1]:
@@ -357,6 +523,17 @@ def relu_feature_distance(input_distance, weight_variance: float = 2.0):
     κ(θ) = (sin θ + (π − θ) cos θ)/(2π), cos θ = 1 − δ²/2 (Proposition 5.1 of paper B).
     Returns the square root (an RMS distance, which bounds the mean distance E‖·‖ from above by
     Jensen; v = 2: He scaling).
+
+    Args:
+        input_distance: δ, a scalar or array of distances in [0, 2] between unit vectors.
+        weight_variance: v > 0, the variance of each weight times the number of features p.
+
+    Returns:
+        √(v (1 − 2κ(θ))), with the shape of ``input_distance``.
+
+    Raises:
+        ValueError: a distance lies outside [0, 2] or is not finite, or ``weight_variance`` is
+            not a positive finite number.
     """
     delta = np.asarray(input_distance, dtype=np.float64)
     if np.any(delta < 0) or np.any(delta > 2) or not np.all(np.isfinite(delta)):

@@ -19,9 +19,13 @@ def step_reductions(run: dict, metric: str = "nc1") -> tuple[np.ndarray, np.ndar
 
 
 def summary(runs: list[dict]) -> dict:
-    """Counts over seeds: AGOP steps that lower NC1 and NC2, RF steps that raise NC1 and that lower
-    NC2 (with the 1-based layers they enter), the mean NC1 reduction factor over the run, and
-    the mean NC2 at the first input and after the last AGOP step."""
+    """Counts over seeds of the steps that lower or raise NC1 and NC2, and mean summary values.
+
+    Counted are the AGOP steps that lower NC1 and NC2, the RF steps that raise NC1 and that lower
+    NC2 (with the 1-based layers they enter); averaged over seeds are the NC1 reduction factor
+    over the run (first input to last AGOP output) and NC2 at the first input and after the last
+    AGOP step.
+    """
     nc1 = [step_reductions(r, "nc1") for r in runs]
     nc2 = [step_reductions(r, "nc2") for r in runs]
     return dict(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from dnc.agop.core import pearson
-from dnc.ufm.model import ACTIVATIONS, check_params, layer_inputs
+from dnc.ufm import ACTIVATIONS, check_params, layer_inputs
 
 
 def layer_agops(H1, Ws, activation: str = "linear") -> list[np.ndarray]:
@@ -56,9 +56,12 @@ def root(G, p: float, floor: float = 1e-12) -> np.ndarray:
 
 
 def nfa_depth_exponent(H1, Ws, activation: str = "linear") -> dict:
-    """For each layer l = 1..L, with p_l = 1/(L−l+1): ``error`` ‖W_lᵀW_l − AGOP_l^{p_l}‖_F /
-    ‖W_lᵀW_l‖_F, ``error_half`` the same with p = 1/2, and the NFA correlations
-    ``rho_depth`` ρ(W_lᵀW_l, AGOP_l^{p_l}) and ``rho_half`` ρ(W_lᵀW_l, AGOP_l^{1/2})."""
+    """How well W_lᵀW_l matches AGOP_l^{p_l}, p_l = 1/(L−l+1), against p = 1/2, per layer l = 1..L.
+
+    Returns a dict of length-L arrays: ``error`` ‖W_lᵀW_l − AGOP_l^{p_l}‖_F / ‖W_lᵀW_l‖_F,
+    ``error_half`` the same with p = 1/2, and the NFA correlations ``rho_depth``
+    ρ(W_lᵀW_l, AGOP_l^{p_l}) and ``rho_half`` ρ(W_lᵀW_l, AGOP_l^{1/2}).
+    """
     H1, Ws = check_params(H1, Ws)
     G = layer_agops(H1, Ws, activation)
     L = len(Ws)
@@ -74,9 +77,12 @@ def nfa_depth_exponent(H1, Ws, activation: str = "linear") -> dict:
 
 
 def exponent_correlations(Ws, agops) -> dict:
-    """For weight layers W_1..W_L with AGOPs G_1..G_L (w.r.t. each layer's input; the readout
-    last or absent), ρ(W_lᵀW_l, G_l^p) for p = 1/(L_total−l+1) (``depth``), 1/2 and 1, where
-    L_total = len(Ws) counts every weight layer above and including l."""
+    """NFA correlations ρ(W_lᵀW_l, G_l^p) for p = 1/(L_total−l+1) (``depth``), 1/2 and 1.
+
+    W_1..W_L are the weight layers and G_1..G_L their AGOPs (w.r.t. each layer's input; the
+    readout last or absent). L_total = len(Ws), so L_total − l + 1 counts every weight layer
+    above and including l. Returns a dict of arrays keyed ``depth``, ``half`` and ``one``.
+    """
     L = len(Ws)
     out = {"depth": [], "half": [], "one": []}
     for l, (W, g) in enumerate(zip(Ws, agops)):  # noqa: B905 (the readout's AGOP may be absent)

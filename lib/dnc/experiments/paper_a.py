@@ -12,8 +12,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from dnc.profile import choose
-from dnc.ufm.loop import TrainResult, train_cached
-from dnc.ufm.model import UFMConfig
+from dnc.ufm import TrainResult, UFMConfig, train_cached
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ def deep_linear_run(profile: str | None = None) -> TrainResult:
 
 def lambda_for_ratio(K: int, n: int, L: int, ratio: float) -> float:
     """The common λ (all L weights and H_1) at which condition (2)'s left side is ``ratio`` × its bound."""
-    from dnc.ufm.model import regularisation_ratio
+    from dnc.ufm import regularisation_ratio
 
     return (ratio / regularisation_ratio(K, n, [1.0] * L, 1.0)) ** (1.0 / (L + 1))
 
@@ -114,7 +113,7 @@ def regularisation_sweep(profile: str | None = None) -> dict[str, np.ndarray]:
     value, the final and the optimal loss."""
     import warnings
 
-    from dnc.ufm import model as ufm
+    from dnc import ufm
 
     s = sweep_setting(profile)
     K, n, L = s["K"], s["n"], s["L"]
@@ -235,7 +234,7 @@ def relu_width_runs(profile: str | None = None) -> list[TrainResult]:
 def branch_end_ratio(K: int, n: int, L: int) -> float:
     """The ratio of condition (2) (common λ) beyond which φ has no nonzero local minimum: where
     K c n^{1/q} reaches max_t (1 − t) t^{1−2/q}, at t = (q − 2)/(2q − 2), q = L + 1."""
-    from dnc.ufm.model import regularisation_ratio
+    from dnc.ufm import regularisation_ratio
 
     q = L + 1
     t = (q - 2) / (2 * q - 2)

@@ -16,8 +16,7 @@ from dnc.spectra.full_hessian import (
     off_block_norm,
     separated_block_top_eigenvalues,
 )
-from dnc.ufm.loop import TrainResult, train_cached
-from dnc.ufm.model import UFMConfig, optimal_loss
+from dnc.ufm import TrainResult, UFMConfig, optimal_loss, train_cached
 
 
 def cross_entropy_setting(profile: str | None = None) -> experiments.Setting:
@@ -132,7 +131,7 @@ def depth_sweep(profile: str | None = None, schedules=SCHEDULES) -> dict[str, np
 def condition_ratio_by_depth(depths, profile: str | None = None) -> dict[str, np.ndarray]:
     """Left side over right side of paper A's condition (2) at each total depth, for the fixed and
     the decaying schedule of :func:`depth_setting` (below 1: the optimum is collapsed, not zero)."""
-    from dnc.ufm.model import regularisation_ratio
+    from dnc.ufm import regularisation_ratio
 
     s = depth_setting(profile)
     out = {"depth": np.asarray(depths)}

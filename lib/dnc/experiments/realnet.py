@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from dnc import data
+from dnc.device import choose_device
 from dnc.profile import choose
 from dnc.realnet import measure
 from dnc.realnet.training import RealNetConfig, is_trained, load_images, train_cached
-from dnc.ufm.loop import default_device
-from dnc.ufm.loop import train_cached as train_ufm_cached
-from dnc.ufm.model import UFMConfig
+from dnc.ufm import UFMConfig
+from dnc.ufm import train_cached as train_ufm_cached
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def train_missing(s: Setting, root=None, jobs: int | None = None) -> int:
     ]
     missing = [c for c in configs if not is_trained(c, images, labels)]
     if jobs is None:
-        jobs = (os.cpu_count() or 1) if default_device().type == "cpu" else 1
+        jobs = (os.cpu_count() or 1) if choose_device().type == "cpu" else 1
     jobs = min(int(jobs), len(missing))
     if jobs > 1:
         import multiprocessing

@@ -155,7 +155,7 @@ def linear_decay(config) -> float:
     """The factor by which Table 3's diagonal falls per layer at the linear model's collapsed
     stationary point with the same λ's: σ_{W_l}² = c s^{2/q}/λ_{W_l}, s the nonzero minimiser of φ
     (the global optimum below condition (2)'s threshold, a local one above it; 0 past the branch)."""
-    from dnc.ufm.model import linear_optimum
+    from dnc.ufm import linear_optimum
 
     opt = linear_optimum(config.K, config.n, config.lambda_W_list, config.lambda_H)
     q = config.L + 1
@@ -189,7 +189,7 @@ def lambda_for_decay(config, factor: float) -> float:
 def describe_paper_decay(config, factor: float) -> str:
     """A sentence on the common λ at which the linear closed form falls by the paper's ``factor``
     per layer, and on which side of condition (2)'s threshold it lies (or that none exists)."""
-    from dnc.ufm.model import regularisation_ratio
+    from dnc.ufm import regularisation_ratio
 
     lam = lambda_for_decay(config, factor)
     if not np.isfinite(lam):

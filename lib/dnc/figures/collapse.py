@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from dnc import metrics
+from dnc import metrics, ufm
 from dnc.experiments import paper_a as experiments
 from dnc.figures import style
 from dnc.figures.registry import figure
-from dnc.ufm import model as ufm
 from dnc.ufm import tracking
 
 

@@ -140,7 +140,7 @@ def regularisation_threshold_sweep(sweep=None, profile=None):
     ratio = sweep["ratio"]
     dense = np.geomspace(ratio.min(), ratio.max(), 200)
     s = experiments.sweep_setting(profile)
-    from dnc.ufm.model import linear_optimum
+    from dnc.ufm import linear_optimum
 
     opt = [
         linear_optimum(s["K"], s["n"], [lam] * s["L"], lam)
@@ -168,7 +168,7 @@ def regularisation_threshold_sweep(sweep=None, profile=None):
 @figure("book")
 def loss_against_optimum(result=None, profile=None):
     """Relative gap between gradient descent's objective and the closed-form optimum."""
-    from dnc.ufm.model import optimal_loss
+    from dnc.ufm import optimal_loss
 
     _, result = _deep_linear(result, profile)
     c = result.config

@@ -11,7 +11,7 @@ from dnc.figures import style
 from dnc.figures.registry import figure
 from dnc.spectra import effective_rank
 from dnc.ufm import outcomes as phase
-from dnc.ufm.model import regularisation_ratio
+from dnc.ufm import regularisation_ratio
 
 _MARKERS = {
     "collapsed optimum": ("o", style.PALETTE[2]),

@@ -41,8 +41,7 @@ import torch
 from dnc.agop import core as agop
 from dnc.spectra import gradients, hessian, matrices
 from dnc.spectra.hessian import _layer
-from dnc.ufm import collapse
-from dnc.ufm.model import check_params, layer_inputs
+from dnc.ufm import check_params, collapse, layer_inputs
 
 FLOOR = 1e-12
 KEYS = (

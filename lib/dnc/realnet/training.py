@@ -22,8 +22,8 @@ from tqdm import tqdm
 
 from dnc import cache, data
 from dnc._checks import as_labels, positive, positive_int
+from dnc.device import choose_device, torch_threads
 from dnc.realnet.model import RealNet
-from dnc.ufm.loop import default_device, torch_threads
 
 LOSSES = ("mse", "ce")
 OPTIMIZERS = ("sgd", "adam")
@@ -185,7 +185,7 @@ def train(
     if K < 2:
         raise ValueError(f"need at least 2 classes, labels hold {K}")
     lab_np = check_labels(lab_np, K, N)
-    dev = default_device(device)
+    dev = choose_device(device)
     model = config.build(K).to(dev)
     opt = _optimizer(model, config)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, config.epochs)

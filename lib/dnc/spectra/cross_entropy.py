@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from dnc.spectra.hessian import _layer, jacobian_factors
+from dnc.ufm import check_params, layer_inputs, softmax, targets
 from dnc.ufm.collapse import layer_class_means, proportionality_residual
-from dnc.ufm.model import check_params, layer_inputs, softmax, targets
 
 
 def data_gradient_matrix(H1, Ws, l, activation: str = "linear") -> np.ndarray:

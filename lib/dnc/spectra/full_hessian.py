@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse.linalg import LinearOperator, eigsh
 
-from dnc.ufm.model import ACTIVATIONS, check_loss, check_params, targets
+from dnc.ufm import ACTIVATIONS, check_loss, check_params, targets
 
 
 class _Model:

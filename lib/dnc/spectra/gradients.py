@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 
 from dnc.spectra.hessian import _layer, jacobian_factors, kronecker_top_factors
+from dnc.ufm import check_params, layer_inputs, targets
 from dnc.ufm.collapse import layer_class_means, products, scaling_constant
-from dnc.ufm.model import check_params, layer_inputs, targets
 
 
 def _lambda(lambda_W) -> float:

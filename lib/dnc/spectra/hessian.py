@@ -24,7 +24,7 @@ from scipy.linalg import eigh
 from threadpoolctl import ThreadpoolController
 
 from dnc.spectra import top_eigen
-from dnc.ufm.model import ACTIVATIONS, check_loss, check_params, layer_inputs, softmax
+from dnc.ufm import ACTIVATIONS, check_loss, check_params, layer_inputs, softmax
 
 
 def _layer(Ws, l) -> int:

@@ -15,8 +15,8 @@ import numpy as np
 from dnc._checks import as_matrix, positive, positive_list
 from dnc.spectra.gradients import backprop_factors, beta_from_alpha
 from dnc.spectra.hessian import _layer, _pad_desc
+from dnc.ufm import check_params, layer_inputs
 from dnc.ufm.collapse import layer_class_means, products, scaling_constant
-from dnc.ufm.model import check_params, layer_inputs
 
 
 def _eigvals_desc(M) -> np.ndarray:

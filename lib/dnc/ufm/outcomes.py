@@ -12,8 +12,7 @@ import warnings
 
 import numpy as np
 
-from dnc.ufm import collapse
-from dnc.ufm import model as ufm
+from dnc.ufm import collapse, model, optimum
 
 OUTCOMES = (
     "collapsed optimum",
@@ -28,14 +27,14 @@ ALIVE = 0.05  # a direction of Z is alive when its singular value exceeds ALIVE�
 
 def rank_limited_optimum(K: int, n: int, d: int, lambda_Ws, lambda_H) -> float:
     """Minimum of (1), linear model, width d: r·min φ + (K − r)/(2K), r = min(d, K)."""
-    opt = ufm.linear_optimum(K, n, lambda_Ws, lambda_H)
+    opt = optimum.linear_optimum(K, n, lambda_Ws, lambda_H)
     r = min(int(d), K)
     return opt.loss + (K - r) * (1.0 / (2 * K) - opt.loss / K)
 
 
-def predicted_outcome(config: ufm.UFMConfig) -> str:
+def predicted_outcome(config: model.UFMConfig) -> str:
     """The global optimum's kind by the closed form: collapsed, rank-limited (d < K) or zero."""
-    if not ufm.below_threshold(config.K, config.n, config.lambda_W_list, config.lambda_H):
+    if not optimum.below_threshold(config.K, config.n, config.lambda_W_list, config.lambda_H):
         return "zero solution"
     return "collapsed optimum" if config.d >= config.K else "rank-deficient optimum (d < K)"
 
@@ -52,12 +51,12 @@ def classify(result, b: int = 0, rtol: float = 1e-4) -> dict:
         config = result.config_of(b)
     K, n, d = config.K, config.n, config.d
     H1, Ws = result.params(b=b)
-    s = np.linalg.svd(ufm.layer_inputs(H1, Ws, config.activation)[-1], compute_uv=False)[:K]
+    s = np.linalg.svd(model.layer_inputs(H1, Ws, config.activation)[-1], compute_uv=False)[:K]
     alive = s > ALIVE * math.sqrt(n)
     rank = int(alive.sum())
     loss = float(result.final_loss[b])
     best = rank_limited_optimum(K, n, d, config.lambda_W_list, config.lambda_H)
-    opt = ufm.linear_optimum(K, n, config.lambda_W_list, config.lambda_H)
+    opt = optimum.linear_optimum(K, n, config.lambda_W_list, config.lambda_H)
     out = dict(rank=rank, s=s, loss=loss, loss_optimal=best, predicted=predicted_outcome(config))
     if rank == 0:
         out["outcome"] = "zero solution"

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from dnc.ufm.loop import TrainResult
+from dnc.ufm.result import TrainResult
 
 
 def over_snapshots(
