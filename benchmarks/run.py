@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dnc import ufm
+from dnc import device, ufm
 from dnc.device import choose_device, torch_threads
 from dnc.spectra import hessian, top_eigen
 from dnc.ufm import Stepper, initial_params
@@ -302,7 +302,7 @@ def _dense_eigensolver(gram, k):
 
     def run():
         scratch[...] = gram
-        with hessian._one_blas_thread():
+        with device.one_blas_thread():
             top_eigen.lapack_top(scratch, k, overwrite=True)
 
     return run
@@ -336,7 +336,7 @@ def bench_gram_floor(repeats: int = 15):
 
         return run
 
-    with hessian._one_blas_thread():
+    with device.one_blas_thread():
         times = median_times(
             {
                 "ours": lambda: hessian.layer_hessian_spectrum(H1, Ws, l, "relu"),
@@ -468,11 +468,11 @@ def bench_full_hessian(k=9, repeats=5, dense_d=16):
     from dnc.spectra import full_hessian
 
     _, H1, Ws = params(3, 40, 60, 5, "linear")
-    mine = hessian.full_hessian_top_eigenvalues(H1, Ws, k)
+    mine = full_hessian.full_hessian_top_eigenvalues(H1, Ws, k)
     theirs = curvlinops_top(H1, Ws, k)
     times = median_times(
         {
-            "ours": lambda: hessian.full_hessian_top_eigenvalues(H1, Ws, k),
+            "ours": lambda: full_hessian.full_hessian_top_eigenvalues(H1, Ws, k),
             "peer": lambda: curvlinops_top(H1, Ws, k),
         },
         repeats,
@@ -484,10 +484,10 @@ def bench_full_hessian(k=9, repeats=5, dense_d=16):
             matrix = torch.from_numpy(full_hessian.autograd_full_hessian(h1, ws))
             return torch.linalg.eigvalsh(matrix).flip(0)[:k].numpy()
 
-    small_mine = hessian.full_hessian_top_eigenvalues(h1, ws, k)
+    small_mine = full_hessian.full_hessian_top_eigenvalues(h1, ws, k)
     small_dense = dense()
     small_times = median_times(
-        {"ours": lambda: hessian.full_hessian_top_eigenvalues(h1, ws, k), "dense": dense}, 3
+        {"ours": lambda: full_hessian.full_hessian_top_eigenvalues(h1, ws, k), "dense": dense}, 3
     )
     dim = sum(W.size for W in Ws)
     return {

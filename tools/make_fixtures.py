@@ -104,7 +104,7 @@ def main() -> int:
     pinned = {}
     for loss in ("mse", "ce"):
         config = replace(s.config, seed=0, loss=loss)
-        run = training.train_cached(config, images, labels)
+        run = training.train_network_cached(config, images, labels)
         state = {k: np.asarray(v, dtype=np.float32) for k, v in run.state.items()}
         np.savez_compressed(OUT / f"realnet_{loss}.npz", **state)
         as_dict = config.as_dict()

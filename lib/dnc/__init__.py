@@ -1,5 +1,8 @@
-"""dnc: the computations behind the book *Deep Neural Collapse and the low-dimensional structure
-of deep learning* (models, training, Hessians, metrics, AGOP/RFM, data, figures)."""
+"""dnc: the computations behind the book on deep neural collapse.
+
+The book is *Deep Neural Collapse and the low-dimensional structure of deep learning*; this
+package holds its models, training, Hessians, metrics, AGOP/RFM, data and figures.
+"""
 
 from dnc import cache, metrics, profile
 

@@ -4,23 +4,39 @@ python -m dnc list
 python -m dnc figure NAME [--profile quick|paper] [--out DIR]
 python -m dnc figure all  [--profile quick|paper] [--out DIR]
 python -m dnc prefetch [--jobs N] [--threads T] [--profile quick|paper] [--only NAME ...]
+python -m dnc code-version
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+from dnc.cache import code_version
+from dnc.experiments.runs import prefetch
 
 
 def _registry():
     importlib.import_module("dnc.figures.all")
+    # local: the figures load every experiment, which `list` and `prefetch` do not need
     from dnc.figures import REGISTRY
 
     return REGISTRY
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line on ``argv`` (default ``sys.argv[1:]``) and return the exit status.
+
+    ``list`` prints every registered figure with its label and summary; ``figure NAME`` (or
+    ``all``) renders figures into ``--out`` and prints the paths written; ``prefetch`` computes
+    the cached long runs in parallel (see :func:`dnc.experiments.runs.prefetch`);
+    ``code-version`` prints :func:`dnc.cache.code_version`.
+
+    Returns:
+        0 on success, 2 for an unknown figure name or a prefetch request it rejects.
+    """
     parser = argparse.ArgumentParser(prog="python -m dnc", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="list the figures and the paper figure each reproduces")
@@ -42,10 +58,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "prefetch":
-        import os
-
-        from dnc.experiments.runs import prefetch
-
         if args.profile is not None:
             os.environ["DNC_PROFILE"] = args.profile  # inherited by the worker processes
         try:
@@ -56,8 +68,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     if args.command == "code-version":
-        from dnc.cache import code_version
-
         print(code_version())
         return 0
     registry = _registry()
@@ -67,11 +77,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{spec.name:<{width}}  {spec.label:<20}  {spec.summary}")
         return 0
 
+    # local: the backend must be chosen before pyplot loads
     import matplotlib
 
     matplotlib.use("Agg")
+    # local: after the backend is chosen
     import matplotlib.pyplot as plt
 
+    # local: the figures load every experiment, which `list` and `prefetch` do not need
     from dnc.figures import get, save
 
     names = list(registry) if args.name == "all" else [args.name]

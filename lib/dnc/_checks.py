@@ -63,3 +63,13 @@ def positive_int(value, name: str) -> int:
     if isinstance(value, bool) or int(value) != value or int(value) < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def layer_index(Ws, l) -> int:
+    """The 1-based layer index ``l`` of paper A, checked against the ``len(Ws)`` layers."""
+    L = len(Ws)
+    if isinstance(l, bool) or int(l) != l or not 1 <= int(l) <= L:
+        raise ValueError(
+            f"layer index l must be an integer in 1..{L} (1-based, as in paper A), got {l!r}"
+        )
+    return int(l)

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import math
+import numbers
+import os
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from dnc import profile
+
 
 def glue(**values) -> None:
     """Glue each keyword as a hidden value for ``{glue:text}`` roles in the prose."""
-    import numpy as np
+    # local: myst-nb and IPython come with the optional `book` extras
     from myst_nb import glue as _glue
 
     for name, value in values.items():
@@ -16,7 +28,7 @@ def glue(**values) -> None:
 
 def glue_figure(name: str, fig) -> None:
     """Glue a matplotlib figure for a ``{glue:figure}`` directive and close it (shown once)."""
-    import matplotlib.pyplot as plt
+    # local: myst-nb and IPython come with the optional `book` extras
     from myst_nb import glue as _glue
 
     _glue(name, fig, display=False)
@@ -25,7 +37,10 @@ def glue_figure(name: str, fig) -> None:
 
 def glue_markdown(**texts) -> None:
     """Glue each keyword as Markdown text, for ``{glue:md}`` roles (words chosen by computation)."""
+    # local: myst-nb and IPython come with the optional `book` extras
     from IPython.display import Markdown
+
+    # local: myst-nb and IPython come with the optional `book` extras
     from myst_nb import glue as _glue
 
     for name, text in texts.items():
@@ -33,9 +48,11 @@ def glue_markdown(**texts) -> None:
 
 
 def mean_sd(values, digits: int = 2) -> str:
-    """'mean ± s.d.' of ``values`` (over seeds, ddof 1; all entries pooled), each to ``digits``
-    significant figures: how the book reports a stochastic result."""
-    import numpy as np
+    """'mean ± s.d.' of ``values`` (over seeds, ddof 1; all entries pooled), as the book writes it.
+
+    Both numbers go to ``digits`` significant figures (:func:`significant`): how the book reports
+    a stochastic result. Raises ValueError for fewer than two values.
+    """
 
     x = np.asarray(values, dtype=np.float64).ravel()
     if x.size < 2:
@@ -44,9 +61,11 @@ def mean_sd(values, digits: int = 2) -> str:
 
 
 def significant(x: float, digits: int = 3) -> str:
-    """``x`` to ``digits`` significant figures: positional between 10⁻³ and 10⁵ (0.0123, 1234),
-    else scientific (1.23e-5)."""
-    import math
+    """``x`` to ``digits`` significant figures, positional or scientific by its magnitude.
+
+    Positional between 10⁻³ and 10⁵ (0.0123, 1234), else scientific (1.23e-5); zero and
+    non-finite values as ``format(x, "g")``.
+    """
 
     x = float(x)
     if x == 0 or not math.isfinite(x):
@@ -58,9 +77,11 @@ def significant(x: float, digits: int = 3) -> str:
 
 
 def markdown_table(header, rows, fmt: str = "{:.4g}") -> str:
-    """A Markdown pipe table: one header row, then ``rows`` (sequences of cells, each as long as
-    ``header``); numbers are written with ``fmt``, anything else with ``str``."""
-    import numbers
+    """A Markdown pipe table: one header row, then ``rows``.
+
+    ``rows`` are sequences of cells, each as long as ``header`` (else ValueError); numbers are
+    written with ``fmt``, anything else (booleans included) with ``str``.
+    """
 
     header = [str(h) for h in header]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -77,8 +98,11 @@ def markdown_table(header, rows, fmt: str = "{:.4g}") -> str:
 
 
 def glue_table(name: str, rows, header, fmt: str = "{:.4g}") -> str:
-    """Glue a table of computed values as Markdown for a ``{glue:md}`` directive with
-    ``:format: myst`` (the page renders it as a table); returns the Markdown."""
+    """Glue a table of computed values as Markdown for a ``{glue:md}`` directive; return it.
+
+    The directive needs ``:format: myst`` (the page then renders it as a table); the table is
+    built by :func:`markdown_table`.
+    """
     table = markdown_table(header, rows, fmt)
     glue_markdown(**{name: table})
     return table
@@ -99,12 +123,15 @@ REFERENCE_MODES = ("check", "fill", "report", "record", "off")
 
 
 def reference_mode() -> str:
-    """``$DNC_REFERENCE``: ``check`` (default) compares and fails on a value without a reference;
-    ``fill`` compares the values that have one and stores those that have none; ``report`` is
-    ``fill`` that never fails: a value that moved is written to ``$DNC_REFERENCE_REPORT`` (one
-    JSON file per chapter) for the book build to list (``make book``: a reader always gets the
-    book; the tests are where a mismatch fails); ``record`` stores all; ``off`` skips."""
-    import os
+    """The reference mode ``$DNC_REFERENCE``, one of :data:`REFERENCE_MODES` (default ``check``).
+
+    ``check`` (default) compares and fails on a value without a reference; ``fill`` compares the
+    values that have one and stores those that have none; ``report`` is ``fill`` that never
+    fails: a value that moved is written to ``$DNC_REFERENCE_REPORT`` (one JSON file per
+    chapter) for the book build to list (``make book``: a reader always gets the book; the tests
+    are where a mismatch fails); ``record`` stores all; ``off`` skips. Raises ValueError for any
+    other value.
+    """
 
     mode = os.environ.get("DNC_REFERENCE", "check").strip().lower()
     if mode not in REFERENCE_MODES:
@@ -113,10 +140,11 @@ def reference_mode() -> str:
 
 
 def reference_dir():
-    """``$DNC_REFERENCE_DIR``, else the first ``tests/reference`` above the working directory
-    (chapters run in ``book/``), else ``None`` (a notebook run outside a checkout)."""
-    import os
-    from pathlib import Path
+    """``$DNC_REFERENCE_DIR``, else the first ``tests/reference`` above the working directory.
+
+    The search starts at the working directory itself (chapters run in ``book/``); ``None`` when
+    there is none (a notebook run outside a checkout).
+    """
 
     if os.environ.get("DNC_REFERENCE_DIR"):
         return Path(os.environ["DNC_REFERENCE_DIR"])
@@ -127,11 +155,12 @@ def reference_dir():
 
 
 def kernel_set() -> str:
-    """The vector instruction set torch's CPU kernels dispatch to (``AVX512``, ``AVX2``,
-    ``DEFAULT``, ...), as ``torch.backends.cpu.get_cpu_capability()`` reports it under the
-    current ``ATEN_CPU_CAPABILITY``; ``CUDA`` when a GPU is present (training then runs there
-    unless ``DNC_DEVICE`` says otherwise)."""
-    import torch
+    """The vector instruction set torch's CPU kernels dispatch to, or ``CUDA`` with a GPU.
+
+    One of ``AVX512``, ``AVX2``, ``DEFAULT``, ..., as ``torch.backends.cpu.get_cpu_capability()``
+    reports it under the current ``ATEN_CPU_CAPABILITY``; ``CUDA`` when a GPU is present
+    (training then runs there unless ``DNC_DEVICE`` says otherwise).
+    """
 
     if torch.cuda.is_available():
         return "CUDA"
@@ -140,7 +169,6 @@ def kernel_set() -> str:
 
 def _plain(value):
     """JSON-ready copy: numpy scalars and arrays become Python numbers and nested lists."""
-    import numpy as np
 
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
@@ -156,9 +184,11 @@ def _plain(value):
 
 
 def _differences(name, got, want, rtol, atol, out):
-    """Append to ``out`` a line for each leaf where ``got`` and ``want`` disagree:
-    numbers within |got − want| ≤ atol + rtol·|want|, everything else exactly."""
-    import math
+    """Append to ``out`` a line for each leaf where ``got`` and ``want`` disagree.
+
+    Numbers agree within |got − want| ≤ atol + rtol·|want| (two NaNs agree), everything else
+    (booleans, integer counts, strings, keys and lengths) must match exactly.
+    """
 
     if isinstance(want, dict) and isinstance(got, dict):
         if sorted(got) != sorted(want):
@@ -198,13 +228,11 @@ _REPORTED: set = set()  # chapters whose report file this process has started af
 
 
 def _report(chapter: str, problems: list[str]) -> None:
-    """Add ``problems`` to ``$DNC_REFERENCE_REPORT/<profile>/<chapter>.json`` (started afresh at
-    the chapter's first check in this process), for the book build to list."""
-    import json
-    import os
-    from pathlib import Path
+    """Add ``problems`` to ``$DNC_REFERENCE_REPORT/<profile>/<chapter>.json`` for the build to list.
 
-    from dnc import profile
+    The file is started afresh at the chapter's first check in this process; nothing is written
+    when the variable is unset.
+    """
 
     folder = os.environ.get("DNC_REFERENCE_REPORT")
     if not folder:
@@ -217,13 +245,12 @@ def _report(chapter: str, problems: list[str]) -> None:
 
 
 def _compare(chapter, plain, compare, mode, label):
-    """The work shared by :func:`check` and :func:`check_seeds` once values are plain JSON:
-    load the reference, store (``record``; ``fill``/``report`` for values without one), compare
-    the rest with ``compare(name, value, reference, problems)``, then raise (``check``/``fill``)
-    or report (``report``) what moved. ``label`` says in the summary line what was compared."""
-    import json
+    """The work shared by :func:`check` and :func:`check_seeds` once values are plain JSON.
 
-    from dnc import profile
+    Load the reference, store (``record``; ``fill``/``report`` for values without one), compare
+    the rest with ``compare(name, value, reference, problems)``, then raise (``check``/``fill``)
+    or report (``report``) what moved. ``label`` says in the summary line what was compared.
+    """
 
     folder = reference_dir()
     if mode == "off" or folder is None:
@@ -276,6 +303,8 @@ def check(chapter: str, *, rtol: float = 1e-4, atol: float = 0.0, **values) -> d
 
     Raises:
         AssertionError: a value differs from its reference, or has none (not in ``report``).
+        ValueError: no value is given, or ``$DNC_REFERENCE`` is not a known mode.
+        TypeError: a value is of a type that cannot be stored as JSON.
     """
     if not values:
         raise ValueError("check() needs at least one value")
@@ -292,10 +321,13 @@ def check(chapter: str, *, rtol: float = 1e-4, atol: float = 0.0, **values) -> d
 
 
 def seed_band(samples, k: float, log: bool = False):
-    """(mean, s.d., lower, upper) of the pooled per-seed ``samples`` (seeds × ...): the band
-    mean ± k·s.d. (s.d. with ddof 1) that a run's mean over its seeds must lie in; with ``log``,
-    computed on log values and mapped back (for positive quantities spread over decades)."""
-    import numpy as np
+    """(mean, s.d., lower, upper) of the pooled per-seed ``samples`` (seeds × ...), entry by entry.
+
+    The band mean ± k·s.d. (s.d. with ddof 1) is the one a run's mean over its seeds must lie
+    in; with ``log``, it is computed on log values and mapped back (for positive quantities
+    spread over decades), the s.d. staying on the log scale. Raises ValueError for fewer than
+    two seeds, or for non-positive samples with ``log``.
+    """
 
     x = np.asarray(samples, dtype=np.float64)
     if x.shape[0] < 2:
@@ -325,8 +357,9 @@ def check_seeds(chapter: str, *, k: float = 5.0, log: bool = False, **values) ->
     Raises:
         AssertionError: a mean left its band, the shape changed, or a value has no reference
             (not in ``report``).
+        ValueError: no value is given, ``k`` is not positive, a value has no leading seed axis,
+            or ``$DNC_REFERENCE`` is not a known mode.
     """
-    import numpy as np
 
     if not values:
         raise ValueError("check_seeds() needs at least one value")
@@ -342,10 +375,6 @@ def check_seeds(chapter: str, *, k: float = 5.0, log: bool = False, **values) ->
     here = kernel_set()
     plain = {name: {"per_kernel_set": {here: x.tolist()}} for name, x in arrays.items()}
     if mode == "record":  # keep the other kernel sets' seeds
-        import json
-
-        from dnc import profile
-
         folder = reference_dir()
         path = None if folder is None else folder / profile.current() / f"{chapter}.json"
         stored = json.loads(path.read_text()) if path is not None and path.exists() else {}

@@ -1,4 +1,4 @@
-"""On-disk cache of long runs, keyed by (name, config, the code the run executes); atomic, resumable.
+"""On-disk cache of long runs, keyed by (name, config, code the run executes); atomic, resumable.
 
 A result lives at ``<cache_dir>/<name>/<key>.npz``; a run in progress keeps its last checkpoint
 beside it at ``<key>.ckpt.npz``. Files are written to a temporary name and moved into place with
@@ -25,9 +25,12 @@ _META = "__meta__"
 
 
 def code_version() -> str:
-    """SHA-256 (first 16 hex digits) of every ``.py`` file of the ``dnc`` package: the version of
-    the whole library (the book build's stamp). Runs are keyed by :func:`dnc.codehash.code_hash`
-    of what they execute instead, so that editing other code keeps them."""
+    """SHA-256 (first 16 hex digits) of every ``.py`` file of the ``dnc`` package.
+
+    This is the version of the whole library (the book build's stamp): paths and bytes of every
+    file enter, docstrings included. Runs are keyed by :func:`dnc.codehash.code_hash` of what
+    they execute instead, so that editing other code keeps them.
+    """
     digest = hashlib.sha256()
     for path in sorted(_PACKAGE.rglob("*.py")):
         digest.update(str(path.relative_to(_PACKAGE)).encode())
@@ -41,9 +44,12 @@ def cache_dir() -> Path:
 
 
 def run_key(name: str, config: dict, code) -> str:
-    """Hash of the run's name, its full config (JSON), the code it executes (``code``: the
+    """SHA-256 (first 24 hex digits) of a run's name, config, code and device type.
+
+    The inputs are the run's name, its full config (JSON), the code it executes (``code``: the
     functions and classes it calls, hashed by :func:`dnc.codehash.code_hash`) and the type of the
-    device it runs on (:func:`dnc.device.choose_device`: a GPU result differs in its last bits)."""
+    device it runs on (:func:`dnc.device.choose_device`: a GPU result differs in its last bits).
+    """
     blob = json.dumps(
         {"name": name, "config": config, "code": code_hash(*code), "device": choose_device().type},
         sort_keys=True,
@@ -79,18 +85,22 @@ class Checkpoint:
     """The last saved state of an unfinished run; ``load()`` is ``None`` when there is none."""
 
     def __init__(self, path: Path | None):
+        """Keep the checkpoint at ``path``; ``None`` makes a checkpoint that stores nothing."""
         self.path = None if path is None else Path(path)
 
     def load(self) -> tuple[dict[str, np.ndarray], dict] | None:
+        """The saved (arrays, meta), or ``None`` when nothing has been saved."""
         if self.path is None or not self.path.exists():
             return None
         return load_arrays(self.path)
 
     def save(self, arrays: dict[str, np.ndarray], meta: dict | None = None) -> None:
+        """Replace the saved state by ``arrays`` and ``meta``, atomically (:func:`save_arrays`)."""
         if self.path is not None:
             save_arrays(self.path, arrays, meta)
 
     def clear(self) -> None:
+        """Delete the saved state, if any (done once the finished result is stored)."""
         if self.path is not None:
             self.path.unlink(missing_ok=True)
 
@@ -102,7 +112,7 @@ def cached(
     use_cache: bool = True,
     code=None,
 ) -> tuple[dict[str, np.ndarray], dict]:
-    """Return the stored result of ``compute`` for (name, config), computing and storing it if absent.
+    """Return the stored result of ``compute`` for (name, config), computing it first if absent.
 
     ``compute(checkpoint)`` returns (arrays, meta); it may save intermediate state to
     ``checkpoint`` and resumes from ``checkpoint.load()`` after an interruption. The key holds

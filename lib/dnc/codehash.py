@@ -34,8 +34,10 @@ NOT_HASHED = ("dnc.cache", "dnc.codehash", "dnc.progress")
 
 
 def _ours(obj) -> bool:
-    """Whether ``obj`` is a function, class or module of the ``dnc`` package (outside
-    :data:`NOT_HASHED`)."""
+    """Whether ``obj`` is a function, class or module of the ``dnc`` package.
+
+    Modules listed in :data:`NOT_HASHED`, and everything defined in them, do not count.
+    """
     if isinstance(obj, types.ModuleType):
         name = obj.__name__
     elif isinstance(obj, types.FunctionType | type):
@@ -143,7 +145,7 @@ class _Hasher:
 
 
 class _Substitute(ast.NodeTransformer):
-    """Replace each name (or ``module.attribute`` chain) that resolves to ``dnc`` code by its hash."""
+    """Replace each name or ``module.attribute`` chain that resolves to ``dnc`` code by its hash."""
 
     def __init__(self, hasher: _Hasher, scope: dict):
         self.hasher = hasher
@@ -194,8 +196,10 @@ _MISSING = object()
 
 
 def code_hash(*objects) -> str:
-    """SHA-256 (first 16 hex digits) of the code ``objects`` run: each a function or class (of
-    ``dnc`` or not), hashed with everything it references in ``dnc`` (see the module docstring).
+    """SHA-256 (first 16 hex digits) of the code ``objects`` run.
+
+    Each object is a function or class (of ``dnc`` or not), hashed with everything it references
+    in ``dnc`` (see the module docstring).
 
     Raises:
         ValueError: no object given.

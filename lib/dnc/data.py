@@ -1,4 +1,4 @@
-"""Labelled data sets as (X, y): X ∈ R^{N×D} (one ROW per sample, as torch takes it), y ∈ {0..K−1}^N.
+"""Labelled data sets (X, y): X ∈ R^{N×D} (one ROW per sample, as torch takes it), y ∈ {0..K−1}^N.
 
 Offline sources: scikit-learn's handwritten digits (ships with the package), MNIST-1D (generated
 locally by the ``mnist1d`` package), Gaussian class mixtures, and a 5,000-image sample of real
@@ -19,9 +19,12 @@ import importlib.util
 import os
 import pickle
 import struct
+import tarfile
+import urllib.request
 from pathlib import Path
 
 import numpy as np
+from scipy.io import loadmat
 
 from dnc._checks import as_labels, as_matrix, positive, positive_int
 
@@ -235,11 +238,12 @@ def one_hot(y, K: int | None = None, on: float = 1.0, off: float = 0.0):
 
 
 def digits():
-    """Scikit-learn's 8×8 handwritten digits: 1797 samples, D = 64, K = 10 (pixel values 0..16).
+    """scikit-learn's 8×8 handwritten digits: 1797 samples, D = 64, K = 10 (pixel values 0..16).
 
     Returns:
         ``(X, y)``: the 1797×64 float64 pixel matrix and the int64 labels 0..9.
     """
+    # local: scikit-learn takes a second to load, and only this dataset needs it
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
@@ -262,6 +266,7 @@ def mnist1d(num_samples: int = 5000, seed: int = 42):
     Raises:
         ValueError: ``num_samples`` is not a positive integer.
     """
+    # local: mnist1d is read only for this dataset
     from mnist1d.data import get_dataset_args, make_dataset
 
     num_samples = positive_int(num_samples, "num_samples")
@@ -421,7 +426,7 @@ def _find(root: Path, name: str, subdirs) -> Path | None:
 
 
 def load_mnist(root, train: bool = True, download: bool = False):
-    """MNIST from the four IDX ``.gz`` files in ``root`` (or ``root/MNIST/raw``, torchvision's place).
+    """MNIST from the four IDX ``.gz`` files in ``root`` (or in ``root/MNIST/raw``, as torchvision).
 
     Returns X (N×784, pixel values 0..255 as float64) and y.
 
@@ -521,7 +526,6 @@ def load_svhn(root, split: str = "train", download: bool = False):
     """
     if split not in ("train", "test", "extra"):
         raise ValueError(f"split must be 'train', 'test' or 'extra', got {split!r}")
-    from scipy.io import loadmat
 
     root = Path(root)
     if download:
@@ -542,7 +546,6 @@ def load_svhn(root, split: str = "train", download: bool = False):
 
 def _fetch(url: str, target: Path) -> Path:
     """Download ``url`` to ``target`` (via a temporary name) and check its published digest."""
-    import urllib.request
 
     algorithm, expected = DIGESTS[target.name]
     partial = target.with_name(target.name + ".part")
@@ -558,7 +561,6 @@ def _fetch(url: str, target: Path) -> Path:
 
 def _download(name: str, root: Path, train: bool, split: str = "train") -> None:
     """Fetch a data set into ``root`` over the network (only when asked), verifying each file."""
-    import tarfile
 
     root.mkdir(parents=True, exist_ok=True)
     if name == "mnist":
@@ -611,7 +613,7 @@ def load(
             ``train=False``, ``split="test"`` or ``download=True``); ignored for ``"digits"``.
 
     Returns:
-        ``(X, y)``: the N×D float64 data, one row per sample, and the int64 labels 0..K−1.
+        ``(X, y)``: the N×D float64 data, one row per sample, and the integer labels 0..K−1.
 
     Raises:
         ValueError: ``name`` is unknown, an on-disk set has no directory, the MNIST sample is

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
+from functools import cache
 
 import torch
+from threadpoolctl import ThreadpoolController
 
 ENV = "DNC_DEVICE"
 
@@ -45,3 +47,16 @@ def torch_threads(threads: int | None):
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+@cache
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+@contextmanager
+def one_blas_thread():
+    """BLAS/LAPACK on one thread. The Gram and its tridiagonal reduction at NK in the hundreds are
+    chains of small products; on 2 cores a second thread made them 1.5-2x slower (measured)."""
+    with _blas().limit(limits=1, user_api="blas"):
+        yield

@@ -1,4 +1,4 @@
-"""Run profiles: ``quick`` (CI, tests, laptops: small sizes, minutes) and ``paper`` (the papers' sizes).
+"""Run profiles: ``quick`` (CI, tests, laptops: small sizes, minutes) and ``paper`` (papers' sizes).
 
 The environment variable ``DNC_PROFILE`` is read here and nowhere else. Each experiment module
 keeps its own pair of settings and picks one with :func:`choose`.

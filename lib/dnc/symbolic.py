@@ -1,5 +1,6 @@
-"""Exact building blocks for the chapters' sympy checks: free symbolic matrices, orthonormal
-frames in general position, and collapsed feature matrices.
+"""Exact building blocks for the chapters' sympy checks.
+
+Free symbolic matrices, orthonormal frames in general position, and collapsed feature matrices.
 
 A frame is in *general position* when it has no special alignment with the coordinate axes or
 with another frame. :func:`orthonormal_frame` gets one exactly, with rational entries, from the
@@ -30,8 +31,11 @@ def cayley(S: sp.Matrix) -> sp.Matrix:
 
 
 def orthonormal_frame(d: int, K: int, seed: int = 0) -> sp.Matrix:
-    """A d×K matrix with exactly orthonormal rational columns in general position: the first K
-    columns of the Cayley transform of a seeded random rational skew-symmetric d×d matrix."""
+    """A d×K matrix with exactly orthonormal rational columns in general position.
+
+    Its columns are the first K columns of the Cayley transform of a seeded random rational
+    skew-symmetric d×d matrix. Raises ValueError unless 1 ≤ K ≤ d.
+    """
     if not 1 <= K <= d:
         raise ValueError(f"an orthonormal frame of K={K} vectors needs 1 <= K <= d={d}")
     rng = random.Random(seed)
@@ -44,16 +48,21 @@ def orthonormal_frame(d: int, K: int, seed: int = 0) -> sp.Matrix:
 
 
 def collapsed_features(means: sp.Matrix, n: int) -> sp.Matrix:
-    """The d×(K·n) feature matrix of a collapsed layer: column c·n + i is the class mean μ_c
-    (samples ordered class by class, n per class)."""
+    """The d×(K·n) feature matrix of a collapsed layer: column c·n + i is the class mean μ_c.
+
+    ``means`` is d×K; the samples are ordered class by class, n per class.
+    """
     if n < 1:
         raise ValueError(f"each class needs at least one sample, got n={n}")
     return sp.Matrix.hstack(*[means[:, c] for c in range(means.shape[1]) for _ in range(n)])
 
 
 def deep_linear_model(K: int, d: int, L: int) -> tuple[sp.Matrix, list[sp.Matrix], sp.Matrix]:
-    """A symbolic deep linear UFM with one sample per class: features H (d×K), weights
-    W_1, …, W_{L−1} (d×d) and W_L (K×d), every entry a free symbol, and targets Y = I_K."""
+    """A symbolic deep linear UFM with one sample per class, returned as (H, [W_1, …, W_L], Y).
+
+    Features H (d×K), weights W_1, …, W_{L−1} (d×d) and W_L (K×d), every entry a free symbol,
+    and targets Y = I_K. Raises ValueError for a size below 1 or more than 15 layers.
+    """
     if L < 1 or K < 1 or d < 1:
         raise ValueError(f"a deep linear model needs K, d, L >= 1, got K={K}, d={d}, L={L}")
     names = "abcdefgpqrstuvw"[-L:] if L <= 15 else None
@@ -88,10 +97,14 @@ def mse_objective(H: sp.Matrix, Ws: list[sp.Matrix], Y: sp.Matrix) -> sp.Expr:
 
 
 def papyan_parts(vectors: dict) -> dict[str, sp.Matrix]:
-    """Papyan's parts of G = (1/(Kn)) Σ_{i,c,c'} v_icc' v_icc'ᵀ from symbolic column vectors
-    ``vectors[i, c, c']`` (i < n samples, c < K classes, c' < K outputs), with
-    v_cc' = Av_i v_icc' and v_c = Av_c' v_cc':  ``G``, ``class`` = Σ_c v_c v_cᵀ,
-    ``cross`` = (1/K) Σ_{c,c'} (v_cc' − v_c)(·)ᵀ, ``within`` = (1/(Kn)) Σ (v_icc' − v_cc')(·)ᵀ."""
+    """Papyan's parts of G = (1/(Kn)) Σ_{i,c,c'} v_icc' v_icc'ᵀ, with G = class + cross + within.
+
+    The symbolic column vectors are ``vectors[i, c, c']`` (i < n samples, c < K classes, c' < K
+    outputs), with v_cc' = Av_i v_icc' and v_c = Av_c' v_cc'. Returned: ``G``,
+    ``class`` = Σ_c v_c v_cᵀ, ``cross`` = (1/K) Σ_{c,c'} (v_cc' − v_c)(·)ᵀ,
+    ``within`` = (1/(Kn)) Σ (v_icc' − v_cc')(·)ᵀ. Raises ValueError unless every (i, c, c') has
+    a vector.
+    """
     n = 1 + max(i for i, _, _ in vectors)
     K = 1 + max(c for _, c, _ in vectors)
     D = next(iter(vectors.values())).shape[0]
@@ -116,12 +129,16 @@ def papyan_parts(vectors: dict) -> dict[str, sp.Matrix]:
 
 
 def masked_relu_hessian(masks_1: list[sp.Matrix], masks_2: list[sp.Matrix], K: int):
-    """A three-layer ReLU network fixed on one activation pattern per sample: sample i is mapped by
-    W_3 D₂ᵢ W_2 D₁ᵢ W_1 h_i (D₁ᵢ = ``masks_1[i]``, D₂ᵢ = ``masks_2[i]``, diagonal 0/1, d×d), with
-    free symbolic H (d×N), W_1, W_2 (d×d), W_3 (K×d) and targets e_i (so N ≤ K).
+    """The Hessian in W_2 of a three-layer ReLU network fixed on one activation pattern per sample.
+
+    Sample i is mapped by W_3 D₂ᵢ W_2 D₁ᵢ W_1 h_i (D₁ᵢ = ``masks_1[i]``, D₂ᵢ = ``masks_2[i]``,
+    diagonal 0/1, d×d), with free symbolic H (d×N), W_1, W_2 (d×d), W_3 (K×d) and targets e_i
+    (so N ≤ K).
 
     Returns (sympy's Hessian of the MSE data term in vec(W_2), row-major, and the formula
-    Av_i{Ã_iᵀÃ_i ⊗ x_i x_iᵀ} with Ã_i = W_3 D₂ᵢ and x_i = D₁ᵢ W_1 h_i), both d²×d²."""
+    Av_i{Ã_iᵀÃ_i ⊗ x_i x_iᵀ} with Ã_i = W_3 D₂ᵢ and x_i = D₁ᵢ W_1 h_i), both d²×d².
+    Raises ValueError unless there is one pair of masks per sample and N ≤ K.
+    """
     N, d = len(masks_1), masks_1[0].shape[0]
     if len(masks_2) != N or N > K:
         raise ValueError(

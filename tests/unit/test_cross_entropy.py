@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from dnc import ufm
-from dnc.spectra import hessian
+from dnc.spectra import gradients, hessian
 
 
 def trained(activation, L=3, d=5, K=3, n=3, epochs=150):
@@ -74,6 +74,23 @@ def test_ce_layer_hessian_against_autograd(activation, l):
     )
     parts = hessian.papyan_components(H1, Ws, l, activation, loss="ce")
     assert np.allclose(sum(U.T @ U for U in parts.values()), reference, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu"])
+def test_ce_data_gradient_against_autograd(activation):
+    """gradients.data_gradient_matrix(loss="ce") = ∂/∂W_l of the mean cross-entropy."""
+    _, (H1, Ws) = trained(activation)
+    for l in (1, 2, 3):
+        Wt = [torch.tensor(W, requires_grad=(m == l - 1)) for m, W in enumerate(Ws)]
+        x = torch.tensor(H1)
+        for m, W in enumerate(Wt):
+            x = W @ x
+            if activation == "relu" and m < len(Wt) - 1:
+                x = x.relu()
+        labels = torch.as_tensor(ufm.labels(3, 3))
+        torch.nn.functional.cross_entropy(x.T, labels).backward()
+        ours = gradients.data_gradient_matrix(H1, Ws, l, activation, loss="ce")
+        assert np.allclose(ours, Wt[l - 1].grad.numpy(), atol=1e-14)
 
 
 def test_ce_output_hessian_annihilates_constant_shifts():

@@ -18,7 +18,7 @@ from dnc import (
 from dnc.agop import rfm
 from dnc.experiments import paper_a as experiments
 from dnc.figures import REGISTRY, paper_a, paper_a_relu, style  # noqa: E402
-from dnc.spectra import gradients, hessian, matrices
+from dnc.spectra import gradients, hessian, matrices, predictions
 from dnc.ufm import (
     tracking,
     train,  # noqa: E402
@@ -220,7 +220,7 @@ def test_knockout_panels_colour_each_panels_expected_count(name, request):
 @pytest.mark.parametrize(
     ("name", "measure", "symbol_lines"),
     [
-        ("predicted_eigenvector_alignment", hessian.predicted_alignments, 9),
+        ("predicted_eigenvector_alignment", predictions.predicted_alignments, 9),
         ("gradient_natural_basis_coefficients", gradients.natural_basis_coefficients, 9),
     ],
 )

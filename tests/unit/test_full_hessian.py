@@ -19,9 +19,9 @@ def test_full_hessian_against_autograd(activation, loss, features):
     dense = full_hessian.autograd_full_hessian(H1, sep, activation, loss, feature_map=feats)
     exact = np.sort(np.linalg.eigvalsh(dense))[::-1]
     v = np.random.default_rng(features).standard_normal(dense.shape[0])
-    got = hessian.full_hessian_matvec(H1, sep, v, activation, loss, feature_map=feats)
+    got = full_hessian.full_hessian_matvec(H1, sep, v, activation, loss, feature_map=feats)
     assert np.max(np.abs(got - dense @ v)) < 1e-12 * max(1.0, np.abs(dense @ v).max())
-    top = hessian.full_hessian_top_eigenvalues(H1, sep, 9, activation, loss, feature_map=feats)
+    top = full_hessian.full_hessian_top_eigenvalues(H1, sep, 9, activation, loss, feature_map=feats)
     assert np.all(np.diff(top) <= 0)
     assert np.max(np.abs(top - exact[:9])) < 1e-10 * exact[0]
     # Weyl's perturbation: E = Hess − diag(0, Hess_{L,L}) and the separated block on its own.
@@ -41,7 +41,7 @@ def test_full_hessian_against_autograd(activation, loss, features):
 def test_all_eigenvalues_and_blocks_in_layer_order():
     H1, Ws = trained("linear", "mse", L=2, d=3)
     dense = full_hessian.autograd_full_hessian(H1, Ws)
-    every = hessian.full_hessian_top_eigenvalues(H1, Ws, dense.shape[0])
+    every = full_hessian.full_hessian_top_eigenvalues(H1, Ws, dense.shape[0])
     assert np.allclose(every, np.sort(np.linalg.eigvalsh(dense))[::-1], atol=1e-12)
     # The diagonal block of W_l is the layer-wise Hess_l.
     n1 = Ws[0].size
@@ -53,15 +53,15 @@ def test_all_eigenvalues_and_blocks_in_layer_order():
 def test_bad_k(k):
     H1, Ws = trained("linear", "mse", L=2, d=3)
     with pytest.raises(ValueError, match="k must be an integer in 1.."):
-        hessian.full_hessian_top_eigenvalues(H1, Ws, k)
+        full_hessian.full_hessian_top_eigenvalues(H1, Ws, k)
 
 
 def test_bad_loss_and_vector_length():
     H1, Ws = trained("linear", "mse", L=2, d=3)
     with pytest.raises(ValueError, match="'nll'"):
-        hessian.full_hessian_top_eigenvalues(H1, Ws, 2, loss="nll")
+        full_hessian.full_hessian_top_eigenvalues(H1, Ws, 2, loss="nll")
     with pytest.raises(ValueError, match="entries"):
-        hessian.full_hessian_matvec(H1, Ws, np.ones(3))
+        full_hessian.full_hessian_matvec(H1, Ws, np.ones(3))
 
 
 def test_an_unknown_regularisation_schedule_is_named():

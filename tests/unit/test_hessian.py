@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from dnc import ufm
-from dnc.spectra import hessian, top_eigen
+from dnc.spectra import hessian, predictions, top_eigen
 
 
 def autograd_hessian(H1, Ws, l, activation):
@@ -73,14 +73,14 @@ def test_theorem_quantities_on_an_exactly_collapsed_point():
     W1 = 1.5 * Q2[:, :K] @ Q1[:, :K].T  # maps frame 1 onto frame 2
     W2 = alpha * (3.0 * Q2[:, :K]).T  # rows ∝ next-layer means
     spectrum = hessian.layer_hessian_spectrum(H1, [W1, W2], 1)
-    predicted = hessian.predicted_outlier_eigenvalues(H1, [W1, W2], 1)
+    predicted = predictions.predicted_outlier_eigenvalues(H1, [W1, W2], 1)
     # by hand: A^(2) = W_2 has AᵀA with K eigenvalues 9α², Σ = Av{h hᵀ} has K eigenvalues 4/K,
     # so the K² outliers are α² ‖μ^(2)‖² ‖μ^(1)‖² / K = α² · 9 · 4 / K
     outlier = alpha**2 * 9.0 * 4.0 / K
     assert np.allclose(spectrum[: K * K], outlier, rtol=1e-12, atol=0)
     assert np.allclose(predicted, outlier, rtol=1e-12, atol=0)
     assert np.allclose(spectrum[K * K :], 0, atol=1e-12)
-    assert np.allclose(hessian.predicted_alignments(H1, [W1, W2], 1), 1.0)
+    assert np.allclose(predictions.predicted_alignments(H1, [W1, W2], 1), 1.0)
     assert hessian.outlier_count(spectrum, 2 * K * K) == K * K
 
 
@@ -143,10 +143,9 @@ def test_top_eigenpairs_by_lanczos_on_a_large_gram(loss, monkeypatch):
 
 def test_masked_overlaps_reduce_to_the_plain_ones_without_relu():
     from dnc.spectra import matrices
-    from dnc.ufm import collapse
 
     _, (H1, Ws) = trained("linear")
-    masked = collapse.masked_row_overlaps(H1, Ws, "linear")
+    masked = matrices.masked_row_overlaps(H1, Ws, "linear")
     assert np.allclose(masked, matrices.row_overlaps(Ws))
     for l in (1, 2):  # by hand: |A Aᵀ| for A = W_L ⋯ W_{l+1}
         A = np.linalg.multi_dot(Ws[::-1][: len(Ws) - l]) if len(Ws) - l > 1 else Ws[-1]

@@ -8,7 +8,7 @@ from dnc import cache
 from dnc.agop import core as agop
 from dnc.realnet import measure, training
 from dnc.realnet.model import LinearHead, RealNet, ResidualFeatures
-from dnc.spectra import hessian
+from dnc.spectra import hessian, predictions
 from dnc.ufm import UFMConfig
 from dnc.ufm import train as train_ufm
 
@@ -76,7 +76,7 @@ def test_images_of_wrong_size_and_data_directory_without_files(tmp_path):
         training.load_images("cifar10", 5, root=tmp_path)
     config = training.RealNetConfig(**TINY)
     with pytest.raises(ValueError, match=r"\(1, 28, 28\).*\(1, 8, 8\)"):
-        training.train(config, torch.zeros(4, 1, 28, 28), [0, 1, 0, 1])
+        training.train_network(config, torch.zeros(4, 1, 28, 28), [0, 1, 0, 1])
 
 
 def test_head_agops_and_kronecker_alignments_match_the_general_routes():
@@ -91,7 +91,7 @@ def test_head_agops_and_kronecker_alignments_match_the_general_routes():
     for l in (1, 2, 3):
         np.testing.assert_allclose(
             measure.kronecker_alignments(H1, Ws, l),
-            hessian.predicted_alignments(H1, Ws, l),
+            predictions.predicted_alignments(H1, Ws, l),
             rtol=1e-10,
         )
 
@@ -134,8 +134,8 @@ def _tiny_data():
 def test_training_is_seeded_and_learns():
     images, labels = _tiny_data()
     config = training.RealNetConfig(**{**TINY, "epochs": 8})
-    state_a, history = training.train(config, images, labels, progress=False)
-    state_b, _ = training.train(config, images, labels, progress=False)
+    state_a, history = training.train_network(config, images, labels, progress=False)
+    state_b, _ = training.train_network(config, images, labels, progress=False)
     for k in state_a:
         np.testing.assert_array_equal(state_a[k], state_b[k])
     assert history["objective"][-1] < history["objective"][0]
@@ -144,7 +144,7 @@ def test_training_is_seeded_and_learns():
 def test_resumed_training_repeats_the_uninterrupted_run(tmp_path, monkeypatch):
     images, labels = _tiny_data()
     config = training.RealNetConfig(**TINY)
-    whole, _ = training.train(config, images, labels, progress=False)
+    whole, _ = training.train_network(config, images, labels, progress=False)
 
     class Interrupt(Exception):
         pass
@@ -165,9 +165,11 @@ def test_resumed_training_repeats_the_uninterrupted_run(tmp_path, monkeypatch):
     with monkeypatch.context() as m:
         m.setattr(training, "tqdm", StopAfterFirstEpoch)
         with pytest.raises(Interrupt):
-            training.train(config, images, labels, checkpoint=checkpoint, checkpoint_seconds=-1)
+            training.train_network(
+                config, images, labels, checkpoint=checkpoint, checkpoint_seconds=-1
+            )
     assert checkpoint.load()[1]["epoch"] == 1
-    resumed, history = training.train(config, images, labels, checkpoint=checkpoint)
+    resumed, history = training.train_network(config, images, labels, checkpoint=checkpoint)
     assert len(history["objective"]) == TINY["epochs"]
     for k in whole:
         np.testing.assert_allclose(resumed[k], whole[k], rtol=1e-5, atol=1e-6)
@@ -176,8 +178,8 @@ def test_resumed_training_repeats_the_uninterrupted_run(tmp_path, monkeypatch):
 def test_train_cached_stores_and_rebuilds_the_model():
     images, labels = _tiny_data()
     config = training.RealNetConfig(**TINY)
-    run = training.train_cached(config, images, labels, progress=False)
-    again = training.train_cached(config, images, labels, progress=False)
+    run = training.train_network_cached(config, images, labels, progress=False)
+    again = training.train_network_cached(config, images, labels, progress=False)
     H1, Ws = measure.head_params(run.model(), images)
     H1b, _ = measure.head_params(again.model(), images)
     np.testing.assert_array_equal(H1, H1b)
@@ -199,7 +201,9 @@ def test_missing_networks_are_trained_in_parallel_as_the_sequential_route_would(
     s = experiments.Setting(training.RealNetConfig(**TINY), (0, 1), None, 0, 0.0, layer=1)
     images, labels = _tiny_data()
     config = training.RealNetConfig(**{**TINY, "seed": 1, "loss": "ce"})
-    sequential = training.train_cached(config, images, labels, progress=False, use_cache=False)
+    sequential = training.train_network_cached(
+        config, images, labels, progress=False, use_cache=False
+    )
     sequential = sequential.state
     assert experiments.train_missing(s, jobs=2) == 4  # two seeds, two losses, in two processes
     assert experiments.train_missing(s, jobs=2) == 0  # all cached now

@@ -34,7 +34,7 @@ def test_two_real_network_steps_are_sgd_with_momentum_on_the_ufm_objective(max_g
         batch_size=N, epochs=2, lr=0.05, optimizer="sgd", lambda_W=5e-3, lambda_H=1e-3, seed=3,
         max_grad_norm=max_grad_norm,
     )  # fmt: skip
-    state, _ = training.train(config, images, labels, progress=False)
+    state, _ = training.train_network(config, images, labels, progress=False)
 
     net = config.build(K).double()  # the same initial weights, in float64
     names = [name for name, _ in net.named_parameters()]

@@ -148,7 +148,7 @@ def _train_mlp(
 
 
 def hidden_agops(model: MLP, X) -> list[np.ndarray]:
-    """AGOP_l = (1/N) Σ_i J_l(h_{l−1,i})ᵀ J_l(h_{l−1,i}) for the hidden layers l = 1..L, in closed form.
+    """AGOP_l = (1/N) Σ_i J_l(h_{l−1,i})ᵀ J_l(h_{l−1,i}) in closed form, hidden layers l = 1..L.
 
     For a bias-free ReLU network, J_l(h_{l−1}) = W_{L+1} D_L W_L ⋯ D_l W_l with
     D_j = diag(1[W_j h_{j−1} > 0]); one backward sweep B ← (B ⊙ D_j) W_j from B = W_{L+1} gives

@@ -320,7 +320,7 @@ def laplace_agop(
     chunk: int = 1024,
     dtype=torch.float64,
 ) -> np.ndarray:
-    """Closed-form AGOP of f(x) = Σ_i α_iᵀ k_M(x_i, x) over the rows x_j of X_eval (default X_train).
+    """Closed-form AGOP of f(x) = Σ_i α_iᵀ k_M(x_i, x) over the rows x_j of X_eval (or X_train).
 
     ∇_x k_M(x_i, x) = −(1/L) k_M(x_i, x) M(x − x_i)/‖x − x_i‖_M, so with c_ij = k_ij/‖x_j − x_i‖_M
     (set to 0 where x_j = x_i, the kink of the Laplace kernel), row k of J_f(x_j) is

@@ -11,7 +11,10 @@ import numpy as np
 
 
 def step_reductions(run: dict, metric: str = "nc1") -> tuple[np.ndarray, np.ndarray]:
-    """(AGOP steps, RF steps) log-reductions of ``metric`` ∈ {nc1, nc2}; RF step l enters layer l+2."""
+    """(AGOP steps, RF steps) log-reductions of ``metric`` ∈ {nc1, nc2}.
+
+    RF step l (0-based) enters layer l + 2 (1-based). Raises ValueError for another metric.
+    """
     if metric not in ("nc1", "nc2"):
         raise ValueError(f"metric must be 'nc1' or 'nc2', got {metric!r}")
     before, after = np.asarray(run[f"{metric}_in"]), np.asarray(run[f"{metric}_agop"])

@@ -7,12 +7,14 @@ experiment is defined once.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, replace
 
 import numpy as np
 
+from dnc import ufm
 from dnc.profile import choose
-from dnc.ufm import TrainResult, UFMConfig, train_cached
+from dnc.ufm import TrainResult, UFMConfig, regularisation_ratio, train_cached
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Setting:
 
     @property
     def snapshots(self) -> tuple[int, ...]:
+        """Every epoch whose parameters are stored, sorted: all epoch lists, 0 and the last."""
         every = set(self.figure_epochs) | set(self.early_epochs) | set(self.knockout_epochs)
         every |= set(self.log_epochs) | {0, self.epochs}
         return tuple(sorted(every))
@@ -70,7 +73,7 @@ def deep_linear_setting(profile: str | None = None) -> Setting:
 
 
 def run(setting: Setting, progress: bool | None = None) -> TrainResult:
-    """Train ``setting`` (cached by its full config and the code version)."""
+    """Train ``setting`` (cached by its full config and the hash of the code it runs)."""
     return train_cached(
         setting.config,
         setting.epochs,
@@ -83,16 +86,20 @@ def run(setting: Setting, progress: bool | None = None) -> TrainResult:
 
 
 def one_layer_run(profile: str | None = None) -> TrainResult:
+    """The cached training run of :func:`one_layer_setting`."""
     return run(one_layer_setting(profile))
 
 
 def deep_linear_run(profile: str | None = None) -> TrainResult:
+    """The cached training run of :func:`deep_linear_setting`."""
     return run(deep_linear_setting(profile))
 
 
 def lambda_for_ratio(K: int, n: int, L: int, ratio: float) -> float:
-    """The common λ (all L weights and H_1) at which condition (2)'s left side is ``ratio`` × its bound."""
-    from dnc.ufm import regularisation_ratio
+    """The common λ (all L weights and H_1) at which condition (2)'s left side is ``ratio`` × bound.
+
+    The left side scales like λ^{L+1} for a common λ, so λ = (ratio / ratio at λ = 1)^{1/(L+1)}.
+    """
 
     return (ratio / regularisation_ratio(K, n, [1.0] * L, 1.0)) ** (1.0 / (L + 1))
 
@@ -108,12 +115,13 @@ def sweep_setting(profile: str | None = None) -> dict:
 
 
 def regularisation_sweep(profile: str | None = None) -> dict[str, np.ndarray]:
-    """Train at each ratio of condition (2) (left side over bound) and return, per ratio: the K
-    learned singular values of W_L⋯W_1H_1, the global and the nonzero-local optimal singular
-    value, the final and the optimal loss."""
-    import warnings
+    """Train at each ratio of condition (2) (left side over bound) and compare with the optimum.
 
-    from dnc import ufm
+    Returns, per ratio (arrays keyed ``ratio``, ``lam``, ``s_learned``, ``s_optimal``,
+    ``s_local``, ``loss``, ``loss_optimal``): the common λ, the K learned singular values of
+    W_L⋯W_1H_1, the global and the nonzero-local optimal singular value, the final and the
+    optimal loss.
+    """
 
     s = sweep_setting(profile)
     K, n, L = s["K"], s["n"], s["L"]
@@ -175,6 +183,7 @@ def relu_setting(profile: str | None = None) -> Setting:
 
 
 def relu_run(profile: str | None = None, progress: bool | None = None) -> TrainResult:
+    """The cached training run of :func:`relu_setting` (``progress`` shows a progress bar)."""
     return run(relu_setting(profile), progress=progress)
 
 
@@ -184,10 +193,12 @@ def relu_run(profile: str | None = None, progress: bool | None = None) -> TrainR
 
 
 def relu_seeds_setting(profile: str | None = None) -> Setting:
-    """The ReLU run of :func:`relu_setting` for five seeds trained as one batch, for as many epochs
-    as the paper build's budget allows (paper: 1.5·10⁵, about 4.5 min of one core; the seed-0
-    run of :func:`relu_setting` goes on to 10⁶). A snapshot at the epoch count of
-    :func:`relu_width_settings` compares widths fairly."""
+    """The ReLU run of :func:`relu_setting` for five seeds trained as one batch.
+
+    It runs for as many epochs as the paper build's budget allows (paper: 1.5·10⁵, about 4.5 min
+    of one core; the seed-0 run of :func:`relu_setting` goes on to 10⁶). A snapshot at the epoch
+    count of :func:`relu_width_settings` compares widths fairly.
+    """
     base = relu_setting(profile)
     s = choose(
         dict(epochs=12000, width_epochs=4000), dict(epochs=150_000, width_epochs=30_000), profile
@@ -205,8 +216,10 @@ def relu_seeds_setting(profile: str | None = None) -> Setting:
 
 
 def relu_width_settings(profile: str | None = None) -> list[Setting]:
-    """The ReLU run at two other widths (paper: d = 33 and 130 around the paper's 65), three seeds
-    each as one batch, for the epochs of ``relu_seeds_setting(...).figure_epochs``."""
+    """The ReLU run at two other widths (paper: d = 33 and 130 around the paper's 65).
+
+    Three seeds each as one batch, for the epochs of ``relu_seeds_setting(...).figure_epochs``.
+    """
     seeds = relu_seeds_setting(profile)
     widths = choose((12, 48), (33, 130), profile)
     E = seeds.figure_epochs[0]
@@ -224,17 +237,21 @@ def relu_width_settings(profile: str | None = None) -> list[Setting]:
 
 
 def relu_seeds_run(profile: str | None = None) -> TrainResult:
+    """The cached batch run of :func:`relu_seeds_setting` (five seeds)."""
     return run(relu_seeds_setting(profile))
 
 
 def relu_width_runs(profile: str | None = None) -> list[TrainResult]:
+    """The cached runs of :func:`relu_width_settings`, one batch per width."""
     return [run(setting) for setting in relu_width_settings(profile)]
 
 
 def branch_end_ratio(K: int, n: int, L: int) -> float:
-    """The ratio of condition (2) (common λ) beyond which φ has no nonzero local minimum: where
-    K c n^{1/q} reaches max_t (1 − t) t^{1−2/q}, at t = (q − 2)/(2q − 2), q = L + 1."""
-    from dnc.ufm import regularisation_ratio
+    """The ratio of condition (2) (common λ) beyond which φ has no nonzero local minimum.
+
+    That is where K c n^{1/q} reaches max_t (1 − t) t^{1−2/q}, at t = (q − 2)/(2q − 2),
+    q = L + 1.
+    """
 
     q = L + 1
     t = (q - 2) / (2 * q - 2)
@@ -244,9 +261,12 @@ def branch_end_ratio(K: int, n: int, L: int) -> float:
 
 
 def phase_setting(profile: str | None = None) -> dict:
-    """The (λ, d) grid of the phase diagram: ratios of condition (2) from 10⁻⁸ (below the
-    chapters' λ = 5·10⁻³; the ratio grows like λ^{L+1}, so this spans one to three decades of λ)
-    to past the end of the local branch, at widths d < K, d = K, d = 2K and the chapter's."""
+    """The (λ, d) grid of the phase diagram.
+
+    Ratios of condition (2) from 10⁻⁸ (below the chapters' λ = 5·10⁻³; the ratio grows like
+    λ^{L+1}, so this spans one to three decades of λ) to past the end of the local branch, at
+    widths d < K, d = K, d = 2K and the chapter's.
+    """
     ratios = (1e-8, 1e-6, 1e-4, 0.01, 0.1, 0.3, 0.6, 0.9, 1.2, 2.0, 5.0, 12.0, 30.0, 100.0, 300.0)
     quick = dict(K=3, n=10, L=3, widths=(2, 3, 6, 20), epochs=6000, ratios=ratios)
     paper = dict(K=3, n=40, L=5, widths=(2, 3, 6, 60), epochs=20000, ratios=ratios)
@@ -257,7 +277,6 @@ def phase_setting(profile: str | None = None) -> dict:
 
 def phase_runs(activation: str, profile: str | None = None) -> list[TrainResult]:
     """One batch per width: every ratio of :func:`phase_setting` from the same initialisation."""
-    import warnings
 
     s = phase_setting(profile)
     K, n, L = s["K"], s["n"], s["L"]
@@ -280,8 +299,10 @@ def phase_runs(activation: str, profile: str | None = None) -> list[TrainResult]
 
 
 def relu_lr_setting(profile: str | None = None) -> Setting:
-    """The ReLU run at half the learning rate for twice the epochs of ``relu_width_settings``
-    (the same time η·t of the gradient flow), seeds 0–2: does the learning rate move the tables?"""
+    """The ReLU run at half the learning rate for twice the epochs of ``relu_width_settings``.
+
+    The same time η·t of the gradient flow, seeds 0–2: does the learning rate move the tables?
+    """
     seeds = relu_seeds_setting(profile)
     E = 2 * seeds.figure_epochs[0]
     return Setting(
@@ -295,4 +316,5 @@ def relu_lr_setting(profile: str | None = None) -> Setting:
 
 
 def relu_lr_run(profile: str | None = None) -> TrainResult:
+    """The cached batch run of :func:`relu_lr_setting` (three seeds)."""
     return run(relu_lr_setting(profile))

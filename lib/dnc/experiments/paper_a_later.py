@@ -1,6 +1,7 @@
 """Experiments of the chapters on the later version of paper A: cross-entropy and the full Hessian.
 
-Settings come in ``quick`` and ``paper`` pairs; runs are cached by :func:`dnc.ufm.loop.train_cached`.
+Settings come in ``quick`` and ``paper`` pairs; runs are cached by
+:func:`dnc.ufm.loop.train_cached`.
 """
 
 from __future__ import annotations
@@ -16,24 +17,31 @@ from dnc.spectra.full_hessian import (
     off_block_norm,
     separated_block_top_eigenvalues,
 )
-from dnc.ufm import TrainResult, UFMConfig, optimal_loss, train_cached
+from dnc.ufm import TrainResult, UFMConfig, optimal_loss, regularisation_ratio, train_cached
 
 
 def cross_entropy_setting(profile: str | None = None) -> experiments.Setting:
-    """The deep linear UFM of paper A §5.1 (:func:`dnc.experiments.paper_a.deep_linear_setting`: sizes,
-    λ's, learning rate, epochs, layer, snapshots) with the cross-entropy loss instead of MSE."""
+    """The deep linear UFM of paper A §5.1 with the cross-entropy loss instead of MSE.
+
+    Everything else (sizes, λ's, learning rate, epochs, layer, snapshots) is that of
+    :func:`dnc.experiments.paper_a.deep_linear_setting`.
+    """
     base = experiments.deep_linear_setting(profile)
     return replace(base, config=replace(base.config, loss="ce"))
 
 
 def cross_entropy_run(profile: str | None = None) -> TrainResult:
+    """The cached training run of :func:`cross_entropy_setting` (trained on the first call)."""
     return experiments.run(cross_entropy_setting(profile))
 
 
 @dataclass(frozen=True)
 class DepthSetting:
-    """Deep linear UFMs of total depth T = L̄ + L, split into a feature map of L̄ layers and L
-    separated layers; one run per T and per regularisation schedule."""
+    """Deep linear UFMs of total depth T = L̄ + L: a feature map of L̄ layers, then L more layers.
+
+    The L layers on top are the separated ones; there is one run per T and per regularisation
+    schedule.
+    """
 
     K: int
     n: int
@@ -52,6 +60,7 @@ class DepthSetting:
         return self.lam if schedule == "fixed" else self.lam * self.decay_from / T
 
     def config(self, T: int, schedule: str) -> UFMConfig:
+        """The UFM configuration at depth T with :meth:`lambdas` (T, schedule) on every layer."""
         lam = self.lambdas(T, schedule)
         return UFMConfig(K=self.K, n=self.n, d=self.d, L=T, lambda_W=lam, lambda_H=lam, seed=0)
 
@@ -60,7 +69,10 @@ SCHEDULES = ("fixed", "decaying")
 
 
 def depth_setting(profile: str | None = None) -> DepthSetting:
-    """Total depths 3…12, so that L = T − L̄ covers 2…10 for L̄ = 1 and 2 (and 11 for L̄ = 1)."""
+    """Total depths 3…12, so that L = T − L̄ covers 2…10 for L̄ = 1 and 2 (and 11 for L̄ = 1).
+
+    L̄ = 2 also gives L = 1 at T = 3.
+    """
     quick = dict(K=3, n=5, d=12, epochs=3000)
     paper = dict(K=3, n=40, d=60, epochs=10000)
     s = choose(quick, paper, profile)
@@ -78,8 +90,10 @@ def depth_setting(profile: str | None = None) -> DepthSetting:
 
 
 def depth_run(T: int, profile: str | None = None) -> TrainResult:
-    """Both schedules at depth T, trained as one batch from one initialisation: model b of the
-    result uses ``SCHEDULES[b]``."""
+    """Both schedules at depth T, trained as one batch from one initialisation.
+
+    Model b of the result uses ``SCHEDULES[b]``.
+    """
     s = depth_setting(profile)
     lams = [s.lambdas(T, name) for name in SCHEDULES]
     return train_cached(
@@ -92,9 +106,13 @@ def depth_run(T: int, profile: str | None = None) -> TrainResult:
 
 
 def depth_sweep(profile: str | None = None, schedules=SCHEDULES) -> dict[str, np.ndarray]:
-    """For each schedule, L̄ and L: the top K² eigenvalues of the full Hessian and of Hess_{L,L},
-    the measured gap max_i |λ_i(Hess) − λ_i(Hess_{L,L})| and Weyl's bound ‖E‖₂, both relative to
-    λ_1(Hess_{L,L}). Arrays indexed [schedule, L̄, L] over ``setting.totals``."""
+    """Full-Hessian and Hess_{L,L} spectra, their gap and Weyl's bound, for each schedule, L̄ and L.
+
+    For each case: the top K² eigenvalues of the full Hessian and of Hess_{L,L}, the measured gap
+    max_i |λ_i(Hess) − λ_i(Hess_{L,L})| and Weyl's bound ‖E‖₂, both relative to
+    λ_1(Hess_{L,L}), and the relative loss gap to the optimum. Arrays indexed
+    [schedule, L̄, L] over ``setting.totals``.
+    """
     s = depth_setting(profile)
     k = s.K * s.K
     rows = []
@@ -129,9 +147,11 @@ def depth_sweep(profile: str | None = None, schedules=SCHEDULES) -> dict[str, np
 
 
 def condition_ratio_by_depth(depths, profile: str | None = None) -> dict[str, np.ndarray]:
-    """Left side over right side of paper A's condition (2) at each total depth, for the fixed and
-    the decaying schedule of :func:`depth_setting` (below 1: the optimum is collapsed, not zero)."""
-    from dnc.ufm import regularisation_ratio
+    """Left side over right side of paper A's condition (2) at each total depth.
+
+    Computed for the fixed and the decaying schedule of :func:`depth_setting` (below 1: the
+    optimum is collapsed, not zero).
+    """
 
     s = depth_setting(profile)
     out = {"depth": np.asarray(depths)}

@@ -1,4 +1,4 @@
-"""Paper B's experiments, cached: NC1 per MLP layer part (Fig. 1) and Deep RFM layer by layer (Figs 2–3).
+"""Paper B's experiments, cached: NC1 per MLP layer part (Fig. 1), Deep RFM by layer (Figs 2–3).
 
 Each run keeps its quick and paper settings and picks one with :func:`dnc.profile.choose`;
 results are stored by :func:`dnc.cache.cached` under (name, settings, code version).
@@ -35,9 +35,12 @@ AUTHORS_MLP = dict(width=512, depth=5, init_gain=0.1, lr=5e-5, batch_size=128, e
 
 
 def mlp_settings(profile=None) -> dict:
-    """MLP of paper B §4 on real MNIST. With gain-0.1 initialisation the network sits on a plateau
-    (it predicts the mean target) for thousands of Adam steps at the authors' lr 5e-5, which their
-    ~10⁵ steps leave behind; within a CPU budget both profiles use lr 1e-3 (quick: batch 32)."""
+    """MLP of paper B §4 on real MNIST, at a larger learning rate than the authors'.
+
+    With gain-0.1 initialisation the network sits on a plateau (it predicts the mean target) for
+    thousands of Adam steps at the authors' lr 5e-5, which their ~10⁵ steps leave behind; within
+    a CPU budget both profiles use lr 1e-3 (quick: batch 32).
+    """
     return choose(
         quick=dict(dataset="mnist", n_per_class=30,
                    **{**AUTHORS_MLP, "epochs": 60, "lr": 1e-3, "batch_size": 32},
@@ -77,8 +80,11 @@ def stack(runs: list[dict], key: str) -> np.ndarray:
 
 
 def deep_rfm_settings(dataset: str = "mnist", profile=None) -> dict:
-    """Deep RFM of paper B §5.1 with the authors' code's settings (Laplace L = 2, ridge 1e-3,
-    ±1 targets, width 512); the profiles differ in N and the number of layers."""
+    """Deep RFM of paper B §5.1 with the authors' code's settings.
+
+    Laplace L = 2, ridge 1e-3, ±1 targets, width 512; the profiles differ in N (samples per
+    class) only, both have 12 layers.
+    """
     big = {"mnist": 200, "digits": 170, "mnist1d": 300}[dataset] if dataset in DATASETS else 0
     return choose(
         quick=dict(dataset=dataset, n_per_class=30, layers=12, width=512,

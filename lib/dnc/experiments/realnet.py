@@ -7,6 +7,7 @@ measure both with :func:`dnc.realnet.measure.layer_table`.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -19,14 +20,13 @@ from dnc import data
 from dnc.device import choose_device
 from dnc.profile import choose
 from dnc.realnet import measure
-from dnc.realnet.training import RealNetConfig, is_trained, load_images, train_cached
-from dnc.ufm import UFMConfig
-from dnc.ufm import train_cached as train_ufm_cached
+from dnc.realnet.training import RealNetConfig, is_trained, load_images, train_network_cached
+from dnc.ufm import UFMConfig, train_cached
 
 
 @dataclass(frozen=True)
 class Setting:
-    """The network (``config``, seed and loss replaced per run), its seeds, and the UFM beside it."""
+    """The network (``config``, seed and loss set per run), its seeds, and the UFM beside it."""
 
     config: RealNetConfig
     seeds: tuple[int, ...]
@@ -37,12 +37,16 @@ class Setting:
 
 
 def setting(profile: str | None = None, dataset: str = "mnist") -> Setting:
-    """Quick: 30 images a class. Paper: 80 a class. Both: widths (8, 16, 32), one block a stage,
+    """The network and its UFM: 30 images a class (quick) or 80 (paper), all else the same.
+
+    Quick: 30 images a class. Paper: 80 a class. Both: widths (8, 16, 32), one block a stage,
     d = 32, L = 4 (the later version's ResNet-20 + 4 linear layers), 200 epochs (well into the
     terminal phase: 50 left the features far from collapse), λ_W = 5e-4 (at 2e-3 some seeds end
     with one class direction missing from the head, 9² outliers instead of 10²), three seeds.
     SGD with momentum 0.9 at lr 0.05, gradients clipped to norm 10 (without it the paper's
-    cross-entropy run of seed 0 diverged at epoch 42 under the generic CPU kernels)."""
+    cross-entropy run of seed 0 diverged at epoch 42 under the generic CPU kernels). The UFM
+    beside it has the same K = 10, n, d, L and λ's and trains for 20,000 epochs at lr 0.5.
+    """
     quick = dict(n=30, widths=(8, 16, 32), blocks=1, epochs=200)
     paper = dict(n=80, widths=(8, 16, 32), blocks=1, epochs=200)
     s = choose(quick, paper, profile)
@@ -84,7 +88,9 @@ def networks(s: Setting, loss: str = "mse", root=None, progress: bool | None = N
     """(runs, images, labels): one trained network per seed, all on the same images."""
     images, labels = load_images(s.config.dataset, s.config.n_per_class, root=root)
     runs = [
-        train_cached(replace(s.config, seed=seed, loss=loss), images, labels, progress=progress)
+        train_network_cached(
+            replace(s.config, seed=seed, loss=loss), images, labels, progress=progress
+        )
         for seed in s.seeds
     ]
     return runs, images, labels
@@ -94,7 +100,7 @@ def network_run(loss: str, seed: int, profile: str | None = None) -> None:
     """Train (or read) one network of :func:`networks`; the prefetch calls this, one per process."""
     s = setting(profile)
     images, labels = load_images(s.config.dataset, s.config.n_per_class)
-    train_cached(replace(s.config, seed=seed, loss=loss), images, labels, progress=False)
+    train_network_cached(replace(s.config, seed=seed, loss=loss), images, labels, progress=False)
 
 
 def ufm_run(profile: str | None = None) -> None:
@@ -104,20 +110,21 @@ def ufm_run(profile: str | None = None) -> None:
 
 def ufm_runs(s: Setting):
     """The deep linear UFM beside the network: same K, n, d, L, one model per seed."""
-    return train_ufm_cached(
-        s.ufm, s.ufm_epochs, s.ufm_lr, seeds=s.seeds, log_every=s.ufm_epochs // 100
-    )
+    return train_cached(s.ufm, s.ufm_epochs, s.ufm_lr, seeds=s.seeds, log_every=s.ufm_epochs // 100)
 
 
 def _train_quietly(config: RealNetConfig, images, labels) -> None:
-    train_cached(config, images, labels, progress=False)
+    train_network_cached(config, images, labels, progress=False)
 
 
 def train_missing(s: Setting, root=None, jobs: int | None = None) -> int:
-    """Train the setting's networks (both losses, every seed) that the cache lacks, in ``jobs``
-    fresh processes of one thread each (default: one per core on the CPU, one on a GPU); returns
-    how many were trained. The runs are those :func:`networks` then reads. (Spawned workers
-    re-import a script's main module: call this from a script under ``if __name__ == "__main__"``.)"""
+    """Train the setting's networks (both losses, every seed) that the cache lacks.
+
+    They are trained in ``jobs`` fresh processes of one thread each (default: one per core on the
+    CPU, one on a GPU); returns how many were trained. The runs are those :func:`networks` then
+    reads. (Spawned workers re-import a script's main module: call this from a script under
+    ``if __name__ == "__main__"``.)
+    """
     images, labels = load_images(s.config.dataset, s.config.n_per_class, root=root)
     configs = [
         replace(s.config, seed=seed, loss=loss) for loss in ("mse", "ce") for seed in s.seeds
@@ -127,21 +134,22 @@ def train_missing(s: Setting, root=None, jobs: int | None = None) -> int:
         jobs = (os.cpu_count() or 1) if choose_device().type == "cpu" else 1
     jobs = min(int(jobs), len(missing))
     if jobs > 1:
-        import multiprocessing
-
         context = multiprocessing.get_context("spawn")  # each worker sets its threads afresh
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
             list(pool.map(_train_quietly, missing, repeat(images), repeat(labels)))
     else:
         for config in missing:
-            train_cached(config, images, labels)
+            train_network_cached(config, images, labels)
     return len(missing)
 
 
 def measurements(s: Setting, root=None, progress: bool | None = None) -> dict:
-    """Per-seed layer tables: ``mse`` and ``ce`` (real network), ``ufm``; plus the MSE networks'
-    (H_1, Ws) of every seed under ``params`` and their final training accuracies. Networks not
-    in the cache are first trained in parallel (:func:`train_missing`)."""
+    """Per-seed layer tables of the real networks (``mse``, ``ce``) and of the UFM (``ufm``).
+
+    Also returned: the MSE networks' (H_1, Ws) of every seed under ``params``, the UFM's under
+    ``ufm_params``, and under ``accuracy`` each loss's final training accuracies per seed.
+    Networks not in the cache are first trained in parallel (:func:`train_missing`).
+    """
     train_missing(s, root)
     out = {"params": [], "accuracy": {}}
     for loss in ("mse", "ce"):

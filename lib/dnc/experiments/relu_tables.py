@@ -8,10 +8,14 @@ Table 4: r̃_c'c'' = Av_ic |ã_icc' · ã_icc''| for the masked products Ã_ic^(
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import replace
 
-from dnc.spectra import gradients, hessian, matrices
-from dnc.ufm import collapse
+import numpy as np
+from scipy.optimize import brentq
+
+from dnc.experiments.paper_a import branch_end_ratio, lambda_for_ratio
+from dnc.spectra import gradients, hessian, matrices, predictions
+from dnc.ufm import linear_optimum, regularisation_ratio
 
 # Published values (paper A v1, one seed after 10⁶ epochs; Tables 1–4). Facts from the paper.
 PAPER_TABLE1 = (0.997, 0.961, 0.939, 0.867, 0.859, 0.827, 0.791, 0.703, 0.673)
@@ -33,16 +37,19 @@ PAIRS = ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))
 
 
 def tables(H1, Ws, layer: int, activation: str = "relu") -> dict[str, np.ndarray]:
-    """Tables 1–4 of one model: ``table1`` (K²,), ``table2`` (K²,), ``table3`` and ``table4``
-    (L−1, 6) in the paper's column order (K = 3)."""
+    """Tables 1–4 of one model, in the paper's column order (K = 3).
+
+    Returns ``table1`` (K²,), ``table2`` (K²,), ``table3`` and ``table4`` (L−1, 6); Tables 1
+    and 2 sorted in descending order. Raises ValueError unless K = 3.
+    """
     K = Ws[-1].shape[0]
     if K != 3:
         raise ValueError(f"paper A's Tables 3 and 4 have K = 3 classes, got K = {K}")
-    f = hessian.predicted_alignments(H1, Ws, layer, activation).ravel()
+    f = predictions.predicted_alignments(H1, Ws, layer, activation).ravel()
     _, vecs = hessian.top_eigenpairs(H1, Ws, layer, K * K, activation)
     shares = hessian.coefficients(gradients.data_gradient(H1, Ws, layer, activation), vecs)
     r = matrices.row_overlaps(Ws)
-    rt = collapse.masked_row_overlaps(H1, Ws, activation)
+    rt = matrices.masked_row_overlaps(H1, Ws, activation)
     pick = np.array(PAIRS).T
     return {
         "table1": np.sort(f)[::-1],
@@ -53,8 +60,10 @@ def tables(H1, Ws, layer: int, activation: str = "relu") -> dict[str, np.ndarray
 
 
 def over_seeds(result, layer: int, epoch: int | None = None) -> dict[str, np.ndarray]:
-    """:func:`tables` for every model of a batch at ``epoch`` (default: the last), stacked on a
-    leading seed axis."""
+    """:func:`tables` for every model of a batch at ``epoch`` (default: the last), seeds first.
+
+    Each table is stacked on a leading seed axis.
+    """
     per_seed = [
         tables(*result.params(epoch, b), layer, result.config.activation)
         for b in range(len(result.seeds))
@@ -68,7 +77,7 @@ def diagonal(table: np.ndarray) -> np.ndarray:
 
 
 def diagonal_spread(table: np.ndarray) -> np.ndarray:
-    """max/min − 1 of the diagonal at each layer: 0 for an equal-norm (orthogonal-frame) diagonal."""
+    """Max/min − 1 of the diagonal at each layer: 0 for an equal-norm (orthogonal-frame) one."""
     diag = diagonal(table)
     return diag.max(axis=-1) / diag.min(axis=-1) - 1.0
 
@@ -105,8 +114,11 @@ def four_decimals(x: float) -> str:
 
 
 def ranked_rows(measured, paper, single=None, labels=("",), fmt=None) -> list[list[str]]:
-    """Rows of Table 1 or 2: the paper's sorted values, ours as mean ± s.d. over seeds, and
-    optionally one further run (``single``); our numbers through ``fmt`` (default :func:`number`)."""
+    """Rows of Table 1 or 2: the paper's sorted values, ours as mean ± s.d. over seeds.
+
+    Optionally one further run (``single``) adds a third row; ``labels`` holds the rows' first
+    cells. Our numbers go through ``fmt`` (default :func:`number`).
+    """
     fmt = fmt or number
     rows = [[labels[0], *[number(v) for v in paper]], [labels[1], *pm(measured, fmt=fmt)]]
     if single is not None:
@@ -128,10 +140,13 @@ def layer_rows(measured, paper) -> list[list[str]]:
 
 
 def structure(H1, Ws, layer: int, activation: str = "relu") -> dict:
-    """What §5.2 checks beyond the tables, for one model: the number of Hessian outliers and of
-    each knockout's (max 2K²), the relative spread (max/min − 1) of the top K² Hessian and top K
-    weight eigenvalues, the gap between outliers and bulk, and how many top-K² eigenvectors carry
-    more than 1% of the data gradient."""
+    """What §5.2 checks beyond the tables, for one model.
+
+    The number of Hessian outliers and of each knockout's (max 2K²), the relative spread
+    (max/min − 1) of the top K² Hessian and top K weight eigenvalues, the gap between outliers and
+    bulk, and how many top-K² eigenvectors carry more than 1% of the data gradient (None unless
+    K = 3).
+    """
     K = Ws[-1].shape[0]
     spectrum = hessian.layer_hessian_spectrum(H1, Ws, layer, activation)
     knock = {
@@ -152,10 +167,12 @@ def structure(H1, Ws, layer: int, activation: str = "relu") -> dict:
 
 
 def linear_decay(config) -> float:
-    """The factor by which Table 3's diagonal falls per layer at the linear model's collapsed
-    stationary point with the same λ's: σ_{W_l}² = c s^{2/q}/λ_{W_l}, s the nonzero minimiser of φ
-    (the global optimum below condition (2)'s threshold, a local one above it; 0 past the branch)."""
-    from dnc.ufm import linear_optimum
+    """The factor by which Table 3's diagonal falls per layer at the linear closed form.
+
+    The point is the collapsed stationary point with the same λ's: σ_{W_l}² = c s^{2/q}/λ_{W_l},
+    s the nonzero minimiser of φ (the global optimum below condition (2)'s threshold, a local one
+    above it; 0 past the branch). The λ used is that of W_{L−1}.
+    """
 
     opt = linear_optimum(config.K, config.n, config.lambda_W_list, config.lambda_H)
     q = config.L + 1
@@ -164,13 +181,11 @@ def linear_decay(config) -> float:
 
 
 def lambda_for_decay(config, factor: float) -> float:
-    """The common λ at which the linear model's collapsed stationary point has Table 3 falling by
-    ``factor`` per layer, found by bisection in log λ on the nonzero branch."""
-    from dataclasses import replace
+    """The common λ at which the linear closed form has Table 3 falling by ``factor`` per layer.
 
-    from scipy.optimize import brentq
-
-    from dnc.experiments.paper_a import branch_end_ratio, lambda_for_ratio
+    The closed form is the linear model's collapsed stationary point; λ is found by bisection in
+    log λ on the nonzero branch, and is NaN when no λ there gives ``factor``.
+    """
 
     end = lambda_for_ratio(
         config.K, config.n, config.L, branch_end_ratio(config.K, config.n, config.L)
@@ -187,9 +202,11 @@ def lambda_for_decay(config, factor: float) -> float:
 
 
 def describe_paper_decay(config, factor: float) -> str:
-    """A sentence on the common λ at which the linear closed form falls by the paper's ``factor``
-    per layer, and on which side of condition (2)'s threshold it lies (or that none exists)."""
-    from dnc.ufm import regularisation_ratio
+    """A sentence on the common λ at which the linear closed form falls by the paper's ``factor``.
+
+    The sentence says on which side of condition (2)'s threshold that λ lies (or that none
+    exists).
+    """
 
     lam = lambda_for_decay(config, factor)
     if not np.isfinite(lam):
@@ -206,10 +223,13 @@ def describe_paper_decay(config, factor: float) -> str:
 
 
 def width_summary(by_width: dict, label: str = "width d") -> dict:
-    """Tables 1–4 condensed per width (``by_width``: d → :func:`over_seeds` output; any other
-    key, e.g. a learning rate, with its ``label``): smallest f_cc', number of f_cc' above 0.999,
-    share of the data gradient on the top K eigenvectors, Table 3's decay per layer, and the
-    largest spread of Table 4's diagonal."""
+    """Tables 1–4 condensed per width, as a ``header`` and ``rows`` of 'mean ± s.d.' strings.
+
+    ``by_width`` maps d → :func:`over_seeds` output (any other key, e.g. a learning rate, with
+    its ``label``). Columns: smallest f_cc', number of f_cc' above 0.999, share of the data
+    gradient on the top K eigenvectors, Table 3's decay per layer, and the largest spread of
+    Table 4's diagonal.
+    """
     header = [
         label,
         "seeds",
@@ -246,9 +266,12 @@ def _where(widths, holds) -> str:
 
 
 def describe_widths(by_width: dict, linear_decay: float, rtol: float = 0.02) -> str:
-    """Sentences saying at which widths each of four properties holds in every seed: Table 3
-    falling at the linear closed form's rate (within ``rtol``), exactly K eigenvectors with more
-    than 1% of the gradient, all K² alignments above 0.99, and Table 4's diagonal constant to 1%."""
+    """Sentences saying at which widths each of four properties holds in every seed.
+
+    The properties: Table 3 falling at the linear closed form's rate (within ``rtol``), exactly K
+    eigenvectors with more than 1% of the gradient, all K² alignments above 0.99, and Table 4's
+    diagonal constant to 1%.
+    """
     widths = list(by_width)
     T = list(by_width.values())
     K = int(round(np.sqrt(T[0]["table1"].shape[1])))
@@ -298,7 +321,8 @@ def frame_findings(T: dict, config, rtol: float = 0.02) -> tuple[dict, dict]:
     relative spread of Table 3's diagonal and its largest off-diagonal entry over its smallest
     diagonal one, Table 4's diagonal spreads (range, and how many (seed, layer) pairs are constant
     to 1%), and the paper's smallest Table 4 spread. words: ``decay_verdict`` (whether ours matches
-    the closed form within ``rtol``) and ``paper_lambda`` (:func:`describe_paper_decay`)."""
+    the closed form within ``rtol``) and ``paper_lambda`` (:func:`describe_paper_decay`).
+    """
     decay = decay_per_layer(T["table3"]).mean(axis=1)
     paper_decay = float(decay_per_layer(np.array(PAPER_TABLE3)).mean())
     closed = linear_decay(config)

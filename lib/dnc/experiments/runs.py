@@ -36,7 +36,10 @@ class Run:
 
 
 def varied_lambda_run(profile: str | None = None):
-    """Chapter 2's run with a different λ on every layer (:func:`dnc.experiments.paper_a.varied_lambda_setting`)."""
+    """Chapter 2's run with a different λ on every layer.
+
+    The setting is :func:`dnc.experiments.paper_a.varied_lambda_setting`.
+    """
     return paper_a.run(paper_a.varied_lambda_setting(profile), progress=False)
 
 
@@ -48,7 +51,7 @@ RUNS: tuple[Run, ...] = (
     Run("relu_lr", paper_a.relu_lr_run),
     Run("phase_relu", paper_a.phase_runs, ("relu",)),
     Run("phase_linear", paper_a.phase_runs, ("linear",)),
-    # paper B: one entry per seed (deep_rfm_experiments.SEEDS), as the chapters' *_runs call them
+    # paper B: one entry per seed (paper_b.SEEDS), as the chapters' *_runs call them
     *(
         Run(f"deep_rfm_{data}_seed{s}", paper_b.deep_rfm_run, (data,), {"seed": s})
         for data in ("mnist", "digits")
@@ -61,7 +64,7 @@ RUNS: tuple[Run, ...] = (
         {"bandwidth": 10.0},
     ),  # fmt: skip
     *(Run(f"paper_b_mlp_seed{s}", paper_b.mlp_run, kwargs={"seed": s}) for s in (0, 1, 2)),
-    # the chapter "Real networks": one entry per (loss, seed) of realnet.experiments.setting()
+    # the chapter "Real networks": one entry per (loss, seed) of realnet.setting()
     *(
         Run(f"realnet_{loss}_seed{s}", realnet.network_run, (loss, s))
         for loss in ("mse", "ce")
@@ -73,7 +76,7 @@ RUNS: tuple[Run, ...] = (
     Run("varied_lambda", varied_lambda_run),
     Run("one_layer", paper_a.one_layer_run),
     Run("cross_entropy", paper_a_later.cross_entropy_run),
-    # the depth theorem's runs (experiments_later.depth_setting().totals), one per total depth
+    # the depth theorem's runs (paper_a_later.depth_setting().totals), one per total depth
     *(Run(f"depth_T{T}", paper_a_later.depth_run, (T,)) for T in range(12, 2, -1)),
 )
 
@@ -83,8 +86,10 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS
 
 @contextmanager
 def _thread_environment(threads: int):
-    """Set the BLAS/OpenMP thread counts in the environment, which spawned workers inherit before
-    they load numpy and torch; restore the old values afterwards."""
+    """Set the BLAS/OpenMP thread counts in the environment; restore the old values afterwards.
+
+    Spawned workers inherit the environment before they load numpy and torch.
+    """
     old = {var: os.environ.get(var) for var in _THREAD_VARIABLES}
     os.environ.update({var: str(threads) for var in _THREAD_VARIABLES})
     try:
@@ -106,7 +111,10 @@ def _run_one(run: Run, threads: int) -> tuple[str, float, int]:
 
 
 def select(names=None) -> list[Run]:
-    """The entries of :data:`RUNS` named in ``names`` (all when None); an unknown name is an error."""
+    """The entries of :data:`RUNS` named in ``names`` (all when None).
+
+    Raises ValueError naming every unknown name.
+    """
     if names is None:
         return list(RUNS)
     known = {r.name: r for r in RUNS}
@@ -119,9 +127,14 @@ def select(names=None) -> list[Run]:
 def prefetch(
     names=None, jobs: int | None = None, threads: int = 1, verbose: bool = True
 ) -> dict[str, float]:
-    """Compute the runs of :data:`RUNS` (or ``names``) through their caches in ``jobs`` processes
-    (default: the number of cores; ``jobs=1`` runs them in this process, one after the other).
-    Returns each run's seconds and ``"_wall"``, the wall time of the whole prefetch."""
+    """Compute the runs of :data:`RUNS` (or ``names``) through their caches in ``jobs`` processes.
+
+    ``jobs`` defaults to the number of cores; ``jobs=1`` runs them in this process, one after the
+    other. Returns each run's seconds and ``"_wall"``, the wall time of the whole prefetch.
+
+    Raises:
+        ValueError: a name is not in :data:`RUNS`, or ``jobs`` or ``threads`` is below 1.
+    """
     runs = select(names)
     jobs = (os.cpu_count() or 1) if jobs is None else int(jobs)
     if jobs < 1:

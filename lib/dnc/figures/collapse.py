@@ -33,7 +33,7 @@ def nc1_over_training(result=None, profile=None):
 
 @figure("book")
 def class_mean_gram(result=None, profile=None):
-    """Cosines between class means at initialisation and after training, raw and globally centred."""
+    """Cosines between class means at initialisation and after training, raw and centred."""
     result = result or experiments.one_layer_run(profile)
     lab = _labels(result)
     fig, axes = style.new(ncols=2, nrows=2, width=3.2, height=3.0)

@@ -6,41 +6,23 @@ import numpy as np
 
 from dnc.experiments import paper_a as experiments
 from dnc.figures import style
+from dnc.figures._common import deep_linear_run, figure_layer
 from dnc.figures.registry import figure
-from dnc.spectra import hessian
-from dnc.ufm import tracking
-
-
-def _deep_linear(result, profile):
-    setting = experiments.deep_linear_setting(profile if result is None else None)
-    if result is not None:
-        setting = experiments.Setting(
-            result.config,
-            result.epochs,
-            result.lr,
-            setting.layer,
-            setting.figure_epochs,
-            setting.early_epochs,
-            setting.knockout_epochs,
-            setting.log_epochs,
-        )
-    return setting, result or experiments.run(setting)
-
-
-def _layer(setting, layer):
-    return setting.layer if layer is None else int(layer)
+from dnc.spectra import hessian, predictions
+from dnc.ufm import linear_optimum, optimal_loss, tracking
 
 
 @figure("A", 3)
 def hessian_outliers_over_training(
     result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
 ):
-    """Top K² eigenvalues of Hess_l and its bulk edge over training, log spectra at several epochs (paper A, Figure 3).
+    """Top K² eigenvalues of Hess_l and its bulk edge over training, log spectra at several epochs.
 
-    ``epochs``: the histogram panels (default the setting's); ``n_outliers``: the count drawn red
-    (default K²); ``layer``: l (default the setting's)."""
-    setting, result = _deep_linear(result, profile)
-    c, l = result.config, _layer(setting, layer)
+    Paper A, Figure 3. ``epochs``: the histogram panels (default the setting's); ``n_outliers``:
+    the count drawn red (default K²); ``layer``: l (default the setting's).
+    """
+    setting, result = deep_linear_run(result, profile)
+    c, l = result.config, figure_layer(setting, layer)
     return style.spectra_over_epochs(
         result,
         setting.figure_epochs if epochs is None else epochs,
@@ -52,32 +34,42 @@ def hessian_outliers_over_training(
 
 @figure("A", 4)
 def predicted_eigenvector_alignment(result=None, profile=None, *, epochs=None, layer=None):
-    """Alignment f_cc' of μ_c^(l+1) ⊗ μ_c'^(l) with Hess_l over early training (paper A, Figure 4)."""
-    setting, result = _deep_linear(result, profile)
-    l = _layer(setting, layer)
+    """Alignment f_cc' of μ_c^(l+1) ⊗ μ_c'^(l) with Hess_l over early training.
+
+    Paper A, Figure 4.
+    """
+    setting, result = deep_linear_run(result, profile)
+    l = figure_layer(setting, layer)
     epochs, f = tracking.over_snapshots(
         result,
-        lambda H, Ws: hessian.predicted_alignments(H, Ws, l),
+        lambda H, Ws: predictions.predicted_alignments(H, Ws, l),
         style.check_epochs(result, setting.early_epochs if epochs is None else epochs),
     )
     return style.pairwise_over_epochs(epochs, f, "f")[0]
 
 
 def knockout_outlier_counts(K: int) -> dict[str, int]:
-    """Outliers each knockout spectrum should show (paper A §4.1, App. B): Hess_l has K², removing
-    G_class leaves K(K−1) (the cross-class part), removing G_cross leaves K (the class means),
-    removing G_within leaves all K² (the within-class part only feeds the bulk)."""
+    """Outliers each knockout spectrum should show (paper A §4.1, App. B), by spectrum name.
+
+    Hess_l has K², removing G_class leaves K(K−1) (the cross-class part), removing G_cross leaves
+    K (the class means), removing G_within leaves all K² (the within-class part only feeds the
+    bulk).
+    """
     return {"Hess": K * K, "minus class": K * (K - 1), "minus cross": K, "minus within": K * K}
 
 
 def knockout_title(name: str, count: int) -> str:
+    """Panel title: the spectrum (Hess_l, or Hess_l − G_part) and its expected outlier count."""
     what = "Hess$_l$" if name == "Hess" else f"Hess$_l$ − G$_{{{name.split()[1]}}}$"
     return f"{what}: {count} expected"
 
 
 def knockout_figure(spectra: dict, K: int, title: str, top_only: bool):
-    """One panel per knockout spectrum, its expected outliers (:func:`knockout_outlier_counts`)
-    red; a histogram on a log axis, or (``top_only``) the top K² + 3 eigenvalues as bars."""
+    """One panel per knockout spectrum, its expected outliers (:func:`knockout_outlier_counts`) red.
+
+    Each panel is a histogram on a log axis, or (``top_only``) the top K² + 3 eigenvalues as
+    bars. Raises ValueError unless ``spectra`` holds exactly the four knockout spectra.
+    """
     counts = knockout_outlier_counts(K)
     if set(spectra) != set(counts):
         raise ValueError(f"knockout spectra must be {sorted(counts)}, got {sorted(spectra)}")
@@ -109,11 +101,13 @@ def _knockout_epoch(result, setting, epoch, which):
 
 @figure("A", 5)
 def hessian_knockouts_early(result=None, profile=None, *, epoch=None, layer=None):
-    """Log spectra of Hess_l and its knockouts early in training, expected outliers red (paper A, Figure 5).
+    """Log spectra of Hess_l and its knockouts early in training, expected outliers red.
 
-    Each panel colours its own expected count (:func:`knockout_outlier_counts`)."""
-    setting, result = _deep_linear(result, profile)
-    epoch, l = _knockout_epoch(result, setting, epoch, 0), _layer(setting, layer)
+    Paper A, Figure 5. Each panel colours its own expected count
+    (:func:`knockout_outlier_counts`).
+    """
+    setting, result = deep_linear_run(result, profile)
+    epoch, l = _knockout_epoch(result, setting, epoch, 0), figure_layer(setting, layer)
     spectra = hessian.knockout_spectra(*result.params(epoch), l)
     title = f"Knockouts of Papyan's components, layer {l}, epoch {epoch}"
     return knockout_figure(spectra, result.config.K, title, top_only=False)
@@ -121,11 +115,13 @@ def hessian_knockouts_early(result=None, profile=None, *, epoch=None, layer=None
 
 @figure("A", 6)
 def hessian_knockouts_late(result=None, profile=None, *, epoch=None, layer=None):
-    """Top eigenvalues of Hess_l and its knockouts late in training, expected outliers red (paper A, Figure 6).
+    """Top eigenvalues of Hess_l and its knockouts late in training, expected outliers red.
 
-    Each panel colours its own expected count (:func:`knockout_outlier_counts`), log value axis."""
-    setting, result = _deep_linear(result, profile)
-    epoch, l = _knockout_epoch(result, setting, epoch, 1), _layer(setting, layer)
+    Paper A, Figure 6. Each panel colours its own expected count
+    (:func:`knockout_outlier_counts`), log value axis.
+    """
+    setting, result = deep_linear_run(result, profile)
+    epoch, l = _knockout_epoch(result, setting, epoch, 1), figure_layer(setting, layer)
     spectra = hessian.knockout_spectra(*result.params(epoch), l)
     title = f"Knockouts of Papyan's components, layer {l}, epoch {epoch}"
     return knockout_figure(spectra, result.config.K, title, top_only=True)
@@ -133,14 +129,17 @@ def hessian_knockouts_late(result=None, profile=None, *, epoch=None, layer=None)
 
 @figure("book")
 def regularisation_threshold_sweep(sweep=None, profile=None):
-    """Learned singular values of W_L⋯W_1H_1 against the closed-form optimum across condition (2)."""
+    """Learned singular values of W_L⋯W_1H_1 against the closed-form optimum, across condition (2).
+
+    The closed form's global optimum and its nonzero local minimum are drawn over a dense grid
+    of ratios, gradient descent's values at the ratios of the sweep.
+    """
     sweep = sweep or experiments.regularisation_sweep(profile)
     fig, ax = style.new(width=5.5)
     ax = ax[0, 0]
     ratio = sweep["ratio"]
     dense = np.geomspace(ratio.min(), ratio.max(), 200)
     s = experiments.sweep_setting(profile)
-    from dnc.ufm import linear_optimum
 
     opt = [
         linear_optimum(s["K"], s["n"], [lam] * s["L"], lam)
@@ -168,9 +167,8 @@ def regularisation_threshold_sweep(sweep=None, profile=None):
 @figure("book")
 def loss_against_optimum(result=None, profile=None):
     """Relative gap between gradient descent's objective and the closed-form optimum."""
-    from dnc.ufm import optimal_loss
 
-    _, result = _deep_linear(result, profile)
+    _, result = deep_linear_run(result, profile)
     c = result.config
     best = optimal_loss(c.K, c.n, c.lambda_W_list, c.lambda_H)
     fig, ax = style.new(width=5.0)

@@ -1,6 +1,8 @@
-"""The book's evidence figures for paper A's open questions: the (λ, d) phase diagram of the deep
-UFM (the later version's next checks 1 and 2) and the effective rank over training (its open
-question 3), one function per figure."""
+"""The book's evidence figures for paper A's open questions, one function per figure.
+
+The (λ, d) phase diagram of the deep UFM (the later version's next checks 1 and 2) and the
+effective rank over training (its open question 3).
+"""
 
 from __future__ import annotations
 
@@ -74,22 +76,29 @@ def _phase_figure(activation: str, classes, profile):
 
 @figure("book")
 def linear_phase_diagram(classes=None, profile=None):
-    """Where gradient descent ends on the deep linear UFM over λ and width d, against the closed form
-    (shaded: the global optimum is collapsed; a red dot marks a run that is not where it predicts)."""
+    """Where gradient descent ends on the deep linear UFM over λ and width d, vs the closed form.
+
+    Shaded: the global optimum is collapsed; a red dot marks a run that is not where it predicts.
+    """
     return _phase_figure("linear", classes, profile)
 
 
 @figure("book")
 def relu_phase_diagram(classes=None, profile=None):
-    """Where gradient descent ends on the ReLU deep UFM over λ and width d, against the closed form of
-    the linear model (shaded: its global optimum is collapsed)."""
+    """Where gradient descent ends on the ReLU deep UFM over λ and width d, vs the linear model.
+
+    The comparison is with the closed form of the linear model (shaded: its global optimum is
+    collapsed).
+    """
     return _phase_figure("relu", classes, profile)
 
 
 @figure("book")
 def effective_rank_over_training(linear=None, relu=None, profile=None):
-    """Effective rank of W_lᵀW_l and Hess_l over training in the linear and ReLU deep UFM, with the
-    collapsed optimum's values K and K² (paper A later version, App. G.2)."""
+    """Effective rank of W_lᵀW_l and Hess_l over training in the linear and ReLU deep UFM.
+
+    Drawn with the collapsed optimum's values K and K² (paper A later version, App. G.2).
+    """
     runs = {}
     for name, tracks, setting in (
         ("linear", linear, experiments.deep_linear_setting(profile)),

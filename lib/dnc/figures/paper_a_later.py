@@ -1,4 +1,7 @@
-"""Figures for the later version of paper A: cross-entropy spectra and the full Hessian's depth gap."""
+"""Figures for the later version of paper A.
+
+Cross-entropy spectra and the full Hessian's depth gap, one function per figure.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +17,10 @@ from dnc.spectra import hessian
 
 @figure("book")
 def mse_ce_spectra_over_training(mse=None, ce=None, profile=None, epochs=None, layer=None):
-    """Top 2K² eigenvalues of Hess_l on a log axis at several epochs, MSE beside cross-entropy
-    (every requested epoch must be a snapshot of both runs)."""
+    """Top 2K² eigenvalues of Hess_l on a log axis at several epochs, MSE beside cross-entropy.
+
+    Every requested epoch must be a snapshot of both runs (ValueError otherwise).
+    """
     setting = experiments.deep_linear_setting(profile)
     mse = mse or experiments.deep_linear_run(profile)
     ce = ce or experiments_later.cross_entropy_run(profile)
@@ -49,8 +54,11 @@ def mse_ce_spectra_over_training(mse=None, ce=None, profile=None, epochs=None, l
 
 @figure("book")
 def full_hessian_gap_against_depth(sweep=None, profile=None):
-    """Relative gap between the top K² eigenvalues of the full Hessian and of Hess_{L,L}, beside
-    Weyl's bound ‖E‖₂/λ_1(Hess_{L,L}) and L̄/L, against the number L of separated layers."""
+    """Relative gap between the top K² eigenvalues of the full Hessian and of Hess_{L,L}, against L.
+
+    Drawn beside Weyl's bound ‖E‖₂/λ_1(Hess_{L,L}) and L̄/L, against the number L of separated
+    layers.
+    """
     sweep = sweep if sweep is not None else experiments_later.depth_sweep(profile)
     fig, axes = style.new(ncols=2, width=4.2, height=3.2, sharey=True)
     for ax, schedule in zip(axes[0], experiments_later.SCHEDULES, strict=True):

@@ -1,9 +1,12 @@
-"""Figures of paper A for gradients, weights and the other matrices of the deep linear UFM (§5, App. G.1)."""
+"""Figures of paper A for the gradients, weights and other matrices of the deep linear UFM.
+
+They come from §5 and App. G.1 of paper A, one function per figure.
+"""
 
 from __future__ import annotations
 
 from dnc.figures import style
-from dnc.figures.paper_a import _deep_linear, _layer
+from dnc.figures._common import deep_linear_run, figure_layer
 from dnc.figures.registry import figure
 from dnc.spectra import gradients, matrices
 from dnc.ufm import tracking
@@ -18,9 +21,12 @@ def _spectra_figure(result, setting, epochs, l, spectrum, n_outliers, name):
 
 @figure("A", 7)
 def gradient_natural_basis_coefficients(result=None, profile=None, *, epochs=None, layer=None):
-    """Coefficients f̃_cc' of g̃^(l) on μ_c^(l+1) ⊗ μ_c'^(l) over early training (paper A, Figure 7)."""
-    setting, result = _deep_linear(result, profile)
-    K, l = result.config.K, _layer(setting, layer)
+    """Coefficients f̃_cc' of g̃^(l) on μ_c^(l+1) ⊗ μ_c'^(l) over early training.
+
+    Paper A, Figure 7.
+    """
+    setting, result = deep_linear_run(result, profile)
+    K, l = result.config.K, figure_layer(setting, layer)
     epochs, f = tracking.over_snapshots(
         result,
         lambda H, Ws: gradients.natural_basis_coefficients(H, Ws, l),
@@ -35,9 +41,12 @@ def gradient_natural_basis_coefficients(result=None, profile=None, *, epochs=Non
 def weight_gram_spectra_over_training(
     result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
 ):
-    """Top K eigenvalues of W_lᵀW_l and its bulk edge over training, log spectra (paper A, Figure 8)."""
-    setting, result = _deep_linear(result, profile)
-    l = _layer(setting, layer)
+    """Top K eigenvalues of W_lᵀW_l and its bulk edge over training, log spectra.
+
+    Paper A, Figure 8.
+    """
+    setting, result = deep_linear_run(result, profile)
+    l = figure_layer(setting, layer)
     return _spectra_figure(
         result,
         setting,
@@ -53,9 +62,12 @@ def weight_gram_spectra_over_training(
 def gradient_covariance_spectra_over_training(
     result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
 ):
-    """Top K−1 eigenvalues of the gradient covariance C^(l) and its bulk edge, log spectra (paper A, Figure 12)."""
-    setting, result = _deep_linear(result, profile)
-    l = _layer(setting, layer)
+    """Top K−1 eigenvalues of the gradient covariance C^(l) and its bulk edge, log spectra.
+
+    Paper A, Figure 12.
+    """
+    setting, result = deep_linear_run(result, profile)
+    l = figure_layer(setting, layer)
     return _spectra_figure(
         result,
         setting,
@@ -71,9 +83,12 @@ def gradient_covariance_spectra_over_training(
 def backprop_error_spectra_over_training(
     result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
 ):
-    """Top K eigenvalues of the backpropagated-error moment Δ^(l) and its bulk edge, log spectra (paper A, Figure 13)."""
-    setting, result = _deep_linear(result, profile)
-    l = _layer(setting, layer)
+    """Top K eigenvalues of the backpropagated-error moment Δ^(l) and its bulk edge, log spectra.
+
+    Paper A, Figure 13.
+    """
+    setting, result = deep_linear_run(result, profile)
+    l = figure_layer(setting, layer)
     return _spectra_figure(
         result,
         setting,
@@ -89,9 +104,12 @@ def backprop_error_spectra_over_training(
 def feature_gram_spectra_over_training(
     result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
 ):
-    """Top K eigenvalues of the feature Gram H^(l)ᵀH^(l) and its bulk edge, log spectra (paper A, Figure 14)."""
-    setting, result = _deep_linear(result, profile)
-    l = _layer(setting, layer)
+    """Top K eigenvalues of the feature Gram H^(l)ᵀH^(l) and its bulk edge, log spectra.
+
+    Paper A, Figure 14.
+    """
+    setting, result = deep_linear_run(result, profile)
+    l = figure_layer(setting, layer)
     return _spectra_figure(
         result,
         setting,
@@ -105,11 +123,13 @@ def feature_gram_spectra_over_training(
 
 @figure("book")
 def gradient_top_fraction_over_training(result=None, profile=None, *, epochs=None, layer=None):
-    """Gur-Ari et al.'s f_top of g̃^(l) and of the full g^(l) over training (top K² eigenspace of Hess_l).
+    """Gur-Ari et al.'s f_top of g̃^(l) and of the full g^(l) over training.
 
-    At ``epochs`` (default: the setting's positive log-spaced snapshots)."""
-    setting, result = _deep_linear(result, profile)
-    l = _layer(setting, layer)
+    f_top is the share of the gradient in the top K² eigenspace of Hess_l, at ``epochs``
+    (default: the setting's positive log-spaced snapshots).
+    """
+    setting, result = deep_linear_run(result, profile)
+    l = figure_layer(setting, layer)
     lam = result.config.lambda_W_list[l - 1]
     if epochs is None:
         epochs = [e for e in setting.log_epochs if e > 0]  # a log axis: initialisation left out

@@ -6,7 +6,8 @@ import numpy as np
 
 from dnc.experiments import paper_a as experiments
 from dnc.figures import style
-from dnc.figures.paper_a import _layer, knockout_figure
+from dnc.figures._common import figure_layer
+from dnc.figures.paper_a import knockout_figure
 from dnc.figures.registry import figure
 from dnc.spectra import hessian, matrices
 from dnc.ufm import collapse, tracking
@@ -21,9 +22,12 @@ def _relu(result, profile):
 def relu_hessian_outliers_over_training(
     result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
 ):
-    """Top K² eigenvalues of the ReLU UFM's Hess_l and its bulk edge over training, log spectra (paper A, Figure 9)."""
+    """Top K² eigenvalues of the ReLU UFM's Hess_l and its bulk edge over training, log spectra.
+
+    Paper A, Figure 9.
+    """
     setting, result = _relu(result, profile)
-    c, l = result.config, _layer(setting, layer)
+    c, l = result.config, figure_layer(setting, layer)
     return style.spectra_over_epochs(
         result,
         setting.figure_epochs if epochs is None else epochs,
@@ -35,11 +39,13 @@ def relu_hessian_outliers_over_training(
 
 @figure("A", 10)
 def relu_hessian_knockouts(result=None, profile=None, *, epoch=None, layer=None):
-    """Log spectra of the ReLU UFM's Hess_l and its Papyan knockouts, expected outliers red (paper A, Figure 10).
+    """Log spectra of the ReLU UFM's Hess_l and its Papyan knockouts, expected outliers red.
 
-    At the end of training by default (``epoch``); each panel colours its own expected count."""
+    Paper A, Figure 10. At the end of training by default (``epoch``); each panel colours its own
+    expected count.
+    """
     setting, result = _relu(result, profile)
-    l = _layer(setting, layer)
+    l = figure_layer(setting, layer)
     epoch = style.check_epochs(result, [result.epochs if epoch is None else epoch])[0]
     spectra = hessian.knockout_spectra(*result.params(epoch), l, "relu")
     title = f"Knockouts, ReLU deep UFM, layer {l}, epoch {epoch}"
@@ -50,9 +56,12 @@ def relu_hessian_knockouts(result=None, profile=None, *, epoch=None, layer=None)
 def relu_weight_spectra_over_training(
     result=None, profile=None, *, epochs=None, layer=None, n_outliers=None
 ):
-    """Top K eigenvalues of the ReLU UFM's W_lᵀW_l and its bulk edge over training, log spectra (paper A, Figure 11)."""
+    """Top K eigenvalues of the ReLU UFM's W_lᵀW_l and its bulk edge over training, log spectra.
+
+    Paper A, Figure 11.
+    """
     setting, result = _relu(result, profile)
-    c, l = result.config, _layer(setting, layer)
+    c, l = result.config, figure_layer(setting, layer)
     return style.spectra_over_epochs(
         result,
         setting.figure_epochs if epochs is None else epochs,
@@ -63,8 +72,11 @@ def relu_weight_spectra_over_training(
 
 
 def convergence_tracks(result, layer: int) -> dict[str, np.ndarray]:
-    """Over the logged snapshots: spread (max/min) of the top K² eigenvalues of Hess_l, of the top
-    K eigenvalues of W_lᵀW_l, and NC1 (‖Σ_W Σ_B^†‖_F²) of the input of layer l."""
+    """Outlier spreads and NC1 of layer l over the logged snapshots (epoch 0 left out).
+
+    The spread (max/min) of the top K² eigenvalues of Hess_l, of the top K eigenvalues of
+    W_lᵀW_l, and NC1 (‖Σ_W Σ_B^†‖_F²) of the input of layer l.
+    """
     K = result.config.K
 
     def measure(H, Ws):
@@ -85,9 +97,12 @@ def convergence_tracks(result, layer: int) -> dict[str, np.ndarray]:
 
 @figure("book")
 def relu_outlier_convergence(result=None, profile=None, tracks=None, *, layer=None):
-    """Spread of the top K² Hessian and top K weight eigenvalues, and NC1, over the whole ReLU run."""
+    """Spread of the top K² Hessian and top K weight eigenvalues, and NC1, over the ReLU run.
+
+    The whole run is shown, from the first logged epoch after initialisation to the last.
+    """
     setting, result = _relu(result, profile)
-    tracks = tracks or convergence_tracks(result, _layer(setting, layer))
+    tracks = tracks or convergence_tracks(result, figure_layer(setting, layer))
     fig, axes = style.new(ncols=2, width=4.2)
     ax = axes[0, 0]
     ax.loglog(

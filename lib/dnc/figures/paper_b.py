@@ -1,4 +1,7 @@
-"""Figures 1–4 of paper B: NC1 per MLP layer part, Deep RFM Grams and NC per layer, ReLU distances."""
+"""Figures 1–4 of paper B, one function per figure.
+
+NC1 per MLP layer part, Deep RFM Grams and NC per layer, ReLU distances.
+"""
 
 from __future__ import annotations
 
@@ -34,8 +37,10 @@ def _band(ax, x, values, color, label, log=True, **kw):
 
 @figure("B", 1)
 def mlp_layer_nc1_decomposition(result=None, profile=None):
-    """NC1 (tr Σ_W / tr Σ_B) of each MLP layer's input, after S Vᵀ, after U and ReLU, over
-    training epochs, mean ± std over seeds: paper B, Figure 1."""
+    """NC1 (tr Σ_W / tr Σ_B) of each MLP layer's input, after S Vᵀ, after U and ReLU, over training.
+
+    Plotted against the training epochs, mean ± std over seeds: paper B, Figure 1.
+    """
     runs = _runs(result, lambda: ex.mlp_runs(profile))
     epochs = np.asarray(runs[0]["history_epoch"])
     dec = ex.stack(runs, "history_decomposition")  # seeds × records × depth × 3
@@ -55,7 +60,10 @@ def mlp_layer_nc1_decomposition(result=None, profile=None):
 
 @figure("B", 2)
 def deep_rfm_feature_grams(result=None, profile=None):
-    """Gram matrices of centred, normalised Deep RFM features at several layers: paper B, Figure 2."""
+    """Gram matrices of centred, normalised Deep RFM features at several layers.
+
+    Paper B, Figure 2.
+    """
     result = result if result is not None else ex.deep_rfm_run("mnist", profile)
     grams, layers = np.asarray(result["grams"]), np.asarray(result["gram_layers"])
     fig, axes = style.new(ncols=len(layers), width=2.6, height=2.6)
@@ -70,8 +78,10 @@ def deep_rfm_feature_grams(result=None, profile=None):
 
 @figure("B", 3)
 def deep_rfm_nc_per_layer(result=None, profile=None):
-    """NC1 and NC2 of Deep RFM per layer, split into the AGOP step and the random-feature step,
-    mean ± std over seeds: paper B, Figure 3."""
+    """NC1 and NC2 of Deep RFM per layer, split into the AGOP step and the random-feature step.
+
+    Mean ± std over seeds: paper B, Figure 3.
+    """
     runs = _runs(result, lambda: ex.deep_rfm_runs("mnist", profile))
     fig, axes = style.new(ncols=2, width=4.2)
     for ax, metric in zip(axes[0], ("nc1", "nc2"), strict=True):
@@ -94,8 +104,10 @@ def deep_rfm_nc_per_layer(result=None, profile=None):
 
 @figure("B", 4)
 def random_feature_distance_ratio(profile=None, points: int = 400):
-    """RMS distance √E‖σ(Wx) − σ(Wy)‖² of ReLU random features vs input distance, and their ratio:
-    paper B, Figure 4."""
+    """RMS distance √E‖σ(Wx) − σ(Wy)‖² of ReLU random features vs input distance, and their ratio.
+
+    Paper B, Figure 4 (from :func:`dnc.agop.rfm.relu_feature_distance`).
+    """
     delta = np.linspace(1e-3, 2, points)
     dist = rfm.relu_feature_distance(delta)
     fig, axes = style.new(ncols=2, width=3.8)
@@ -116,8 +128,10 @@ def random_feature_distance_ratio(profile=None, points: int = 400):
 
 @figure("book")
 def nfa_over_training(result=None, profile=None):
-    """NFA correlations ρ(W_lᵀW_l, AGOP_l) and ρ(W_lᵀW_l, AGOP_l^{1/2}) of the hidden layers over
-    training, mean ± std over seeds (paper B, App. B.3)."""
+    """NFA correlations ρ(W_lᵀW_l, AGOP_l) and ρ(W_lᵀW_l, AGOP_l^{1/2}) of the hidden layers.
+
+    Over training, mean ± std over seeds (paper B, App. B.3).
+    """
     runs = _runs(result, lambda: ex.mlp_runs(profile))
     epochs = np.asarray(runs[0]["history_epoch"])
     fig, axes = style.new(ncols=2, width=4.2, sharey=True)

@@ -1,5 +1,8 @@
-"""Figures of the chapter "Real networks": paper A's MNIST measurements (later version) on the
-linear layers of a residual network, beside the deep linear UFM."""
+"""Figures of the chapter "Real networks", one function per figure.
+
+Paper A's MNIST measurements (later version) on the linear layers of a residual network, beside
+the deep linear UFM.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from dnc.experiments import realnet as experiments
 from dnc.figures import style
 from dnc.figures.registry import figure
 from dnc.realnet import measure
-from dnc.spectra import hessian
+from dnc.spectra import gradients, hessian
 
 
 def _measured(result, profile):
@@ -18,8 +21,10 @@ def _measured(result, profile):
 
 @figure("A", "MNIST spectra (later version)")
 def realnet_hessian_outliers(result=None, profile=None):
-    """Spectra of the linear layers' Hessians Hess_l of a trained residual network on MNIST, top
-    K² in red (paper A, later version: the MNIST outlier spectra)."""
+    """Spectra of the linear layers' Hessians Hess_l of a trained residual network on MNIST.
+
+    The top K² are red (paper A, later version: the MNIST outlier spectra).
+    """
     result = _measured(result, profile)
     H1, Ws = result["params"][0]
     K = Ws[-1].shape[0]
@@ -35,8 +40,11 @@ def realnet_hessian_outliers(result=None, profile=None):
 
 @figure("A", "MNIST alignment (later version)")
 def realnet_alignment_beside_ufm(result=None, profile=None):
-    """f_cc' of the predicted eigenvectors μ_c^(l+1) ⊗ μ_c'^(l), layer by layer: every seed of the
-    residual network on MNIST beside the deep linear UFM (paper A, later version)."""
+    """Alignment f_cc' of the predicted eigenvectors μ_c^(l+1) ⊗ μ_c'^(l), layer by layer.
+
+    Every seed of the residual network on MNIST beside the deep linear UFM (paper A, later
+    version).
+    """
     result = _measured(result, profile)
     fig, ax = style.new(width=5.0)
     ax = ax[0, 0]
@@ -71,9 +79,10 @@ def realnet_alignment_beside_ufm(result=None, profile=None):
 
 @figure("book")
 def realnet_gradient_coefficients(result=None, profile=None, layer: int = 2):
-    """The gradient's coefficients f̃_cc' in the natural basis μ_c^(l+1) ⊗ μ_c'^(l) of one layer
-    of the residual network (seed 0) beside the UFM's: diagonal 1/K, off-diagonal 0 predicted."""
-    from dnc.spectra import gradients
+    """The gradient's coefficients f̃_cc' in the natural basis μ_c^(l+1) ⊗ μ_c'^(l) of one layer.
+
+    The residual network (seed 0) beside the UFM: diagonal 1/K, off-diagonal 0 predicted.
+    """
 
     result = _measured(result, profile)
     panels = [("network", result["params"][0]), ("deep linear UFM", result["ufm_params"][0])]
@@ -90,8 +99,11 @@ def realnet_gradient_coefficients(result=None, profile=None, layer: int = 2):
 
 @figure("book")
 def realnet_knockouts(result=None, profile=None, layer: int = 2):
-    """Top eigenvalues of Hess_l of the residual network and of Hess_l minus each of Papyan's
-    components (class, cross-class, within-class), as paper A's Figure 6 for the UFM."""
+    """Top eigenvalues of Hess_l of the residual network and of Hess_l minus Papyan's components.
+
+    One panel per component removed (class, cross-class, within-class), as paper A's Figure 6
+    for the UFM.
+    """
     result = _measured(result, profile)
     H1, Ws = result["params"][0]
     K = Ws[-1].shape[0]

@@ -15,6 +15,12 @@ PAPERS = {"A": "Garrod & Keating (2024)", "B": "Beaglehole et al. (2024)", "book
 
 @dataclass(frozen=True)
 class FigureSpec:
+    """A registered figure: its function's name, the paper and figure number, and a summary.
+
+    ``paper`` is a key of :data:`PAPERS`; ``number`` is empty for the book's own figures;
+    ``summary`` is the first line of the function's docstring.
+    """
+
     name: str
     paper: str
     number: str
@@ -23,6 +29,7 @@ class FigureSpec:
 
     @property
     def label(self) -> str:
+        """Where the figure comes from in words: 'paper A, Figure 3' or 'the book's own figure'."""
         if self.paper == "book":
             return "the book's own figure"
         return f"paper {self.paper}, Figure {self.number}"
@@ -48,6 +55,7 @@ def figure(paper: str, number: str | int | None = None):
 
 
 def get(name: str) -> FigureSpec:
+    """The registered figure called ``name``; KeyError (naming the CLI's list) if there is none."""
     if name not in REGISTRY:
         raise KeyError(
             f"no figure named {name!r}; `python -m dnc list` shows the {len(REGISTRY)} known"

@@ -27,9 +27,12 @@ FLOOR_RTOL = 1e-12
 
 
 def blank(width: float, height: float):
-    """An empty constrained-layout figure that pyplot no longer holds. It is made through pyplot,
-    so that the backend (in a notebook, the inline one that renders figures as PNG) is loaded,
-    then closed there: the inline backend shows only figures pyplot holds at a cell's end."""
+    """An empty constrained-layout figure that pyplot no longer holds.
+
+    It is made through pyplot, so that the backend (in a notebook, the inline one that renders
+    figures as PNG) is loaded, then closed there: the inline backend shows only figures pyplot
+    holds at a cell's end.
+    """
     fig = plt.figure(figsize=(width, height), layout="constrained")
     plt.close(fig)
     return fig
@@ -46,8 +49,11 @@ def new(ncols: int = 1, nrows: int = 1, width: float = 4.0, height: float = 3.2,
 
 
 def check_epochs(result, epochs) -> list[int]:
-    """The requested ``epochs`` as ints, in the order given; ValueError naming every epoch that
-    has no snapshot in ``result`` (a figure never drops a requested epoch silently)."""
+    """The requested ``epochs`` as ints, in the order given, each checked against ``result``.
+
+    Raises ValueError naming every epoch that has no snapshot in ``result`` (a figure never drops
+    a requested epoch silently), or when no epoch is requested.
+    """
     epochs = [int(e) for e in np.atleast_1d(np.asarray(epochs, dtype=np.int64))]
     if not epochs:
         raise ValueError("no epochs requested: a figure needs at least one snapshot epoch")
@@ -87,6 +93,7 @@ def split_spectrum(eigenvalues, n_outliers: int, floor: float):
 
 
 def floor_note(floor: float) -> str:
+    """The axis note saying that values at or below ``floor`` are drawn at it."""
     return f"values ≤ {floor:.0e} drawn at {floor:.0e}"
 
 
@@ -112,8 +119,8 @@ def spectrum_panel(
 
     ``top=None``: histogram over log-spaced ``edges``, outliers stacked on the bulk (two bar
     containers, bulk then outliers, one bar per filled bin). ``top=k``: the k largest
-    eigenvalues as bars by index on a log value axis. Values at or below ``floor`` (default :data:`FLOOR_RTOL` × the largest)
-    are drawn at the floor. Returns (outliers, bulk) as drawn.
+    eigenvalues as bars by index on a log value axis. Values at or below ``floor`` (default
+    :data:`FLOOR_RTOL` × the largest) are drawn at the floor. Returns (outliers, bulk) as drawn.
     """
     floor = spectrum_floor([eigenvalues]) if floor is None else float(floor)
     outliers, bulk = split_spectrum(eigenvalues, n_outliers, floor)
@@ -160,9 +167,13 @@ def spectrum_panel(
 
 
 def outlier_trajectories(ax, epochs, spectra, n_outliers: int, floor: float, marks=()):
-    """The top ``n_outliers`` eigenvalues (red shades, largest darkest, one line each, gid
-    ``outlier i``) and the bulk's upper edge λ_{n+1} (dashed, gid ``bulk edge``) over ``epochs``,
-    on log axes (epoch 0 on the linear stretch of a symlog axis); dotted verticals at ``marks``."""
+    """Draw the top ``n_outliers`` eigenvalues and the bulk's upper edge λ_{n+1} over ``epochs``.
+
+    The outliers are red shades (largest darkest, one line each, gid ``outlier i``), the bulk
+    edge is dashed (gid ``bulk edge``), on log axes (epoch 0 on the linear stretch of a symlog
+    axis); dotted verticals at ``marks``. Returns (tops, edges): the (T, n) outlier values and
+    the T bulk edges, as drawn.
+    """
     epochs = np.asarray(epochs)
     tops, edges = [], []
     for s in spectra:
@@ -190,8 +201,10 @@ def outlier_trajectories(ax, epochs, spectra, n_outliers: int, floor: float, mar
 
 
 def outlier_zoom(ax, epochs, tops, marks=()):
-    """The (T, n) outlier trajectories ``tops`` again, the log value axis cut to their range, so
-    that their spread early and their merging late can be read."""
+    """Draw the (T, n) outlier trajectories ``tops`` again, the log value axis cut to their range.
+
+    Their spread early and their merging late can then be read.
+    """
     n = tops.shape[1]
     shades = _outlier_shades(n)
     for i in range(n):
@@ -205,7 +218,7 @@ def outlier_zoom(ax, epochs, tops, marks=()):
 
 
 def _outlier_shades(n: int):
-    """n shades of red, the darkest for the largest eigenvalue."""
+    """Shades of red, ``n`` of them, the darkest for the largest eigenvalue."""
     return colormaps["Reds"](np.linspace(0.95, 0.45, n))
 
 
@@ -226,12 +239,12 @@ def spectra_over_epochs(
     trajectory_epochs=None,
     floor_rtol: float = FLOOR_RTOL,
 ):
-    """The spectrum ``spectrum(H_1, Ws)``: its top ``n_outliers`` and bulk edge over
-    ``trajectory_epochs`` (default every snapshot), and one log histogram per epoch of ``epochs``.
+    """The spectrum ``spectrum(H_1, Ws)`` over training, as trajectories and histograms.
 
-    Every epoch must be a snapshot of ``result`` (ValueError otherwise). ``log`` is kept for old
-    callers: every spectrum is drawn on log axes. Axes are labelled ``trajectories`` and
-    ``spectrum at epoch E``.
+    Its top ``n_outliers`` and bulk edge over ``trajectory_epochs`` (default every snapshot),
+    and one log histogram per epoch of ``epochs``. Every epoch must be a snapshot of ``result``
+    (ValueError otherwise). ``log`` is kept for old callers: every spectrum is drawn on log axes.
+    Axes are labelled ``trajectories`` and ``spectrum at epoch E``.
     """
     del log
     epochs = check_epochs(result, epochs)
@@ -274,8 +287,11 @@ def spectra_over_epochs(
 
 
 def pairwise_over_epochs(epochs, values, symbol: str, emphasise_diagonal: bool = False):
-    """One line per pair (c, c') of a (T, K, K) array over epochs, labelled ``symbol``_{cc'};
-    with ``emphasise_diagonal`` the c = c' lines are solid and thick, the others dashed."""
+    """One line per pair (c, c') of a (T, K, K) array over epochs, labelled ``symbol``_{cc'}.
+
+    With ``emphasise_diagonal`` the c = c' lines are solid and thick, the others dashed.
+    Returns (fig, ax).
+    """
     K = values.shape[1]
     fig, ax = new(width=5.0)
     ax = ax[0, 0]

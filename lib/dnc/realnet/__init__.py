@@ -2,5 +2,21 @@
 bias-free linear layers, trained with the deep UFM's objective, and paper A's measurements on it.
 
 ``model`` (the network), ``training`` (objective, training loop, cache), ``measure`` (the
-theorems' quantities on the linear layers), ``experiments`` (the chapter's settings).
+theorems' quantities on the linear layers); the chapter's settings and runs are in
+:mod:`dnc.experiments.realnet`.
 """
+
+from dnc.realnet import measure, model, training
+from dnc.realnet.model import RealNet
+from dnc.realnet.training import RealNetConfig, RealNetRun, train_network, train_network_cached
+
+__all__ = [
+    "RealNet",
+    "RealNetConfig",
+    "RealNetRun",
+    "measure",
+    "model",
+    "training",
+    "train_network",
+    "train_network_cached",
+]

@@ -38,9 +38,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from dnc._checks import layer_index
 from dnc.agop import core as agop
-from dnc.spectra import gradients, hessian, matrices
-from dnc.spectra.hessian import _layer
+from dnc.spectra import gradients, hessian, matrices, predictions
+from dnc.spectra.cross_entropy import outlier_groups
 from dnc.ufm import check_params, collapse, layer_inputs
 
 FLOOR = 1e-12
@@ -108,7 +109,7 @@ def layer_table(H1, Ws, loss: str = "mse") -> dict[str, np.ndarray]:
         out["hess_spread"][i] = (top[0] - top[-1]) / top[0]
         out["hess_gap"][i] = _gap(spec, K * K)
         out["hess_top_share"][i] = top.sum() / spec.sum()
-        predicted = hessian.predicted_outlier_eigenvalues(H1, Ws, l).mean()
+        predicted = predictions.predicted_outlier_eigenvalues(H1, Ws, l).mean()
         out["hess_prediction"][i] = abs(top.mean() - predicted) / top.mean()
         f = kronecker_alignments(H1, Ws, l)
         out["alignment_min"][i], out["alignment_mean"][i] = f.min(), f.mean()
@@ -120,8 +121,6 @@ def layer_table(H1, Ws, loss: str = "mse") -> dict[str, np.ndarray]:
 
 def _cross_entropy_hessian(out, i: int, spec, K: int) -> None:
     """The ``ce_*`` entries of layer i + 1 from the cross-entropy Hess_l's spectrum."""
-    from dnc.spectra.cross_entropy import outlier_groups
-
     r = (K - 1) ** 2
     out["ce_rank_gap"][i] = _gap(spec, r)
     out["ce_rank_share"][i] = spec[:r].sum() / spec.sum()
@@ -153,9 +152,9 @@ def _factor_alignment(M, X) -> np.ndarray:
 
 def kronecker_alignments(H1, Ws, l) -> np.ndarray:
     """K×K f_cc' of μ_c^(l+1) ⊗ μ_c'^(l) for the linear head, as f_S(μ_c^(l+1)) f_Σ(μ_c'^(l)):
-    equal to :func:`dnc.spectra.hessian.predicted_alignments` at O(K d²) instead of O(K² N d²)."""
+    equal to :func:`dnc.spectra.predictions.predicted_alignments` at O(K d²) instead of O(K² N d²)."""
     H1, Ws = check_params(H1, Ws)
-    l = _layer(Ws, l)
+    l = layer_index(Ws, l)
     X = layer_inputs(H1, Ws)[l - 1]
     A = collapse.products(Ws)[l]
     means = collapse.layer_class_means(H1, Ws)

@@ -149,7 +149,7 @@ def _optimizer(model, config):
     return torch.optim.Adam(model.parameters(), lr=config.lr)
 
 
-def train(
+def train_network(
     config: RealNetConfig,
     images: torch.Tensor,
     labels,
@@ -285,9 +285,9 @@ class RealNetRun:
 
 
 def _train_arrays(config: RealNetConfig, images, labels, device, progress, checkpoint, threads):
-    """:func:`train` on ``threads`` CPU threads; the parameters and history as stored arrays."""
+    """:func:`train_network` on ``threads`` CPU threads; the parameters and history as stored arrays."""
     with torch_threads(threads):
-        state, history = train(config, images, labels, device, progress, checkpoint)
+        state, history = train_network(config, images, labels, device, progress, checkpoint)
     arrays = {f"model/{k}": v for k, v in state.items()}
     arrays.update({f"history_{k}": v for k, v in history.items()})
     return arrays, {"K": int(labels.max()) + 1}
@@ -298,13 +298,13 @@ def _cache_key(config: RealNetConfig, images: torch.Tensor, labels) -> dict:
 
 
 def is_trained(config: RealNetConfig, images: torch.Tensor, labels) -> bool:
-    """Whether :func:`train_cached` would read this run from the cache."""
+    """Whether :func:`train_network_cached` would read this run from the cache."""
     lab = as_labels(labels, images.shape[0], "labels")
     key = cache.run_key("realnet_train", _cache_key(config, images, lab), (_train_arrays,))
     return (cache.cache_dir() / "realnet_train" / f"{key}.npz").exists()  # where cached() stores
 
 
-def train_cached(
+def train_network_cached(
     config: RealNetConfig,
     images: torch.Tensor,
     labels,
@@ -313,7 +313,7 @@ def train_cached(
     use_cache: bool = True,
     threads: int | None = 1,
 ) -> RealNetRun:
-    """:func:`train`, stored by the config, the data's fingerprint and the code version, on
+    """:func:`train_network`, stored by the config, the data's fingerprint and the code version, on
     ``threads`` CPU threads (1 by default, so that the trajectory does not depend on the core
     count; ``None`` keeps torch's setting)."""
     lab = as_labels(labels, images.shape[0], "labels")

@@ -10,36 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from dnc.spectra.hessian import _layer, jacobian_factors
-from dnc.ufm import check_params, layer_inputs, softmax, targets
-from dnc.ufm.collapse import layer_class_means, proportionality_residual
-
-
-def data_gradient_matrix(H1, Ws, l, activation: str = "linear") -> np.ndarray:
-    """(1/N) Σ_i Ã_iᵀ (p_i − y_i) x_iᵀ, the d_l × d_{l−1} gradient of the CE data term."""
-    H1, Ws = check_params(H1, Ws)
-    l = _layer(Ws, l)
-    At, X = jacobian_factors(H1, Ws, l, activation)
-    out = layer_inputs(H1, Ws, activation)[-1]
-    K, N = out.shape
-    error = softmax(out) - targets(K, N // K)
-    return np.einsum("ica,ci,bi->ab", At, error, X) / N
-
-
-def natural_basis_coefficients(G, upper, lower) -> np.ndarray:
-    """K×K matrix (μ_c^(l+1)ᵀ G μ_c'^(l))² / (‖μ_c^(l+1)‖² ‖μ_c'^(l)‖² ‖G‖_F²): the share of vec G
-    along each μ_c^(l+1) ⊗ μ_c'^(l) (upper, lower: the d × K class-mean matrices)."""
-    G = np.asarray(G, dtype=np.float64)
-    proj = upper.T @ G @ lower
-    norms = np.outer(np.sum(upper**2, axis=0), np.sum(lower**2, axis=0))
-    return proj**2 / (norms * np.sum(G**2))
+from dnc.spectra.gradients import natural_basis_coefficients
+from dnc.spectra.hessian import papyan_components, top_eigenpairs
+from dnc.ufm.collapse import proportionality_residual
 
 
 def gradient_coefficients(H1, Ws, l, activation: str = "linear") -> np.ndarray:
-    """:func:`natural_basis_coefficients` of the CE data gradient of layer l."""
-    means = layer_class_means(H1, Ws, activation)
-    G = data_gradient_matrix(H1, Ws, l, activation)
-    return natural_basis_coefficients(G, means[l], means[l - 1])
+    """The natural-basis coefficients of layer l's CE data gradient
+    (:func:`dnc.spectra.gradients.natural_basis_coefficients` with ``loss="ce"``)."""
+    return natural_basis_coefficients(H1, Ws, l, activation, loss="ce")
 
 
 def simplex_etf_residual(means) -> float:
@@ -74,8 +53,6 @@ def component_shares(H1, Ws, l, sizes, activation: str = "linear") -> dict[str, 
     """For each Papyan component G (class, cross, within) of the CE Hess_l: the share of tr G that
     lies in each consecutive group of Hess_l's top eigenvectors (``sizes``, e.g. (K, K²−2K+1)),
     Σ_j u_jᵀ G u_j / tr G over the group, then the remainder (last entry)."""
-    from dnc.spectra.hessian import papyan_components, top_eigenpairs
-
     sizes = [int(s) for s in sizes]
     _, vectors = top_eigenpairs(H1, Ws, l, sum(sizes), activation, loss="ce")
     edges = np.concatenate([[0], np.cumsum(sizes)])

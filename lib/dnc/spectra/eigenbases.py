@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from dnc.spectra.gradients import top_eigenvectors
-from dnc.spectra.hessian import predicted_eigenvectors
+from dnc.spectra.predictions import predicted_eigenvectors
 
 
 def squared_coefficients(g, basis) -> np.ndarray:

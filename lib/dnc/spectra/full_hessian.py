@@ -14,6 +14,7 @@ block of the separated layers; Weyl's inequality bounds |λ_i(Hess) − λ_i(Hes
 from __future__ import annotations
 
 import numpy as np
+import torch
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from dnc.ufm import ACTIVATIONS, check_loss, check_params, targets
@@ -110,7 +111,6 @@ class _Model:
 
     def data_term_torch(self):
         """The data term as a torch function of the flat θ, with θ (autograd references only)."""
-        import torch
 
         H1, Y, N = torch.tensor(self.H1), torch.tensor(self.Y), self.N
         theta = torch.tensor(np.concatenate([W.ravel() for W in self.mats]))
@@ -220,7 +220,6 @@ def autograd_full_hessian(
     H1, Ws, activation: str = "linear", loss: str = "mse", feature_map=None
 ) -> np.ndarray:
     """Dense Hess(θ) by ``torch.func.hessian`` (tests and benchmarks only)."""
-    import torch
 
     data_term, theta = _Model(H1, Ws, activation, loss, feature_map).data_term_torch()
     return torch.func.hessian(data_term)(theta).numpy()

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from dnc.spectra.hessian import _layer, jacobian_factors, kronecker_top_factors
-from dnc.ufm import check_params, layer_inputs, targets
+from dnc._checks import layer_index
+from dnc.spectra.hessian import jacobian_factors, kronecker_top_factors
+from dnc.ufm import check_loss, check_params, layer_inputs, softmax, targets
 from dnc.ufm.collapse import layer_class_means, products, scaling_constant
 
 
@@ -24,30 +25,35 @@ def _lambda(lambda_W) -> float:
     return lam
 
 
-def backprop_factors(H1, Ws, l, activation: str = "linear") -> tuple[np.ndarray, np.ndarray]:
-    """(E, X): E[:, i] = Ã_iᵀ u_i ∈ R^{d_l} with u_i = f(h_i) − y_i, and X = h^(l) (d_{l−1} × N).
+def backprop_factors(
+    H1, Ws, l, activation: str = "linear", loss: str = "mse"
+) -> tuple[np.ndarray, np.ndarray]:
+    """(E, X): E[:, i] = Ã_iᵀ u_i ∈ R^{d_l} and X = h^(l) (d_{l−1} × N), where u_i = f(h_i) − y_i
+    (MSE) or softmax(f(h_i)) − y_i (cross-entropy, ``loss="ce"``): the output error of sample i.
 
-    The per-sample gradient of ½‖u_i‖² with respect to w^(l) is E[:, i] ⊗ X[:, i].
+    The per-sample gradient of the data term's i-th summand with respect to w^(l) is E[:, i] ⊗ X[:, i].
     """
+    check_loss(loss)
     H1, Ws = check_params(H1, Ws)
-    l = _layer(Ws, l)
+    l = layer_index(Ws, l)
     At, X = jacobian_factors(H1, Ws, l, activation)
-    return _output_errors(H1, Ws, At, activation), X
+    return _output_errors(H1, Ws, At, activation, loss), X
 
 
-def _output_errors(H1, Ws, At, activation: str) -> np.ndarray:
-    """E[:, i] = Ã_iᵀ u_i from the Jacobian factors ``At`` (N × K × d_l) and the residuals u_i."""
+def _output_errors(H1, Ws, At, activation: str, loss: str = "mse") -> np.ndarray:
+    """E[:, i] = Ã_iᵀ u_i from the Jacobian factors ``At`` (N × K × d_l) and the output errors u_i."""
     out = layer_inputs(H1, Ws, activation)[-1]
     K, N = out.shape
     if N % K:
         raise ValueError(f"N = {N} columns cannot be split into K = {K} equal classes")
-    U = out - targets(K, N // K)  # K × N residuals
+    U = (softmax(out) if loss == "ce" else out) - targets(K, N // K)  # K × N output errors
     return np.einsum("ica,ci->ai", At, U)
 
 
-def data_gradient_matrix(H1, Ws, l, activation: str = "linear") -> np.ndarray:
-    """G̃^(l) = (1/N) Σ_i (Ã_iᵀ u_i) h_i^(l)ᵀ = (1/N) E Xᵀ, the d_l × d_{l−1} matrix form of g̃^(l)."""
-    E, X = backprop_factors(H1, Ws, l, activation)
+def data_gradient_matrix(H1, Ws, l, activation: str = "linear", loss: str = "mse") -> np.ndarray:
+    """G̃^(l) = (1/N) Σ_i (Ã_iᵀ u_i) h_i^(l)ᵀ = (1/N) E Xᵀ, the d_l × d_{l−1} matrix form of g̃^(l)
+    (u_i the MSE residual, or p_i − y_i for ``loss="ce"``)."""
+    E, X = backprop_factors(H1, Ws, l, activation, loss)
     return E @ X.T / X.shape[1]
 
 
@@ -60,24 +66,31 @@ def layer_gradient(H1, Ws, l, lambda_W: float, activation: str = "linear") -> np
     """g^(l) = ∂L/∂w^(l) = λ_{W_l} w^(l) + g̃^(l) (paper A §4.2), flattened row-major."""
     lam = _lambda(lambda_W)
     _, Ws_checked = check_params(H1, Ws)
-    l = _layer(Ws_checked, l)
+    l = layer_index(Ws_checked, l)
     return lam * Ws_checked[l - 1].ravel() + data_gradient(H1, Ws, l, activation)
 
 
-def natural_basis_coefficients(H1, Ws, l, activation: str = "linear") -> np.ndarray:
-    """K×K matrix f̃_cc' = |v_cc'ᵀ g̃|² / (‖v_cc'‖² ‖g̃‖²), v_cc' = μ_c^(l+1) ⊗ μ_c'^(l) (Figure 7).
-
-    Uses v_cc'ᵀ g̃ = μ_c^(l+1)ᵀ G̃ μ_c'^(l), so no d_l d_{l−1} vector is formed.
-    """
-    G = data_gradient_matrix(H1, Ws, l, activation)
-    means = layer_class_means(H1, Ws, activation)
-    up, low = means[l], means[l - 1]  # H̄^(l+1), H̄^(l)
-    proj = up.T @ G @ low
-    norms = np.outer(np.sum(up**2, axis=0), np.sum(low**2, axis=0))
+def natural_basis_shares(G, upper, lower) -> np.ndarray:
+    """K×K matrix (μ_c^(l+1)ᵀ G μ_c'^(l))² / (‖μ_c^(l+1)‖² ‖μ_c'^(l)‖² ‖G‖_F²): the share of vec G
+    along each μ_c^(l+1) ⊗ μ_c'^(l) (``upper``, ``lower``: the d × K class-mean matrices), using
+    v_cc'ᵀ vec G = μ_c^(l+1)ᵀ G μ_c'^(l) so that no d_l d_{l−1} vector is formed."""
+    G = np.asarray(G, dtype=np.float64)
     total = np.sum(G**2)
     if total == 0:
         raise ValueError("the data gradient is exactly zero; its coefficients are undefined")
+    proj = upper.T @ G @ lower
+    norms = np.outer(np.sum(upper**2, axis=0), np.sum(lower**2, axis=0))
     return proj**2 / (norms * total)
+
+
+def natural_basis_coefficients(
+    H1, Ws, l, activation: str = "linear", loss: str = "mse"
+) -> np.ndarray:
+    """K×K matrix f̃_cc' = |v_cc'ᵀ g̃|² / (‖v_cc'‖² ‖g̃‖²), v_cc' = μ_c^(l+1) ⊗ μ_c'^(l) (Figure 7):
+    :func:`natural_basis_shares` of the data gradient of layer l."""
+    G = data_gradient_matrix(H1, Ws, l, activation, loss)
+    means = layer_class_means(H1, Ws, activation)
+    return natural_basis_shares(G, means[l], means[l - 1])
 
 
 def beta_from_alpha(alpha: float, mean_norm_sq: float) -> float:
@@ -88,7 +101,7 @@ def beta_from_alpha(alpha: float, mean_norm_sq: float) -> float:
 def theorem_beta(H1, Ws, l, activation: str = "linear") -> float:
     """β^(l+1) of Theorem 4.3 from the fitted α^(l+1) (A^(l+1) ≈ α H̄^(l+1)ᵀ) and the mean ‖μ_c^(l+1)‖²."""
     H1, Ws = check_params(H1, Ws)
-    l = _layer(Ws, l)
+    l = layer_index(Ws, l)
     means = layer_class_means(H1, Ws, activation)
     alpha, _ = scaling_constant(products(Ws)[l], means[l])
     return beta_from_alpha(alpha, np.mean(np.sum(means[l] ** 2, axis=0)))
@@ -133,7 +146,7 @@ def top_eigenvector_coefficients(H1, Ws, l, lambda_W: float = 0.0, k: int | None
     """
     lam = _lambda(lambda_W)
     H1, Ws = check_params(H1, Ws)
-    l = _layer(Ws, l)
+    l = layer_index(Ws, l)
     At, X = jacobian_factors(H1, Ws, l, "linear")  # once, for the gradient and the eigenvectors
     G = _output_errors(H1, Ws, At, "linear") @ X.T / X.shape[1] + lam * Ws[l - 1]
     total = np.sum(G**2)

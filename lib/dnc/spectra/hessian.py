@@ -16,24 +16,15 @@ by B_i Ã_i, whose row c' is √p_ic' (ã_ic' − Σ_k p_ik ã_ik): Papyan's wei
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from functools import cache
-
 import numpy as np
+import torch
 from scipy.linalg import eigh
-from threadpoolctl import ThreadpoolController
 
+from dnc._checks import layer_index
+from dnc.device import one_blas_thread
 from dnc.spectra import top_eigen
+from dnc.spectra._linalg import alignments, eigvalsh, hessian_matvecs, pad_descending
 from dnc.ufm import ACTIVATIONS, check_loss, check_params, layer_inputs, softmax
-
-
-def _layer(Ws, l) -> int:
-    L = len(Ws)
-    if isinstance(l, bool) or int(l) != l or not 1 <= int(l) <= L:
-        raise ValueError(
-            f"layer index l must be an integer in 1..{L} (1-based, as in paper A), got {l!r}"
-        )
-    return int(l)
 
 
 def jacobian_factors(H1, Ws, l, activation: str = "linear", loss: str = "mse"):
@@ -45,7 +36,7 @@ def jacobian_factors(H1, Ws, l, activation: str = "linear", loss: str = "mse"):
     """
     check_loss(loss)
     H1, Ws = check_params(H1, Ws)
-    l = _layer(Ws, l)
+    l = layer_index(Ws, l)
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
     xs = layer_inputs(H1, Ws, activation)
@@ -76,11 +67,9 @@ def layer_hessian(H1, Ws, l, activation: str = "linear", loss: str = "mse") -> n
 
 def autograd_layer_hessian(H1, Ws, l, activation: str = "linear", loss: str = "mse") -> np.ndarray:
     """Reference Hess_l by ``torch.func.hessian`` of the data term (tests and benchmarks only)."""
-    import torch
-
     check_loss(loss)
     H1, Ws = check_params(H1, Ws)
-    l = _layer(Ws, l)
+    l = layer_index(Ws, l)
     Ht, Wt = torch.tensor(H1), [torch.tensor(W) for W in Ws]
     K, N = Ws[-1].shape[0], H1.shape[1]
     Y = torch.tensor(np.kron(np.eye(K), np.ones((1, N // K))))
@@ -96,19 +85,6 @@ def autograd_layer_hessian(H1, Ws, l, activation: str = "linear", loss: str = "m
         return ((x - Y) ** 2).sum() / (2 * N)
 
     return torch.func.hessian(data_term)(Wt[l - 1].reshape(-1)).numpy()
-
-
-@cache
-def _blas() -> ThreadpoolController:
-    return ThreadpoolController()
-
-
-@contextmanager
-def _one_blas_thread():
-    """BLAS/LAPACK on one thread. The Gram and its tridiagonal reduction at NK in the hundreds are
-    chains of small products; on 2 cores a second thread made them 1.5-2x slower (measured)."""
-    with _blas().limit(limits=1, user_api="blas"):
-        yield
 
 
 def layer_gram(At, X) -> np.ndarray:
@@ -128,25 +104,14 @@ def _gram_spectrum(At, X, dim: int) -> np.ndarray:
     N, K, d = At.shape
     if dim < N * K:
         J = np.einsum("ica,bi->icab", At, X).reshape(N * K, dim)
-        with _one_blas_thread():
+        with one_blas_thread():
             hess = J.T @ J / N
-            vals = _eigvalsh(hess, overwrite=True)
+            vals = eigvalsh(hess, overwrite=True)
         return np.sort(np.clip(vals, 0.0, None))[::-1]
-    with _one_blas_thread():
-        vals = _eigvalsh(layer_gram(At, X), overwrite=True)
+    with one_blas_thread():
+        vals = eigvalsh(layer_gram(At, X), overwrite=True)
     vals = np.clip(vals, 0.0, None)
-    return _pad_desc(vals, dim)
-
-
-def _eigvalsh(S: np.ndarray, overwrite: bool = False) -> np.ndarray:
-    """Eigenvalues of a symmetric matrix by LAPACK's MRRR driver (``evr``). ``overwrite``: S is a
-    scratch array that LAPACK may destroy (saves a copy)."""
-    return eigh(S, eigvals_only=True, driver="evr", check_finite=False, overwrite_a=overwrite)
-
-
-def _pad_desc(vals: np.ndarray, dim: int) -> np.ndarray:
-    vals = np.sort(vals)[::-1][:dim]
-    return np.concatenate([vals, np.zeros(dim - vals.size)])
+    return pad_descending(vals, dim)
 
 
 def layer_hessian_spectrum(H1, Ws, l, activation: str = "linear", loss: str = "mse") -> np.ndarray:
@@ -160,41 +125,24 @@ def layer_hessian_spectrum(H1, Ws, l, activation: str = "linear", loss: str = "m
     dim = At.shape[2] * X.shape[0]
     if activation == "linear" and loss == "mse":
         A = At[0]
-        left = np.clip(_eigvalsh(A.T @ A), 0.0, None)
-        right = np.clip(_eigvalsh(X @ X.T / X.shape[1]), 0.0, None)
-        return _pad_desc(np.outer(left, right).ravel(), dim)
+        left = np.clip(eigvalsh(A.T @ A), 0.0, None)
+        right = np.clip(eigvalsh(X @ X.T / X.shape[1]), 0.0, None)
+        return pad_descending(np.outer(left, right).ravel(), dim)
     return _gram_spectrum(At, X, dim)
-
-
-def _matvecs(At, X, V) -> np.ndarray:
-    """Hess_l V for a stack of d_l × d_{l−1} matrices V (m, d_l, d_{l−1}), from the factors (Ã, X):
-    (1/N) Σ_i Ã_iᵀ Ã_i V x_i x_iᵀ, with r_ic = ã_icᵀ V x_i (J v) computed once per sample."""
-    VX = np.einsum("mab,bi->mai", V, X)  # V x_i
-    r = np.einsum("ica,mai->mic", At, VX)  # J v: one entry per (sample, output)
-    back = np.einsum("mic,ica->mai", r, At)  # Ã_iᵀ r_i
-    return back @ X.T / X.shape[1]
 
 
 def hessian_matvec(H1, Ws, l, v, activation: str = "linear", loss: str = "mse") -> np.ndarray:
     """Hess_l v for a flattened v (length d_l d_{l−1}): (1/N) Σ_i vec(Ã_iᵀ Ã_i V x_i x_iᵀ), V = unvec(v)."""
     At, X = jacobian_factors(H1, Ws, l, activation, loss)
     V = np.asarray(v, dtype=np.float64).reshape(1, At.shape[2], X.shape[0])
-    return _matvecs(At, X, V)[0].ravel()
-
-
-def _alignments(vs: np.ndarray, hvs: np.ndarray) -> np.ndarray:
-    """|vᵀ Hv|² / (‖v‖² ‖Hv‖²) row by row (0 where a norm vanishes)."""
-    num = np.sum(vs * hvs, axis=1) ** 2
-    denom = np.sum(vs**2, axis=1) * np.sum(hvs**2, axis=1)
-    safe = np.where(denom > 0, denom, 1.0)
-    return np.where(denom > 0, num / safe, 0.0)
+    return hessian_matvecs(At, X, V)[0].ravel()
 
 
 def rayleigh_alignment(H1, Ws, l, v, activation: str = "linear", loss: str = "mse") -> float:
     """|vᵀ Hess v|² / (‖v‖² ‖Hess v‖²) ∈ [0, 1]: equal to 1 iff v is an eigenvector (paper A's f_cc')."""
     v = np.asarray(v, dtype=np.float64).ravel()
     hv = hessian_matvec(H1, Ws, l, v, activation, loss)
-    return float(_alignments(v[None], hv[None])[0])
+    return float(alignments(v[None], hv[None])[0])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,10 +193,10 @@ def lowrank_spectrum(U: np.ndarray, dim: int | None = None) -> np.ndarray:
     """Eigenvalues of UᵀU (descending, padded with zeros to ``dim``) from the smaller Gram U Uᵀ."""
     U = np.asarray(U, dtype=np.float64)
     dim = U.shape[1] if dim is None else dim
-    with _one_blas_thread():
+    with one_blas_thread():
         small = U @ U.T if U.shape[0] <= U.shape[1] else U.T @ U
-        vals = _eigvalsh(small, overwrite=True)
-    return _pad_desc(np.clip(vals, 0.0, None), dim)
+        vals = eigvalsh(small, overwrite=True)
+    return pad_descending(np.clip(vals, 0.0, None), dim)
 
 
 def knockout_spectra(
@@ -266,46 +214,6 @@ def knockout_spectra(
         rest = np.vstack([parts[k] for k in COMPONENTS if k != name])
         out[f"minus {name}"] = lowrank_spectrum(rest, dim)
     return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Theorem 4.1's predicted eigenvectors μ_c^(l+1) ⊗ μ_c'^(l) and eigenvalues
-# ---------------------------------------------------------------------------------------------
-
-
-def predicted_eigenvectors(H1, Ws, l, activation: str = "linear") -> np.ndarray:
-    """Array (K, K, D) whose [c, c'] entry is μ_c^(l+1) ⊗ μ_c'^(l) (row-major flattening)."""
-    from dnc.ufm.collapse import layer_class_means
-
-    l = _layer(check_params(H1, Ws)[1], l)
-    means = layer_class_means(H1, Ws, activation)
-    upper, lower = means[l], means[l - 1]  # H̄^(l+1) (d_l×K) and H̄^(l) (d_{l−1}×K)
-    return np.einsum("ac,be->ceab", upper, lower).reshape(upper.shape[1], lower.shape[1], -1)
-
-
-def predicted_alignments(H1, Ws, l, activation: str = "linear") -> np.ndarray:
-    """K×K matrix of f_cc' = |vᵀ Hess_l v|² / (‖v‖² ‖Hess_l v‖²) with v = μ_c^(l+1) ⊗ μ_c'^(l).
-
-    The Jacobian factors are computed once and the K² products Hess_l v taken together."""
-    vecs = predicted_eigenvectors(H1, Ws, l, activation)
-    K = vecs.shape[0]
-    At, X = jacobian_factors(H1, Ws, l, activation)
-    flat = vecs.reshape(K * K, -1)
-    hvs = _matvecs(At, X, flat.reshape(K * K, At.shape[2], X.shape[0])).reshape(K * K, -1)
-    return _alignments(flat, hvs).reshape(K, K)
-
-
-def predicted_outlier_eigenvalues(H1, Ws, l, activation: str = "linear") -> np.ndarray:
-    """K×K matrix α^(l+1)² ‖μ_c^(l+1)‖² ‖μ_c'^(l)‖² / K (Theorem 4.1), α^(l+1) fitted by least squares."""
-    from dnc.ufm.collapse import layer_class_means, products, scaling_constant
-
-    _, Ws_checked = check_params(H1, Ws)
-    l = _layer(Ws_checked, l)
-    means = layer_class_means(H1, Ws, activation)
-    alpha, _ = scaling_constant(products(Ws_checked)[l], means[l])
-    up = np.sum(means[l] ** 2, axis=0)
-    low = np.sum(means[l - 1] ** 2, axis=0)
-    return alpha**2 * np.outer(up, low) / up.size
 
 
 def outlier_count(eigenvalues, max_count: int, rtol: float = 1e-12) -> int:
@@ -340,8 +248,8 @@ def top_eigenpairs(H1, Ws, l, k: int, activation: str = "linear", loss: str = "m
         )
     if activation == "linear" and loss == "mse":
         return _kronecker_top(At[0], X, k)
-    with _one_blas_thread():
-        vals, vecs = top_eigen.top_eigenpairs(layer_gram(At, X), k, overwrite=True)
+    with one_blas_thread():
+        vals, vecs = top_eigen.matrix_top_eigenpairs(layer_gram(At, X), k, overwrite=True)
     if np.any(vals <= 0):
         raise ValueError(f"Hess_l has fewer than k = {k} nonzero eigenvalues")
     left = np.matmul(At.transpose(0, 2, 1), vecs.reshape(N, K, k))  # (N, d_l, k): Σ_c w_ic,j ã_ic
@@ -354,7 +262,7 @@ def kronecker_top_factors(A, X, k: int):
     """The top k eigenpairs of AᵀA ⊗ Σ (Σ = X Xᵀ/N, the linear model's Hess_l) in factored form:
     (left k×d_l, right k×d_{l−1}, values), eigenvector m being left[m] ⊗ right[m] with eigenvalue
     α_i σ_j, the product of the factors' eigenvalues (negative round-off clipped to 0)."""
-    with _one_blas_thread():
+    with one_blas_thread():
         a_vals, a_vecs = eigh(A.T @ A, driver="evr", check_finite=False)
         s_vals, s_vecs = eigh(X @ X.T / X.shape[1], driver="evr", check_finite=False)
     prods = np.outer(np.clip(a_vals, 0.0, None), np.clip(s_vals, 0.0, None))
@@ -378,6 +286,3 @@ def coefficients(g, vectors) -> np.ndarray:
     g = np.asarray(g, dtype=np.float64).ravel()
     V = np.asarray(vectors, dtype=np.float64).reshape(g.size, -1)
     return (V.T @ g) ** 2 / (np.sum(V**2, axis=0) * (g @ g))
-
-
-from dnc.spectra.full_hessian import full_hessian_matvec, full_hessian_top_eigenvalues  # noqa: E402, F401

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from dnc._checks import as_matrix, positive, positive_list
+from dnc._checks import as_matrix, layer_index, positive, positive_list
+from dnc.spectra._linalg import pad_descending
 from dnc.spectra.gradients import backprop_factors, beta_from_alpha
-from dnc.spectra.hessian import _layer, _pad_desc
+from dnc.spectra.hessian import jacobian_factors, outlier_count
 from dnc.ufm import check_params, layer_inputs
 from dnc.ufm.collapse import layer_class_means, products, scaling_constant
 
@@ -63,13 +64,13 @@ def gradient_covariance_spectrum(H1, Ws, l) -> np.ndarray:
     N = X.shape[1]
     J = np.eye(N) - 1.0 / N
     gram = J @ ((E.T @ E) * (X.T @ X)) @ J / N
-    return _pad_desc(np.clip(np.linalg.eigvalsh(gram), 0.0, None), E.shape[0] * X.shape[0])
+    return pad_descending(np.clip(np.linalg.eigvalsh(gram), 0.0, None), E.shape[0] * X.shape[0])
 
 
 def predicted_gradient_covariance_eigenvalue(H1, Ws, l) -> float:
     """Theorem E.1: the K−1 nonzero eigenvalues of C^(l) equal β^(l+1)² ‖μ_c^(l+1)‖² ‖μ_c^(l)‖² / K."""
     H1, Ws = check_params(H1, Ws)
-    l = _layer(Ws, l)
+    l = layer_index(Ws, l)
     alpha, up = _alpha(H1, Ws, l + 1)
     low = layer_class_means(H1, Ws)[l - 1]
     beta = beta_from_alpha(alpha, _mean_norm_sq(up))
@@ -88,7 +89,7 @@ def backprop_second_moment(H1, Ws, l) -> np.ndarray:
     Δ^(l) = A^(l)ᵀ [K ZZᵀ − s1ᵀ − 1sᵀ + N I_K] A^(l) / N with s = Z 1_N.
     """
     H1, Ws = check_params(H1, Ws)
-    l = _layer(Ws, l)
+    l = layer_index(Ws, l)
     Z = layer_inputs(H1, Ws)[-1]
     K, N = Z.shape
     s, one = Z.sum(axis=1), np.ones(K)
@@ -106,7 +107,7 @@ def predicted_backprop_eigenvalues(H1, Ws, l) -> tuple[float, float]:
     """Theorem E.2 (γ^(l) = α^(l)² ‖μ_c^(l)‖², A^(l) = α^(l) H̄^(l)ᵀ): (‖μ_c^(l)‖²(γ² + α²), the
     K−1-fold eigenvalue, on μ_c − μ_G) and (‖μ_c^(l)‖²(γ − α)², the single smaller one, on μ_G)."""
     H1, Ws = check_params(H1, Ws)
-    l = _layer(Ws, l)
+    l = layer_index(Ws, l)
     alpha, means = _alpha(H1, Ws, l)
     r2 = _mean_norm_sq(means)
     gamma = alpha**2 * r2
@@ -121,15 +122,15 @@ def predicted_backprop_eigenvalues(H1, Ws, l) -> tuple[float, float]:
 def feature_gram_spectrum(H1, Ws, l) -> np.ndarray:
     """All N eigenvalues of H^(l)ᵀH^(l), descending, from the d_{l−1}×d_{l−1} H^(l)H^(l)ᵀ."""
     H1, Ws = check_params(H1, Ws)
-    l = _layer(Ws, l)
+    l = layer_index(Ws, l)
     X = layer_inputs(H1, Ws)[l - 1]
-    return _pad_desc(np.clip(np.linalg.eigvalsh(X @ X.T), 0.0, None), X.shape[1])
+    return pad_descending(np.clip(np.linalg.eigvalsh(X @ X.T), 0.0, None), X.shape[1])
 
 
 def predicted_feature_gram_eigenvalue(H1, Ws, l) -> float:
     """Theorem E.3: H^(l)ᵀH^(l) = n‖μ_c^(l)‖² [I_K ⊗ (1/n)1 1ᵀ], K eigenvalues n‖μ_c^(l)‖²."""
     H1, Ws = check_params(H1, Ws)
-    l = _layer(Ws, l)
+    l = layer_index(Ws, l)
     K = Ws[-1].shape[0]
     return (H1.shape[1] // K) * _mean_norm_sq(layer_class_means(H1, Ws)[l - 1])
 
@@ -181,8 +182,6 @@ def appendix_e_outliers(H1, Ws, l, max_count: int | None = None) -> dict[str, di
     ``max_count`` + 1, default 2K²); for Δ^(l) the rule is applied again to its outliers, which
     splits the K − 1 large ones from the single small one.
     """
-    from dnc.spectra.hessian import outlier_count
-
     H1, Ws = check_params(H1, Ws)
     K = Ws[-1].shape[0]
     max_count = 2 * K * K if max_count is None else int(max_count)
@@ -217,3 +216,15 @@ def row_overlaps(Ws) -> np.ndarray:
     if len(Ws) < 2:
         raise ValueError("row overlaps need L >= 2 layers (A^(L+1) is the identity)")
     return np.stack([np.abs(A @ A.T) for A in products(Ws)[1:-1]])
+
+
+def masked_row_overlaps(H1, Ws, activation: str = "linear") -> np.ndarray:
+    """Paper A Table 4: (L−1, K, K) array of r̃^(l+1)_{c'c''} = Av_i |ã_ic' · ã_ic''| for the rows of
+    the masked products Ã_i^(l+1), l = 1..L−1 (the plain r of Table 3 is ``matrices.row_overlaps``;
+    the two agree for the linear model)."""
+    H1, Ws = check_params(H1, Ws)
+    out = []
+    for l in range(1, len(Ws)):
+        At, _ = jacobian_factors(H1, Ws, l, activation)
+        out.append(np.abs(np.einsum("ica,iea->ice", At, At)).mean(axis=0))
+    return np.asarray(out)

@@ -34,7 +34,7 @@ LANCZOS_MIN_SIZE = 256
 LANCZOS_MAX_SHARE = 1 / 16
 
 
-def top_eigenpairs(S: np.ndarray, k: int, overwrite: bool = False):
+def matrix_top_eigenpairs(S: np.ndarray, k: int, overwrite: bool = False):
     """(values, vectors): the k largest eigenvalues of the symmetric matrix S, descending, and
     orthonormal eigenvectors as the columns of an n×k array. ``overwrite``: S is scratch that
     LAPACK may destroy."""
@@ -49,7 +49,7 @@ def top_eigenpairs(S: np.ndarray, k: int, overwrite: bool = False):
 
 
 def lapack_top(S: np.ndarray, k: int, overwrite: bool = False):
-    """:func:`top_eigenpairs` by LAPACK's subset solver alone (MRRR, ``evr``): exact, at the cost
+    """:func:`matrix_top_eigenpairs` by LAPACK's subset solver alone (MRRR, ``evr``): exact, at the cost
     of the full tridiagonal reduction."""
     n = S.shape[0]
     vals, vecs = eigh(

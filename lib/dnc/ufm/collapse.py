@@ -73,17 +73,3 @@ def dnc_report(H1, Ws, activation: str = "linear") -> dict[str, np.ndarray]:
     means1 = metrics.class_means(H1, lab)
     out["last_gram"] = np.asarray(proportionality_residual(Ws[-1] @ Ws[-1].T, means1.T @ means1))
     return out
-
-
-def masked_row_overlaps(H1, Ws, activation: str = "linear") -> np.ndarray:
-    """Paper A Table 4: (L−1, K, K) array of r̃^(l+1)_{c'c''} = Av_i |ã_ic' · ã_ic''| for the rows of
-    the masked products Ã_i^(l+1), l = 1..L−1 (the plain r of Table 3 is ``matrices.row_overlaps``;
-    the two agree for the linear model)."""
-    from dnc.spectra.hessian import jacobian_factors
-
-    H1, Ws = check_params(H1, Ws)
-    out = []
-    for l in range(1, len(Ws)):
-        At, _ = jacobian_factors(H1, Ws, l, activation)
-        out.append(np.abs(np.einsum("ica,iea->ice", At, At)).mean(axis=0))
-    return np.asarray(out)
