@@ -1,4 +1,10 @@
-"""Input validation shared by the public entry points: errors name the value that is wrong."""
+"""Input validation shared by the public entry points: errors name the value that is wrong.
+
+The one home for checks that several modules share. Each function either raises (ValueError or
+TypeError, naming the argument, the value and what is allowed) or returns the same values in a
+canonical type; it never changes a valid input's values. That is why this module is left out of
+the run keys (:data:`dnc.codehash.NOT_HASHED`): tightening a check does not retrain anything.
+"""
 
 from __future__ import annotations
 

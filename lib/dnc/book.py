@@ -53,7 +53,6 @@ def mean_sd(values, digits: int = 2) -> str:
     Both numbers go to ``digits`` significant figures (:func:`significant`): how the book reports
     a stochastic result. Raises ValueError for fewer than two values.
     """
-
     x = np.asarray(values, dtype=np.float64).ravel()
     if x.size < 2:
         raise ValueError(f"mean ± s.d. needs at least two values, got {x.size}")
@@ -66,7 +65,6 @@ def significant(x: float, digits: int = 3) -> str:
     Positional between 10⁻³ and 10⁵ (0.0123, 1234), else scientific (1.23e-5); zero and
     non-finite values as ``format(x, "g")``.
     """
-
     x = float(x)
     if x == 0 or not math.isfinite(x):
         return f"{x:g}"
@@ -82,7 +80,6 @@ def markdown_table(header, rows, fmt: str = "{:.4g}") -> str:
     ``rows`` are sequences of cells, each as long as ``header`` (else ValueError); numbers are
     written with ``fmt``, anything else (booleans included) with ``str``.
     """
-
     header = [str(h) for h in header]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for i, row in enumerate(rows):
@@ -132,7 +129,6 @@ def reference_mode() -> str:
     are where a mismatch fails); ``record`` stores all; ``off`` skips. Raises ValueError for any
     other value.
     """
-
     mode = os.environ.get("DNC_REFERENCE", "check").strip().lower()
     if mode not in REFERENCE_MODES:
         raise ValueError(f"DNC_REFERENCE must be one of {REFERENCE_MODES}, got {mode!r}")
@@ -145,7 +141,6 @@ def reference_dir():
     The search starts at the working directory itself (chapters run in ``book/``); ``None`` when
     there is none (a notebook run outside a checkout).
     """
-
     if os.environ.get("DNC_REFERENCE_DIR"):
         return Path(os.environ["DNC_REFERENCE_DIR"])
     for folder in (Path.cwd(), *Path.cwd().parents):
@@ -161,7 +156,6 @@ def kernel_set() -> str:
     reports it under the current ``ATEN_CPU_CAPABILITY``; ``CUDA`` when a GPU is present
     (training then runs there unless ``DNC_DEVICE`` says otherwise).
     """
-
     if torch.cuda.is_available():
         return "CUDA"
     return str(torch.backends.cpu.get_cpu_capability()).upper()
@@ -169,7 +163,6 @@ def kernel_set() -> str:
 
 def _plain(value):
     """JSON-ready copy: numpy scalars and arrays become Python numbers and nested lists."""
-
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (np.ndarray, list, tuple)):
@@ -189,7 +182,6 @@ def _differences(name, got, want, rtol, atol, out):
     Numbers agree within |got − want| ≤ atol + rtol·|want| (two NaNs agree), everything else
     (booleans, integer counts, strings, keys and lengths) must match exactly.
     """
-
     if isinstance(want, dict) and isinstance(got, dict):
         if sorted(got) != sorted(want):
             out.append(f"{name}: keys {sorted(got)} != reference {sorted(want)}")
@@ -233,7 +225,6 @@ def _report(chapter: str, problems: list[str]) -> None:
     The file is started afresh at the chapter's first check in this process; nothing is written
     when the variable is unset.
     """
-
     folder = os.environ.get("DNC_REFERENCE_REPORT")
     if not folder:
         return
@@ -251,7 +242,6 @@ def _compare(chapter, plain, compare, mode, label):
     the rest with ``compare(name, value, reference, problems)``, then raise (``check``/``fill``)
     or report (``report``) what moved. ``label`` says in the summary line what was compared.
     """
-
     folder = reference_dir()
     if mode == "off" or folder is None:
         return plain
@@ -328,7 +318,6 @@ def seed_band(samples, k: float, log: bool = False):
     spread over decades), the s.d. staying on the log scale. Raises ValueError for fewer than
     two seeds, or for non-positive samples with ``log``.
     """
-
     x = np.asarray(samples, dtype=np.float64)
     if x.shape[0] < 2:
         raise ValueError(f"a band needs at least two recorded seeds, got {x.shape[0]}")
@@ -360,7 +349,6 @@ def check_seeds(chapter: str, *, k: float = 5.0, log: bool = False, **values) ->
         ValueError: no value is given, ``k`` is not positive, a value has no leading seed axis,
             or ``$DNC_REFERENCE`` is not a known mode.
     """
-
     if not values:
         raise ValueError("check_seeds() needs at least one value")
     if not k > 0:

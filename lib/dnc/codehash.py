@@ -28,9 +28,10 @@ _PACKAGE = "dnc"
 _SCALARS = (type(None), bool, int, float, complex, str, bytes)
 
 
-# How a result is stored and how progress is shown do not change the result: these modules'
-# code is left out (a reference to them stays as written).
-NOT_HASHED = ("dnc.cache", "dnc.codehash", "dnc.progress")
+# How a result is stored, how progress is shown and how inputs are checked (a check raises or
+# returns the same values in a canonical type) do not change a result: these modules' code is
+# left out (a reference to them stays as written).
+NOT_HASHED = ("dnc.cache", "dnc.codehash", "dnc.progress", "dnc._checks")
 
 
 def _ours(obj) -> bool:

@@ -546,7 +546,6 @@ def load_svhn(root, split: str = "train", download: bool = False):
 
 def _fetch(url: str, target: Path) -> Path:
     """Download ``url`` to ``target`` (via a temporary name) and check its published digest."""
-
     algorithm, expected = DIGESTS[target.name]
     partial = target.with_name(target.name + ".part")
     urllib.request.urlretrieve(url, partial)
@@ -561,7 +560,6 @@ def _fetch(url: str, target: Path) -> Path:
 
 def _download(name: str, root: Path, train: bool, split: str = "train") -> None:
     """Fetch a data set into ``root`` over the network (only when asked), verifying each file."""
-
     root.mkdir(parents=True, exist_ok=True)
     if name == "mnist":
         base = "https://ossci-datasets.s3.amazonaws.com/mnist/"

@@ -9,6 +9,7 @@ Each perturbation below moves exactly one field of the report by an amount compu
 import numpy as np
 import pytest
 
+from dnc import ufm
 from dnc.ufm import collapse
 
 K, n, d, L = 3, 2, 6, 3
@@ -122,7 +123,7 @@ def test_proportionality_residual_by_hand():
 
 def test_products_and_scaling_constant_by_hand():
     W1, W2 = np.array([[1.0, 2.0], [0.0, 1.0], [1.0, 0.0]]), np.array([[1.0, 1.0, 0.0], [0, 0, 2]])
-    A = collapse.products([W1, W2])
+    A = ufm.products([W1, W2])
     assert len(A) == 3
     assert np.array_equal(A[0], W2 @ W1) and np.array_equal(A[1], W2)
     assert np.array_equal(A[2], np.eye(2))

@@ -114,6 +114,29 @@ def test_layer_table_gives_the_theorems_values_on_a_trained_ufm():
     assert abs(measure.largest_deviation([table, far]) - 0.3) < 1e-4
 
 
+@pytest.mark.parametrize("loss", ["mse", "ce"])
+def test_layer_table_checks_and_runs_the_model_once(loss):
+    """Validation at the door: one check of (H1, Ws), one forward pass, one Jacobian per layer."""
+    import cProfile
+    import pstats
+
+    from dnc.ufm import model as ufm_model
+
+    rng = np.random.default_rng(0)
+    H1 = rng.standard_normal((5, 12))
+    Ws = [rng.standard_normal((5, 5)), rng.standard_normal((5, 5)), rng.standard_normal((3, 5))]
+    profiler = cProfile.Profile()
+    profiler.runcall(measure.layer_table, H1, Ws, loss)
+    calls = {
+        func[2]: stats[1]
+        for func, stats in pstats.Stats(profiler).stats.items()
+        if func[0] == ufm_model.__file__ or func[2] == "_jacobian_factors"
+    }
+    assert calls["check_params"] == 1 and calls["forward_pass"] == 1
+    assert "layer_inputs" not in calls
+    assert calls["_jacobian_factors"] == 3
+
+
 def test_layer_table_measures_the_cross_entropy_hessian_of_a_collapsed_ufm():
     config = UFMConfig(K=3, n=4, d=6, L=3, lambda_W=5e-3, lambda_H=5e-3, loss="ce")
     H1, Ws = train_ufm(config, 20000, 0.5).params()

@@ -100,7 +100,6 @@ def lambda_for_ratio(K: int, n: int, L: int, ratio: float) -> float:
 
     The left side scales like λ^{L+1} for a common λ, so λ = (ratio / ratio at λ = 1)^{1/(L+1)}.
     """
-
     return (ratio / regularisation_ratio(K, n, [1.0] * L, 1.0)) ** (1.0 / (L + 1))
 
 
@@ -122,7 +121,6 @@ def regularisation_sweep(profile: str | None = None) -> dict[str, np.ndarray]:
     W_L⋯W_1H_1, the global and the nonzero-local optimal singular value, the final and the
     optimal loss.
     """
-
     s = sweep_setting(profile)
     K, n, L = s["K"], s["n"], s["L"]
     out = {
@@ -252,7 +250,6 @@ def branch_end_ratio(K: int, n: int, L: int) -> float:
     That is where K c n^{1/q} reaches max_t (1 − t) t^{1−2/q}, at t = (q − 2)/(2q − 2),
     q = L + 1.
     """
-
     q = L + 1
     t = (q - 2) / (2 * q - 2)
     peak = (1 - t) * t ** (1 - 2 / q)
@@ -277,7 +274,6 @@ def phase_setting(profile: str | None = None) -> dict:
 
 def phase_runs(activation: str, profile: str | None = None) -> list[TrainResult]:
     """One batch per width: every ratio of :func:`phase_setting` from the same initialisation."""
-
     s = phase_setting(profile)
     K, n, L = s["K"], s["n"], s["L"]
     lambdas = [lambda_for_ratio(K, n, L, r) for r in s["ratios"]]

@@ -152,7 +152,6 @@ def condition_ratio_by_depth(depths, profile: str | None = None) -> dict[str, np
     Computed for the fixed and the decaying schedule of :func:`depth_setting` (below 1: the
     optimum is collapsed, not zero).
     """
-
     s = depth_setting(profile)
     out = {"depth": np.asarray(depths)}
     for schedule in SCHEDULES:

@@ -173,7 +173,6 @@ def linear_decay(config) -> float:
     s the nonzero minimiser of φ (the global optimum below condition (2)'s threshold, a local one
     above it; 0 past the branch). The λ used is that of W_{L−1}.
     """
-
     opt = linear_optimum(config.K, config.n, config.lambda_W_list, config.lambda_H)
     q = config.L + 1
     c = float(np.prod(config.lambda_W_list) * config.lambda_H) ** (1 / q)
@@ -186,7 +185,6 @@ def lambda_for_decay(config, factor: float) -> float:
     The closed form is the linear model's collapsed stationary point; λ is found by bisection in
     log λ on the nonzero branch, and is NaN when no λ there gives ``factor``.
     """
-
     end = lambda_for_ratio(
         config.K, config.n, config.L, branch_end_ratio(config.K, config.n, config.L)
     )
@@ -207,7 +205,6 @@ def describe_paper_decay(config, factor: float) -> str:
     The sentence says on which side of condition (2)'s threshold that λ lies (or that none
     exists).
     """
-
     lam = lambda_for_decay(config, factor)
     if not np.isfinite(lam):
         return (

@@ -6,8 +6,11 @@ from dnc.experiments import paper_a as experiments
 
 
 def deep_linear_run(result, profile):
-    """(setting, result): the deep linear run of paper A's figures, trained for ``profile``
-    unless ``result`` is given (its own config, epochs and lr then replace the setting's)."""
+    """(setting, result): the deep linear run of paper A's figures.
+
+    The run is trained (or read from the cache) for ``profile`` unless ``result`` is given; its
+    own config, epochs and lr then replace the setting's.
+    """
     setting = experiments.deep_linear_setting(profile if result is None else None)
     if result is not None:
         setting = experiments.Setting(

@@ -167,7 +167,6 @@ def regularisation_threshold_sweep(sweep=None, profile=None):
 @figure("book")
 def loss_against_optimum(result=None, profile=None):
     """Relative gap between gradient descent's objective and the closed-form optimum."""
-
     _, result = deep_linear_run(result, profile)
     c = result.config
     best = optimal_loss(c.K, c.n, c.lambda_W_list, c.lambda_H)

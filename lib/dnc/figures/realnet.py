@@ -83,7 +83,6 @@ def realnet_gradient_coefficients(result=None, profile=None, layer: int = 2):
 
     The residual network (seed 0) beside the UFM: diagonal 1/K, off-diagonal 0 predicted.
     """
-
     result = _measured(result, profile)
     panels = [("network", result["params"][0]), ("deep linear UFM", result["ufm_params"][0])]
     fig, axes = style.new(ncols=2, width=3.4, height=3.0)

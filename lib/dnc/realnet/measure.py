@@ -38,11 +38,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dnc._checks import layer_index
+from dnc import ufm
 from dnc.agop import core as agop
 from dnc.spectra import gradients, hessian, matrices, predictions
 from dnc.spectra.cross_entropy import outlier_groups
-from dnc.ufm import check_params, collapse, layer_inputs
+from dnc.ufm import Point, collapse
 
 FLOOR = 1e-12
 KEYS = (
@@ -86,10 +86,10 @@ def _gap(vals, k: int) -> float:
 
 def layer_table(H1, Ws, loss: str = "mse") -> dict[str, np.ndarray]:
     """The measurements above for l = 1..L, each an array of length L. Columns of H1 must be
-    ordered by class, n per class."""
-    H1, Ws = check_params(H1, Ws)
-    L, K = len(Ws), Ws[-1].shape[0]
-    report = collapse.dnc_report(H1, Ws)
+    ordered by class, n per class. The model is checked and run once (:class:`dnc.ufm.Point`)."""
+    point = Point(H1, Ws)
+    L, K, Ws = point.L, point.K, point.Ws
+    report = collapse.report_at(point)
     out = {k: np.full(L, np.nan) for k in KEYS}
     out["nc1"], out["nc2"], out["nc3"] = report["nc1"], report["orthogonal"], report["dnc3"]
     agops = head_agops(Ws)
@@ -101,19 +101,19 @@ def layer_table(H1, Ws, loss: str = "mse") -> dict[str, np.ndarray]:
         out["weight_gap"][i] = _gap(w_vals, K)
         out["nfa"][i] = agop.nfa_correlation(Ws[i], agops[i])
         if loss == "ce":
-            _cross_entropy_hessian(out, i, hessian.layer_hessian_spectrum(H1, Ws, l, loss="ce"), K)
+            _cross_entropy_hessian(out, i, hessian.spectrum_at(point, l, loss="ce"), K)
             continue
-        spec = hessian.layer_hessian_spectrum(H1, Ws, l)
+        spec = hessian.spectrum_at(point, l)
         top = spec[: K * K]
         out["hess_count"][i] = hessian.outlier_count(spec, K * K + K)
         out["hess_spread"][i] = (top[0] - top[-1]) / top[0]
         out["hess_gap"][i] = _gap(spec, K * K)
         out["hess_top_share"][i] = top.sum() / spec.sum()
-        predicted = predictions.predicted_outlier_eigenvalues(H1, Ws, l).mean()
+        predicted = predictions.outlier_eigenvalues_at(point, l).mean()
         out["hess_prediction"][i] = abs(top.mean() - predicted) / top.mean()
-        f = kronecker_alignments(H1, Ws, l)
+        f = kronecker_alignments_at(point, l)
         out["alignment_min"][i], out["alignment_mean"][i] = f.min(), f.mean()
-        ft = gradients.natural_basis_coefficients(H1, Ws, l)
+        ft = gradients.natural_basis_coefficients_at(point, l)
         out["grad_diag"][i], out["grad_off"][i] = np.diag(ft).mean(), ft[off].max()
         out["grad_diag_min"][i] = np.diag(ft).min()
     return out
@@ -141,7 +141,7 @@ def head_agops(Ws) -> list[np.ndarray]:
     """[AGOP_1, …, AGOP_L] of the linear head, AGOP_l = A^(l)ᵀA^(l) with A^(l) = W_L ⋯ W_l: the
     Jacobian of a linear map is the map, the same at every sample (equal to
     :func:`dnc.agop.core.layer_agops` on any inputs)."""
-    return [A.T @ A for A in collapse.products(Ws)[:-1]]
+    return [A.T @ A for A in ufm.products(Ws)[:-1]]
 
 
 def _factor_alignment(M, X) -> np.ndarray:
@@ -153,11 +153,13 @@ def _factor_alignment(M, X) -> np.ndarray:
 def kronecker_alignments(H1, Ws, l) -> np.ndarray:
     """K×K f_cc' of μ_c^(l+1) ⊗ μ_c'^(l) for the linear head, as f_S(μ_c^(l+1)) f_Σ(μ_c'^(l)):
     equal to :func:`dnc.spectra.predictions.predicted_alignments` at O(K d²) instead of O(K² N d²)."""
-    H1, Ws = check_params(H1, Ws)
-    l = layer_index(Ws, l)
-    X = layer_inputs(H1, Ws)[l - 1]
-    A = collapse.products(Ws)[l]
-    means = collapse.layer_class_means(H1, Ws)
+    return kronecker_alignments_at(Point(H1, Ws), l)
+
+
+def kronecker_alignments_at(point: Point, l) -> np.ndarray:
+    """:func:`kronecker_alignments` at ``point`` (a linear model)."""
+    l = point.layer(l)
+    X, A, means = point.inputs[l - 1], point.products[l], point.means
     upper = _factor_alignment(A.T @ A, means[l])
     lower = _factor_alignment(X @ X.T / X.shape[1], means[l - 1])
     return np.outer(upper, lower)

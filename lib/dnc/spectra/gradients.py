@@ -14,8 +14,9 @@ import numpy as np
 
 from dnc._checks import layer_index
 from dnc.spectra.hessian import jacobian_factors, kronecker_top_factors
-from dnc.ufm import check_loss, check_params, layer_inputs, softmax, targets
-from dnc.ufm.collapse import layer_class_means, products, scaling_constant
+from dnc.ufm import check_loss, check_params, products, softmax, targets
+from dnc.ufm.collapse import layer_class_means, scaling_constant
+from dnc.ufm.point import Point
 
 
 def _lambda(lambda_W) -> float:
@@ -33,27 +34,27 @@ def backprop_factors(
 
     The per-sample gradient of the data term's i-th summand with respect to w^(l) is E[:, i] ⊗ X[:, i].
     """
+    return backprop_factors_at(Point(H1, Ws, activation), l, loss)
+
+
+def backprop_factors_at(point: Point, l, loss: str = "mse") -> tuple[np.ndarray, np.ndarray]:
+    """:func:`backprop_factors` at ``point``."""
     check_loss(loss)
-    H1, Ws = check_params(H1, Ws)
-    l = layer_index(Ws, l)
-    At, X = jacobian_factors(H1, Ws, l, activation)
-    return _output_errors(H1, Ws, At, activation, loss), X
-
-
-def _output_errors(H1, Ws, At, activation: str, loss: str = "mse") -> np.ndarray:
-    """E[:, i] = Ã_iᵀ u_i from the Jacobian factors ``At`` (N × K × d_l) and the output errors u_i."""
-    out = layer_inputs(H1, Ws, activation)[-1]
-    K, N = out.shape
-    if N % K:
-        raise ValueError(f"N = {N} columns cannot be split into K = {K} equal classes")
-    U = (softmax(out) if loss == "ce" else out) - targets(K, N // K)  # K × N output errors
-    return np.einsum("ica,ci->ai", At, U)
+    At, X = point.factors(l)
+    out = point.inputs[-1]
+    U = (softmax(out) if loss == "ce" else out) - targets(point.K, point.n)  # K × N output errors
+    return np.einsum("ica,ci->ai", At, U), X
 
 
 def data_gradient_matrix(H1, Ws, l, activation: str = "linear", loss: str = "mse") -> np.ndarray:
     """G̃^(l) = (1/N) Σ_i (Ã_iᵀ u_i) h_i^(l)ᵀ = (1/N) E Xᵀ, the d_l × d_{l−1} matrix form of g̃^(l)
     (u_i the MSE residual, or p_i − y_i for ``loss="ce"``)."""
-    E, X = backprop_factors(H1, Ws, l, activation, loss)
+    return data_gradient_matrix_at(Point(H1, Ws, activation), l, loss)
+
+
+def data_gradient_matrix_at(point: Point, l, loss: str = "mse") -> np.ndarray:
+    """:func:`data_gradient_matrix` at ``point``."""
+    E, X = backprop_factors_at(point, l, loss)
     return E @ X.T / X.shape[1]
 
 
@@ -88,9 +89,14 @@ def natural_basis_coefficients(
 ) -> np.ndarray:
     """K×K matrix f̃_cc' = |v_cc'ᵀ g̃|² / (‖v_cc'‖² ‖g̃‖²), v_cc' = μ_c^(l+1) ⊗ μ_c'^(l) (Figure 7):
     :func:`natural_basis_shares` of the data gradient of layer l."""
-    G = data_gradient_matrix(H1, Ws, l, activation, loss)
-    means = layer_class_means(H1, Ws, activation)
-    return natural_basis_shares(G, means[l], means[l - 1])
+    return natural_basis_coefficients_at(Point(H1, Ws, activation), l, loss)
+
+
+def natural_basis_coefficients_at(point: Point, l, loss: str = "mse") -> np.ndarray:
+    """:func:`natural_basis_coefficients` at ``point``."""
+    l = point.layer(l)
+    G = data_gradient_matrix_at(point, l, loss)
+    return natural_basis_shares(G, point.means[l], point.means[l - 1])
 
 
 def beta_from_alpha(alpha: float, mean_norm_sq: float) -> float:
@@ -145,10 +151,10 @@ def top_eigenvector_coefficients(H1, Ws, l, lambda_W: float = 0.0, k: int | None
     Hess_l (:func:`top_eigenvectors`), using (u ⊗ v)ᵀ vec(G) = uᵀ G v. ``lambda_W = 0`` gives g̃^(l).
     """
     lam = _lambda(lambda_W)
-    H1, Ws = check_params(H1, Ws)
-    l = layer_index(Ws, l)
-    At, X = jacobian_factors(H1, Ws, l, "linear")  # once, for the gradient and the eigenvectors
-    G = _output_errors(H1, Ws, At, "linear") @ X.T / X.shape[1] + lam * Ws[l - 1]
+    point = Point(H1, Ws)
+    l = point.layer(l)
+    At, X = point.factors(l)  # once, for the gradient and the eigenvectors
+    G = data_gradient_matrix_at(point, l) + lam * point.Ws[l - 1]
     total = np.sum(G**2)
     if total == 0:
         raise ValueError("the gradient is exactly zero; its coefficients are undefined")

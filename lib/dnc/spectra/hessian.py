@@ -24,34 +24,14 @@ from dnc._checks import layer_index
 from dnc.device import one_blas_thread
 from dnc.spectra import top_eigen
 from dnc.spectra._linalg import alignments, eigvalsh, hessian_matvecs, pad_descending
-from dnc.ufm import ACTIVATIONS, check_loss, check_params, layer_inputs, softmax
+from dnc.ufm import check_loss, check_params
+from dnc.ufm.point import Point
 
 
 def jacobian_factors(H1, Ws, l, activation: str = "linear", loss: str = "mse"):
-    """(Ã, X): Ã of shape (N, K, d_l) with Ã_i = ∂f(x_i)/∂(W_l x_i), and X = h^(l) of shape d_{l−1}×N.
-
-    ∂f_c(x_i)/∂(W_l)_{ab} = Ã_i[c, a] X[b, i]. ReLU: Ã_i = W_L D_{L−1,i} W_{L−1} ⋯ W_{l+1} D_{l,i} with
-    D_{m,i} = diag 1[W_m h_i^(m) > 0]; linear: Ã_i = A^(l+1) = W_L ⋯ W_{l+1}. With ``loss="ce"`` Ã_i
-    is replaced by B_i Ã_i, B_i = diag(√p_i)(I − 1p_iᵀ), so that Hess_l = (1/N) Σ_i (B_iÃ_i)ᵀB_iÃ_i ⊗ x_i x_iᵀ.
-    """
-    check_loss(loss)
-    H1, Ws = check_params(H1, Ws)
-    l = layer_index(Ws, l)
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
-    xs = layer_inputs(H1, Ws, activation)
-    L, N, K = len(Ws), H1.shape[1], Ws[-1].shape[0]
-    T = np.broadcast_to(np.eye(K), (N, K, K))
-    for m in range(L, l, -1):  # multiply by W_m then by the mask of layer m−1's output
-        # One (NK × d_m) · (d_m × d_{m−1}) product rather than N small ones.
-        T = (np.ascontiguousarray(T).reshape(N * K, -1) @ Ws[m - 1]).reshape(N, K, -1)
-        if activation == "relu":
-            T *= (xs[m - 1] > 0).T[:, None, :]  # h^(m) = relu(W_{m−1} h^(m−1)) > 0
-    if loss == "ce":
-        P = softmax(xs[-1]).T  # (N, K)
-        mean_row = np.einsum("ik,ika->ia", P, T)  # Σ_k p_ik ã_ik
-        T = np.sqrt(P)[:, :, None] * (T - mean_row[:, None, :])
-    return np.ascontiguousarray(T), xs[l - 1]
+    """(Ã, X): Ã of shape (N, K, d_l) with Ã_i = ∂f(x_i)/∂(W_l x_i), and X = h^(l) of shape d_{l−1}×N
+    (:meth:`dnc.ufm.point.Point.factors`, which states the formulas for ReLU and cross-entropy)."""
+    return Point(H1, Ws, activation).factors(l, loss)
 
 
 def layer_hessian(H1, Ws, l, activation: str = "linear", loss: str = "mse") -> np.ndarray:
@@ -115,15 +95,21 @@ def _gram_spectrum(At, X, dim: int) -> np.ndarray:
 
 
 def layer_hessian_spectrum(H1, Ws, l, activation: str = "linear", loss: str = "mse") -> np.ndarray:
-    """All d_l d_{l−1} eigenvalues of Hess_l, descending, without forming Hess_l.
+    """All d_l d_{l−1} eigenvalues of Hess_l, descending, without forming Hess_l
+    (:func:`spectrum_at` of the model at (H1, Ws))."""
+    return spectrum_at(Point(H1, Ws, activation), l, loss)
+
+
+def spectrum_at(point: Point, l, loss: str = "mse") -> np.ndarray:
+    """All d_l d_{l−1} eigenvalues of Hess_l at ``point``, descending, without forming Hess_l.
 
     Linear MSE: eig(A ᵀA ⊗ Σ) = {α_i σ_j}, products of the factors' eigenvalues (O(d³)).
     ReLU or CE: the nonzero eigenvalues of (1/N) JᵀJ are those of the NK×NK Gram (1/N) JJᵀ with
     entries (ã_ic·ã_je)(x_i·x_j)/N (ã rows of B_iÃ_i for CE); the rest are zero.
     """
-    At, X = jacobian_factors(H1, Ws, l, activation, loss)
+    At, X = point.factors(l, loss)
     dim = At.shape[2] * X.shape[0]
-    if activation == "linear" and loss == "mse":
+    if point.activation == "linear" and loss == "mse":
         A = At[0]
         left = np.clip(eigvalsh(A.T @ A), 0.0, None)
         right = np.clip(eigvalsh(X @ X.T / X.shape[1]), 0.0, None)

@@ -16,8 +16,8 @@ from dnc._checks import as_matrix, layer_index, positive, positive_list
 from dnc.spectra._linalg import pad_descending
 from dnc.spectra.gradients import backprop_factors, beta_from_alpha
 from dnc.spectra.hessian import jacobian_factors, outlier_count
-from dnc.ufm import check_params, layer_inputs
-from dnc.ufm.collapse import layer_class_means, products, scaling_constant
+from dnc.ufm import check_params, layer_inputs, products
+from dnc.ufm.collapse import layer_class_means, scaling_constant
 
 
 def _eigvals_desc(M) -> np.ndarray:

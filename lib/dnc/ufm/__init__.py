@@ -1,6 +1,7 @@
 """The deep unconstrained feature model (paper A): the model, its optimum, training, collapse.
 
 - :mod:`~dnc.ufm.model`: the objective, its configuration and forward pass;
+  :mod:`~dnc.ufm.point`: the model at given parameters, checked once, with its forward quantities;
 - :mod:`~dnc.ufm.optimum`: condition (2) and the closed-form optimum (MSE; the CE analogue);
 - :mod:`~dnc.ufm.factorisation`: the Schatten-quasi-norm bound behind the optimum;
 - :mod:`~dnc.ufm.step`: the closed-form gradient-descent step; :mod:`~dnc.ufm.result`: a run's
@@ -22,6 +23,7 @@ from dnc.ufm.model import (
     labels,
     layer_inputs,
     objective,
+    products,
     softmax,
     targets,
 )
@@ -35,6 +37,7 @@ from dnc.ufm.optimum import (
     optimal_loss,
     regularisation_ratio,
 )
+from dnc.ufm.point import Point
 from dnc.ufm.result import TrainResult
 from dnc.ufm.step import Stepper, initial_params
 
@@ -62,6 +65,8 @@ __all__ = [
     "objective",
     "optimal_loss",
     "outcomes",
+    "Point",
+    "products",
     "regularisation_ratio",
     "softmax",
     "targets",

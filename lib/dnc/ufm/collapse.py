@@ -9,30 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from dnc import metrics
-from dnc.ufm.model import check_params, labels, layer_inputs
-
-
-def _labels_for(H1, Ws) -> np.ndarray:
-    K, N = Ws[-1].shape[0], H1.shape[1]
-    if N % K:
-        raise ValueError(f"N = {N} columns cannot be split into K = {K} equal classes")
-    return labels(K, N // K)
+from dnc.ufm.point import Point
 
 
 def layer_class_means(H1, Ws, activation: str = "linear") -> list[np.ndarray]:
     """[H̄^(1), …, H̄^(L+1)]: class means of every layer input, and of the output last."""
-    H1, Ws = check_params(H1, Ws)
-    lab = _labels_for(H1, Ws)
-    return [metrics.class_means(x, lab) for x in layer_inputs(H1, Ws, activation)]
-
-
-def products(Ws) -> list[np.ndarray]:
-    """[A^(1), …, A^(L+1)] with A^(l) = W_L ⋯ W_l and A^(L+1) = I_K."""
-    K = np.asarray(Ws[-1]).shape[0]
-    out = [np.eye(K)]
-    for W in reversed(Ws):
-        out.insert(0, out[0] @ np.asarray(W, dtype=np.float64))
-    return out
+    return Point(H1, Ws, activation).means
 
 
 def scaling_constant(A, means) -> tuple[float, float]:
@@ -51,25 +33,26 @@ def proportionality_residual(X, Y) -> float:
 
 
 def dnc_report(H1, Ws, activation: str = "linear") -> dict[str, np.ndarray]:
+    """:func:`report_at` of the model at (H1, Ws)."""
+    return report_at(Point(H1, Ws, activation))
+
+
+def report_at(point: Point) -> dict[str, np.ndarray]:
     """Per layer l = 1..L: ``nc1`` (‖Σ_W Σ_B^†‖_F² of h^(l)), ``orthogonal`` (NC2 distance of
     H̄^(l) to an orthogonal frame), ``norm_spread`` (max/min ‖μ_c^(l)‖ − 1), ``dnc3`` (relative
     residual of A^(l) ∝ H̄^(l)ᵀ) and ``alpha``; plus ``last_gram`` = residual of W_L W_Lᵀ ∝ H̄ᵀH̄."""
-    H1, Ws = check_params(H1, Ws)
-    lab = _labels_for(H1, Ws)
-    xs = layer_inputs(H1, Ws, activation)
-    As = products(Ws)
+    lab = point.labels
     rows = {k: [] for k in ("nc1", "orthogonal", "norm_spread", "dnc3", "alpha")}
-    for l in range(1, len(Ws) + 1):
-        x = xs[l - 1]
-        means = metrics.class_means(x, lab)
+    for l in range(1, point.L + 1):
+        x, means = point.inputs[l - 1], point.means[l - 1]
         norms = np.linalg.norm(means, axis=0)
-        alpha, resid = scaling_constant(As[l - 1], means)
+        alpha, resid = scaling_constant(point.products[l - 1], means)
         rows["nc1"].append(metrics.nc1(x, lab, kind="frobenius"))
         rows["orthogonal"].append(metrics.nc2(x, lab, frame="orthogonal"))
         rows["norm_spread"].append(norms.max() / norms.min() - 1.0)
         rows["dnc3"].append(resid)
         rows["alpha"].append(alpha)
     out = {k: np.asarray(v) for k, v in rows.items()}
-    means1 = metrics.class_means(H1, lab)
-    out["last_gram"] = np.asarray(proportionality_residual(Ws[-1] @ Ws[-1].T, means1.T @ means1))
+    means1, W_L = point.means[0], point.Ws[-1]
+    out["last_gram"] = np.asarray(proportionality_residual(W_L @ W_L.T, means1.T @ means1))
     return out

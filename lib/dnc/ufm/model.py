@@ -139,19 +139,32 @@ def check_params(H1, Ws) -> tuple[np.ndarray, list[np.ndarray]]:
 
 
 def layer_inputs(H1, Ws, activation: str = "linear") -> list[np.ndarray]:
-    """[h^(1), …, h^(L), output]: h^(l) is the input of W_l (h^(1) = H_1), the last is the output.
-
-    Linear: h^(l) = W_{l−1}…W_1 H_1. ReLU: h^(l+1) = σ(W_l h^(l)) for l < L.
-    """
+    """[h^(1), …, h^(L), output]: h^(l) is the input of W_l (h^(1) = H_1), the last is the output
+    (:func:`forward_pass` after checking the shapes and the activation)."""
     H1, Ws = check_params(H1, Ws)
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    return forward_pass(H1, Ws, activation)
+
+
+def forward_pass(H1: np.ndarray, Ws: list[np.ndarray], activation: str) -> list[np.ndarray]:
+    """[h^(1), …, h^(L), output] of checked float64 parameters. Linear: h^(l) = W_{l−1}…W_1 H_1;
+    ReLU: h^(l+1) = σ(W_l h^(l)) for l < L; the output W_L h^(L) has no activation."""
     xs = [H1]
     for i, W in enumerate(Ws):
         pre = W @ xs[-1]
         last = i == len(Ws) - 1
         xs.append(pre if (last or activation == "linear") else np.maximum(pre, 0.0))
     return xs
+
+
+def products(Ws) -> list[np.ndarray]:
+    """[A^(1), …, A^(L+1)] with A^(l) = W_L ⋯ W_l and A^(L+1) = I_K."""
+    K = np.asarray(Ws[-1]).shape[0]
+    out = [np.eye(K)]
+    for W in reversed(Ws):
+        out.insert(0, out[0] @ np.asarray(W, dtype=np.float64))
+    return out
 
 
 def check_loss(loss: str) -> str:
