@@ -16,7 +16,11 @@ import torch
 
 
 def as_float64(x, name: str) -> np.ndarray:
-    """Convert a numpy array or torch tensor to a float64 numpy array, rejecting non-finite entries."""
+    """``x`` (numpy array, torch tensor or nested sequence) as a float64 numpy array.
+
+    Raises:
+        ValueError: an entry is NaN or infinite (the message names ``name``).
+    """
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
     arr = np.asarray(x, dtype=np.float64)
@@ -26,6 +30,11 @@ def as_float64(x, name: str) -> np.ndarray:
 
 
 def as_matrix(x, name: str) -> np.ndarray:
+    """:func:`as_float64` of ``x``, which must be 2-D.
+
+    Raises:
+        ValueError: a non-finite entry, or ``x`` not a matrix (the message gives its shape).
+    """
     arr = as_float64(x, name)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a 2D matrix, got shape {tuple(arr.shape)}")
@@ -33,7 +42,11 @@ def as_matrix(x, name: str) -> np.ndarray:
 
 
 def as_labels(labels, n: int, name: str = "labels") -> np.ndarray:
-    """Integer class labels of length ``n``."""
+    """Integer class labels of length ``n``; floats that are whole numbers are converted.
+
+    Raises:
+        ValueError: a shape other than (n,), or entries that are not whole numbers.
+    """
     if isinstance(labels, torch.Tensor):
         labels = labels.detach().cpu().numpy()
     lab = np.asarray(labels)
@@ -48,6 +61,11 @@ def as_labels(labels, n: int, name: str = "labels") -> np.ndarray:
 
 
 def positive(value, name: str) -> float:
+    """``value`` as a float, which must be finite and > 0.
+
+    Raises:
+        ValueError: ``value`` is zero, negative, NaN or infinite.
+    """
     v = float(value)
     if not math.isfinite(v) or v <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
@@ -55,7 +73,12 @@ def positive(value, name: str) -> float:
 
 
 def positive_list(values, length: int, name: str) -> list[float]:
-    """A scalar broadcast to ``length`` values, or a sequence of exactly ``length`` positive values."""
+    """``length`` positive floats: a scalar repeated, or a sequence of exactly ``length`` values.
+
+    Raises:
+        ValueError: a sequence of another length, or an entry that is not positive and finite
+            (named ``name[i]``).
+    """
     if isinstance(values, Sequence | np.ndarray | torch.Tensor) and not isinstance(values, str):
         vals = [float(v) for v in values]
         if len(vals) != length:
@@ -66,13 +89,22 @@ def positive_list(values, length: int, name: str) -> list[float]:
 
 
 def positive_int(value, name: str) -> int:
+    """``value`` as an int, which must be a whole number ≥ 1 (``True``/``False`` are refused).
+
+    Raises:
+        ValueError: ``value`` is a bool, not a whole number, or below 1.
+    """
     if isinstance(value, bool) or int(value) != value or int(value) < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
 
 def layer_index(Ws, l) -> int:
-    """The 1-based layer index ``l`` of paper A, checked against the ``len(Ws)`` layers."""
+    """The 1-based layer index ``l`` of paper A as an int, checked against the ``len(Ws)`` layers.
+
+    Raises:
+        ValueError: ``l`` is a bool, not a whole number, or outside 1..L with L = ``len(Ws)``.
+    """
     L = len(Ws)
     if isinstance(l, bool) or int(l) != l or not 1 <= int(l) <= L:
         raise ValueError(

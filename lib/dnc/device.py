@@ -20,7 +20,13 @@ ENV = "DNC_DEVICE"
 
 
 def choose_device(device: str | torch.device | None = None) -> torch.device:
-    """``device`` if given, else ``$DNC_DEVICE`` if set, else ``cuda`` when available, else ``cpu``."""
+    """``device`` if given, else ``$DNC_DEVICE`` if set, else ``cuda`` if available, else ``cpu``.
+
+    Raises:
+        ValueError: ``$DNC_DEVICE`` is not a torch device name, or names CUDA where torch sees
+            none.
+        RuntimeError: ``device`` itself is not a torch device name (torch's own error).
+    """
     if device is not None:
         return torch.device(device)
     name = os.environ.get(ENV, "").strip()
@@ -56,7 +62,10 @@ def _blas() -> ThreadpoolController:
 
 @contextmanager
 def one_blas_thread():
-    """BLAS/LAPACK on one thread. The Gram and its tridiagonal reduction at NK in the hundreds are
-    chains of small products; on 2 cores a second thread made them 1.5-2x slower (measured)."""
+    """Run the block with BLAS/LAPACK on one thread.
+
+    The Gram and its tridiagonal reduction at NK in the hundreds are chains of small products; on
+    2 cores a second thread made them 1.5-2x slower (measured).
+    """
     with _blas().limit(limits=1, user_api="blas"):
         yield

@@ -11,18 +11,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from dnc import (
-    metrics,
-    ufm,  # noqa: E402
-)
+import dnc.figures.all  # noqa: E402, F401  (fills the registry)
+from dnc import metrics, ufm  # noqa: E402
 from dnc.agop import rfm
 from dnc.experiments import paper_a as experiments
 from dnc.figures import REGISTRY, paper_a, paper_a_relu, style  # noqa: E402
 from dnc.spectra import gradients, hessian, matrices, predictions
-from dnc.ufm import (
-    tracking,
-    train,  # noqa: E402
-)
+from dnc.ufm import tracking, train  # noqa: E402
 
 EPOCHS = (0, 10, 60)  # snapshots of the small runs; figures are asked for these
 

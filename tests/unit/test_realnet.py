@@ -109,9 +109,13 @@ def test_layer_table_gives_the_theorems_values_on_a_trained_ufm():
     assert table["nfa"].min() > 1 - 1e-6
     assert np.all(np.isnan(measure.layer_table(H1, Ws, loss="ce")["hess_count"]))
     assert np.all(np.isnan(table["ce_rank_gap"]))
-    assert measure.largest_deviation([table]) < 1e-4
+    assert measure.largest_deviation(measure.SeedTables([table])) < 1e-4
     far = {**table, "alignment_min": table["alignment_min"] - 0.3}
-    assert abs(measure.largest_deviation([table, far]) - 0.3) < 1e-4
+    stacked = measure.SeedTables([table, far])
+    assert abs(measure.largest_deviation(stacked) - 0.3) < 1e-4
+    assert stacked.alignment_min.shape == (2, 3) and "ce_rank_gap" not in stacked.measured()
+    with pytest.raises(AttributeError, match="no measurement 'hess_gapp'"):
+        _ = stacked.hess_gapp
 
 
 @pytest.mark.parametrize("loss", ["mse", "ce"])

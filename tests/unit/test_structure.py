@@ -122,3 +122,31 @@ def test_subpackages_expose_their_public_names():
         assert exposed, f"{package} has no __all__"
         missing = [n for n in exposed if not hasattr(module, n)]
         assert not missing, f"{package}.__all__ names missing objects: {missing}"
+
+
+def test_every_dotted_name_in_the_book_and_the_docs_resolves():
+    """``dnc.a.b.name`` written in a chapter, the README or a docstring names a real object, so
+    the text follows the code when it moves."""
+    import importlib
+    import re
+
+    root = LIB.parent
+    files = [*(root / "book").glob("*.md"), root / "README.md", *PACKAGE.rglob("*.py")]
+    unresolved = []
+    for path in files:
+        text = path.read_text()
+        if path.name == "codehash.py":  # names modules that may not exist (NOT_HASHED)
+            continue
+        for match in re.finditer(r"(?<![\w./])dnc(?:\.[A-Za-z_]\w*)+", text):
+            parts = match.group(0).split(".")
+            for i in range(len(parts), 0, -1):
+                try:
+                    obj = importlib.import_module(".".join(parts[:i]))
+                except ImportError:
+                    continue
+                for attr in parts[i:]:
+                    obj = getattr(obj, attr, None)
+                break
+            if obj is None:
+                unresolved.append(f"{path.relative_to(root)}: {match.group(0)}")
+    assert not unresolved, "\n".join(sorted(set(unresolved)))

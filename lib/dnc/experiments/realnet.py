@@ -144,7 +144,8 @@ def train_missing(s: Setting, root=None, jobs: int | None = None) -> int:
 
 
 def measurements(s: Setting, root=None, progress: bool | None = None) -> dict:
-    """Per-seed layer tables of the real networks (``mse``, ``ce``) and of the UFM (``ufm``).
+    """Per-seed layer tables of the real networks (``mse``, ``ce``) and of the UFM (``ufm``), each
+    a :class:`dnc.realnet.measure.SeedTables`.
 
     Also returned: the MSE networks' (H_1, Ws) of every seed under ``params``, the UFM's under
     ``ufm_params``, and under ``accuracy`` each loss's final training accuracies per seed.
@@ -160,9 +161,11 @@ def measurements(s: Setting, root=None, progress: bool | None = None) -> dict:
             tables.append(measure.layer_table(H1, Ws, loss))
             if loss == "mse":
                 out["params"].append((H1, Ws))
-        out[loss] = tables
+        out[loss] = measure.SeedTables(tables)
         out["accuracy"][loss] = np.array([run.history["accuracy"][-1] for run in runs])
     ufm = ufm_runs(s)
-    out["ufm"] = [measure.layer_table(*ufm.params(b=b)) for b in range(len(s.seeds))]
+    out["ufm"] = measure.SeedTables(
+        measure.layer_table(*ufm.params(b=b)) for b in range(len(s.seeds))
+    )
     out["ufm_params"] = [ufm.params(b=b) for b in range(len(s.seeds))]
     return out

@@ -173,20 +173,45 @@ LOG_KEYS = ("nc1", "nc2", "nc3", "hess_spread", "hess_gap", "hess_prediction", "
             "weight_gap", "ce_rank_gap", "ce_large_gap")  # fmt: skip
 
 
-def per_seed(tables, keys=None) -> dict[str, np.ndarray]:
-    """{key: seeds × L array} of the layer tables of several seeds, for the ``keys`` (default
-    :data:`KEYS`) that are measured for this loss (a key that is NaN everywhere is left out)."""
-    out = {k: np.stack([np.asarray(t[k], dtype=np.float64) for t in tables]) for k in keys or KEYS}
-    return {k: v for k, v in out.items() if not np.all(np.isnan(v))}
+class SeedTables:
+    """The layer tables of several seeds, stacked: ``tables.hess_gap`` is a seeds × L array.
 
+    Every key of :data:`KEYS` is an attribute (NaN where a loss does not measure it);
+    :meth:`measured` gives those measured for this loss.
+    """
 
-def summarise(tables) -> dict[str, np.ndarray]:
-    """Mean and standard deviation (ddof 1, as :func:`dnc.book.mean_sd`) over seeds of each
-    entry: {key: (2, L) array}."""
-    return {
-        k: np.stack([np.mean([t[k] for t in tables], 0), np.std([t[k] for t in tables], 0, ddof=1)])
-        for k in KEYS
-    }
+    def __init__(self, tables):
+        """Stack ``tables``, a list of :func:`layer_table` results, one per seed.
+
+        Raises:
+            ValueError: no table, or tables without the keys of :data:`KEYS`.
+        """
+        tables = list(tables)
+        if not tables or any(set(KEYS) - set(t) for t in tables):
+            raise ValueError(
+                f"tables must be a non-empty list of layer_table results, got {tables!r}"
+            )
+        self.arrays = {
+            k: np.stack([np.asarray(t[k], dtype=np.float64) for t in tables]) for k in KEYS
+        }
+        self.seeds, self.L = self.arrays[KEYS[0]].shape
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        """The seeds × L array of measurement ``name``."""
+        try:
+            return self.__dict__["arrays"][name]
+        except KeyError:
+            raise AttributeError(f"no measurement {name!r}; the keys are {KEYS}") from None
+
+    def measured(self) -> dict[str, np.ndarray]:
+        """{key: seeds × L array} for the keys measured for this loss (not NaN everywhere)."""
+        return {k: v for k, v in self.arrays.items() if not np.all(np.isnan(v))}
+
+    def summary(self) -> dict[str, np.ndarray]:
+        """{key: (2, L) array}: mean and standard deviation over seeds (ddof 1, as
+        :func:`dnc.book.mean_sd`; 0 for a single seed)."""
+        ddof = 1 if self.seeds > 1 else 0
+        return {k: np.stack([v.mean(0), v.std(0, ddof=ddof)]) for k, v in self.arrays.items()}
 
 
 # What the deep linear UFM's theorems give for each entry at the collapsed optimum.
@@ -219,14 +244,22 @@ ZERO_KEYS = ("nc1", "nc2", "nc3", "hess_spread", "hess_prediction", "grad_off")
 ONE_KEYS = ("hess_top_share", "alignment_min", "nfa")
 
 
-def largest_deviation(tables) -> float:
-    """max over tables, layers and the entries of :data:`ZERO_KEYS` and :data:`ONE_KEYS` of the
+def largest_deviation(tables: SeedTables) -> float:
+    """max over seeds, layers and the entries of :data:`ZERO_KEYS` and :data:`ONE_KEYS` of the
     distance |value − theorem value|: how far a trained model is from the collapsed optimum."""
     return max(
-        max(np.abs(t[k] - target).max() for keys, target in ((ZERO_KEYS, 0.0), (ONE_KEYS, 1.0))
-            for k in keys)
-        for t in tables
-    )  # fmt: skip
+        float(np.abs(tables.arrays[k] - target).max())
+        for keys, target in ((ZERO_KEYS, 0.0), (ONE_KEYS, 1.0))
+        for k in keys
+    )
+
+
+def knockout_table(params, l: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """:func:`knockouts` of layer l for each seed's (H_1, Ws) in ``params``: ({part removed:
+    outlier counts over seeds}, the within-class shares over seeds)."""
+    per_seed = [knockouts(H1, Ws, l) for H1, Ws in params]
+    counts = {name: np.array([c[name] for c, _ in per_seed]) for name in per_seed[0][0]}
+    return counts, np.array([share for _, share in per_seed])
 
 
 def _cell(mean, std=None) -> str:
@@ -238,7 +271,8 @@ def _cell(mean, std=None) -> str:
 
 def comparison_markdown(network, ufm, keys=None) -> str:
     """A Markdown table: each quantity's theorem value, the trained UFM's range over layers, and
-    the network's mean ± std over seeds per layer (``network``, ``ufm``: :func:`summarise`)."""
+    the network's mean ± std over seeds per layer (``network``, ``ufm``:
+    :meth:`SeedTables.summary`)."""
     keys = [k for k in (keys or KEYS) if not np.all(np.isnan(network[k][0]))]
     L = network[keys[0]].shape[1]
     head = "| quantity | theorem | deep linear UFM | " + " | ".join(

@@ -1,5 +1,7 @@
-"""The training loop of the deep UFM: full-batch gradient descent (:mod:`dnc.ufm.step`) from the
-seeded initialisation, with snapshots, divergence checks, checkpoints, progress and the cache.
+"""The training loop of the deep UFM: full-batch gradient descent from the seeded initialisation.
+
+The steps are those of :mod:`dnc.ufm.step`; the loop adds snapshots, divergence checks,
+checkpoints, progress and the cache.
 """
 
 from __future__ import annotations
@@ -54,17 +56,45 @@ def train(
 ) -> TrainResult:
     """Run full-batch GD for ``epochs`` steps from the seeded initialisation.
 
-    ``seeds``: one model per seed, trained together as a batch (default: ``config.seed``).
-    ``lambdas``: a sequence of (lambda_W, lambda_H) pairs, one model each, in place of
-    ``config``'s λ's; a single seed (or none) is then shared, so that every model starts from the
-    same initialisation (a λ sweep as one batch). ``result.config_of(b)`` gives model b's config.
+    The models of a batch (one per seed, or one per λ pair) share sizes, activation, loss and
+    learning rate, and are trained together by :class:`dnc.ufm.step.Stepper` with autograd off.
 
-    ``snapshots``: epochs (0 = initialisation) at which parameters are stored; the last epoch
-    always is. ``log_every``: record the objective (1) every this many epochs. Stops with an
-    error naming a smaller learning rate if the loss diverges. ``checkpoint``: resume from it,
-    and save to it every ``checkpoint_seconds`` of wall time. ``threads``: CPU threads for torch
-    during the run (1 by default: these matrices are small, and a second thread only waits for a
-    busy core); ``None`` keeps torch's setting.
+    Args:
+        config: sizes, λ's, activation, loss, initial scale and seed.
+        epochs: number of GD steps, an integer ≥ 0.
+        lr: learning rate η, positive and finite.
+        snapshots: epochs (0 = initialisation) at which (H_1, W_1 … W_L) are stored; the last
+            epoch always is.
+        seeds: one model per seed, trained together as a batch (default: ``config.seed``).
+        log_every: record the objective (1) every this many epochs, and at the last.
+        device: torch device of the run (default: :func:`dnc.device.choose_device`).
+        dtype: torch dtype of the run.
+        progress: show a progress bar (default: when stderr is a terminal).
+        checkpoint: resume from it, and save to it every ``checkpoint_seconds`` of wall time.
+        checkpoint_seconds: wall time between two checkpoint saves.
+        threads: CPU threads for torch during the run (1 by default: these matrices are small,
+            and a second thread only waits for a busy core); ``None`` keeps torch's setting.
+        lambdas: a sequence of (lambda_W, lambda_H) pairs, one model each, in place of
+            ``config``'s λ's; a single seed (or none) is then shared, so that every model starts
+            from the same initialisation (a λ sweep as one batch).
+
+    Returns:
+        The :class:`~dnc.ufm.result.TrainResult` of the B models: H_1 of shape (S, B, d, N) and
+        each W_l of shape (S, B, d_l, d_{l−1}) at the S snapshot epochs, and the objective (1),
+        shape (T, B), at the T logged epochs. ``result.config_of(b)`` gives model b's config.
+
+    Raises:
+        ValueError: ``epochs`` not a non-negative integer, ``lr`` not positive and finite, a
+            snapshot outside [0, epochs], the checks of :func:`batch_configs`, or a
+            ``$DNC_DEVICE`` that names no usable device.
+        RuntimeError: ``device`` is not a torch device name.
+        FloatingPointError: the objective became non-finite or exceeded 10⁶ × max(its first
+            logged value, 1); the message suggests a smaller learning rate.
+
+    Warns:
+        UserWarning: a model's λ's are above the threshold of
+            :meth:`~dnc.ufm.model.UFMConfig.warn_if_above_threshold`; with ``lambdas``, also
+            d < K, as each model's configuration is built.
     """
     # Inference mode: every step is closed form, and leaving autograd's dispatch out of its ~25
     # small ops saves ~5% of a paper-size ReLU step (make bench).
@@ -195,8 +225,22 @@ def _train(
 
 
 def batch_configs(config: UFMConfig, seeds=None, lambdas=None):
-    """(seeds, configs) of a batch: ``configs`` is None when every model uses ``config``'s λ's,
-    else one validated config per model with its (lambda_W, lambda_H) and seed."""
+    """(seeds, configs) of a batch: one seed per model, and one config per model when λ's vary.
+
+    Args:
+        config: the configuration the models share.
+        seeds: the models' seeds (default: ``(config.seed,)``).
+        lambdas: (lambda_W, lambda_H) pairs, one model each, or ``None``.
+
+    Returns:
+        ``seeds`` as a tuple of ints (a single seed repeated once per pair when ``lambdas`` is
+        given), and ``configs``: ``None`` when every model uses ``config``'s λ's, else one
+        validated config per model with its (lambda_W, lambda_H) and seed.
+
+    Raises:
+        ValueError: no seed; ``lambdas`` empty or holding an entry that is not a sequence of
+            two; several seeds but not one per pair; or a λ that :class:`UFMConfig` refuses.
+    """
     seeds = (config.seed,) if seeds is None else tuple(int(s) for s in seeds)
     if len(seeds) == 0:
         raise ValueError("seeds must hold at least one seed")
@@ -236,7 +280,34 @@ def train_cached(
     lambdas=None,
 ) -> TrainResult:
     """:func:`train`, stored on disk by its full arguments and the code version, and resumable.
-    ``threads`` is not part of the key: it changes the speed, not the run (up to round-off)."""
+
+    The key (:func:`dnc.cache.run_key`) holds the configuration, epochs, learning rate, sorted
+    snapshots, seeds, ``log_every``, the λ pairs, the code :func:`train` runs and the type of the
+    default device. ``threads`` is not part of it: it changes the speed, not the run (up to
+    round-off); nor are ``device`` and ``progress``. An interrupted run resumes from its
+    checkpoint.
+
+    Args:
+        config: as for :func:`train`.
+        epochs: as for :func:`train`.
+        lr: as for :func:`train`.
+        snapshots: as for :func:`train`.
+        seeds: as for :func:`train`.
+        log_every: as for :func:`train`.
+        device: as for :func:`train`.
+        progress: as for :func:`train`.
+        use_cache: ``False`` runs :func:`train` afresh, without checkpoint, and stores nothing.
+        threads: as for :func:`train`.
+        lambdas: as for :func:`train`.
+
+    Returns:
+        The :class:`~dnc.ufm.result.TrainResult`, read from the cache when it is stored.
+
+    Raises:
+        ValueError: the checks of :func:`batch_configs`, before the cache is looked at; on a
+            miss, the errors of :func:`train`.
+        FloatingPointError: on a miss, the run diverged (see :func:`train`).
+    """
     seeds, configs = batch_configs(config, seeds, lambdas)
     key = {
         "config": config.as_dict(),

@@ -1,6 +1,8 @@
-"""The optimum of the deep UFM in closed form: paper A's condition (2) and the collapsed global
-minimiser of the deep linear model (MSE), and the cross-entropy analogue within the collapsed
-simplex-ETF family (the later version of paper A)."""
+"""The optimum of the deep UFM in closed form, for MSE and for cross-entropy.
+
+Paper A's condition (2) and the collapsed global minimiser of the deep linear model (MSE), and the
+cross-entropy analogue within the collapsed simplex-ETF family (the later version of paper A).
+"""
 
 from __future__ import annotations
 
@@ -99,9 +101,12 @@ def optimal_loss(K: int, n: int, lambda_Ws, lambda_H) -> float:
 
 
 def ce_collapsed_objective(t, K: int, n: int, lambda_Ws, lambda_H) -> float:
-    """ψ(t) = log(1 + (K−1)e^{−t}) + (K−1)(q/2) c (t√n)^{2/q}: the CE objective of the best
-    balanced factorisation of the simplex-ETF outputs z_i = t (e_{y_i} − 1_K/K), q = L+1 factors,
-    c = (λ_{H_1} Π λ_{W_l})^{1/q}. ψ(0) = log K is the zero solution."""
+    """ψ(t) = log(1 + (K−1)e^{−t}) + (K−1)(q/2) c (t√n)^{2/q}, the CE objective at margin t.
+
+    ψ is the CE objective of the best balanced factorisation of the simplex-ETF outputs
+    z_i = t (e_{y_i} − 1_K/K), with q = L+1 factors and c = (λ_{H_1} Π λ_{W_l})^{1/q}.
+    ψ(0) = log K is the zero solution.
+    """
     lam, lam_h = _lambdas(lambda_Ws, lambda_H)
     q = len(lam) + 1
     c = math.exp((sum(map(math.log, lam)) + math.log(lam_h)) / q)
@@ -112,8 +117,11 @@ def ce_collapsed_objective(t, K: int, n: int, lambda_Ws, lambda_H) -> float:
 
 
 def ce_collapsed_optimum(K: int, n: int, lambda_Ws, lambda_H) -> tuple[float, float]:
-    """(t*, ψ(t*)): the minimiser of :func:`ce_collapsed_objective` over t ≥ 0 (t* = 0 when the
-    zero solution wins), by a bounded scalar search on a log grid refined with Brent's method."""
+    """(t*, ψ(t*)): the minimiser of :func:`ce_collapsed_objective` over t ≥ 0, and its value.
+
+    t* = 0 when the zero solution wins. The search runs on a log grid of t in [10⁻⁶, 10³],
+    refined by Brent's bounded method around the best grid point.
+    """
     positive_int(K, "K"), positive_int(n, "n")
 
     def psi(t):

@@ -7,7 +7,8 @@ then keeps, what every measurement needs:
 - ``inputs`` [h^(1), …, h^(L), output]: the layer inputs (h^(1) = H_1) and the output;
 - ``products`` [A^(1), …, A^(L+1)]: A^(l) = W_L ⋯ W_l, A^(L+1) = I_K;
 - ``means`` [H̄^(1), …, H̄^(L+1)]: the class means of every layer input and of the output;
-- ``factors(l, loss)``: the Jacobian factors (Ã, X) of layer l, Hess_l = (1/N) Σ_i Ã_iᵀÃ_i ⊗ x_i x_iᵀ.
+- ``factors(l, loss)``: the Jacobian factors (Ã, X) of layer l,
+  Hess_l = (1/N) Σ_i Ã_iᵀÃ_i ⊗ x_i x_iᵀ.
 
 Functions named ``*_at(point, l)`` in :mod:`dnc.ufm.collapse` and :mod:`dnc.spectra` take a Point
 and trust it; their ``(H1, Ws, l, activation)`` counterparts build one and call them, so a table
@@ -48,6 +49,7 @@ class Point:
     """
 
     def __init__(self, H1, Ws, activation: str = "linear"):
+        """Check (H1, Ws, activation) once; the forward quantities are computed on first use."""
         self.H1, self.Ws = check_params(H1, Ws)
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
@@ -81,16 +83,17 @@ class Point:
 
     @cached_property
     def means(self) -> list[np.ndarray]:
-        """[H̄^(1), …, H̄^(L+1)]: the d_{l−1} × K class means of every layer input and the output."""
+        """[H̄^(1), …, H̄^(L+1)]: class means (d_{l−1} × K) of each layer input and the output."""
         return [metrics.class_means(x, self.labels) for x in self.inputs]
 
     def factors(self, l, loss: str = "mse") -> tuple[np.ndarray, np.ndarray]:
-        """(Ã, X): Ã of shape (N, K, d_l) with Ã_i = ∂f(x_i)/∂(W_l x_i), X = h^(l) (d_{l−1} × N).
+        """(Ã, X): Ã (N, K, d_l) with Ã_i = ∂f(x_i)/∂(W_l x_i), and X = h^(l) (d_{l−1} × N).
 
-        ∂f_c(x_i)/∂(W_l)_{ab} = Ã_i[c, a] X[b, i]. ReLU: Ã_i = W_L D_{L−1,i} W_{L−1} ⋯ W_{l+1} D_{l,i}
-        with D_{m,i} = diag 1[W_m h_i^(m) > 0]; linear: Ã_i = A^(l+1) = W_L ⋯ W_{l+1}. With
-        ``loss="ce"`` Ã_i is replaced by B_i Ã_i, B_i = diag(√p_i)(I − 1p_iᵀ), so that
-        Hess_l = (1/N) Σ_i (B_iÃ_i)ᵀB_iÃ_i ⊗ x_i x_iᵀ.
+        ∂f_c(x_i)/∂(W_l)_{ab} = Ã_i[c, a] X[b, i].
+        ReLU: Ã_i = W_L D_{L−1,i} W_{L−1} ⋯ W_{l+1} D_{l,i} with D_{m,i} = diag 1[W_m h_i^(m) > 0];
+        linear: Ã_i = A^(l+1) = W_L ⋯ W_{l+1}. With ``loss="ce"`` Ã_i is replaced by B_i Ã_i,
+        B_i = diag(√p_i)(I − 1p_iᵀ), so that Hess_l = (1/N) Σ_i (B_iÃ_i)ᵀB_iÃ_i ⊗ x_i x_iᵀ.
+        The result is kept, per (l, loss), for the next call.
 
         Raises:
             ValueError: l outside 1..L, or an unknown loss.

@@ -1,5 +1,7 @@
-"""The outcome of a training run: snapshots of (H_1, W_1 … W_L), the loss history, and their
-``.npz`` form for the cache."""
+"""The outcome of a training run: parameter snapshots, the loss history and their cached form.
+
+The snapshots are of (H_1, W_1 … W_L); the cache stores them as ``.npz`` arrays with metadata.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +14,21 @@ from dnc.ufm.model import UFMConfig
 
 @dataclass
 class TrainResult:
-    """Snapshots of parameters at chosen epochs and the loss history of a batch of runs."""
+    """Snapshots of parameters at chosen epochs and the loss history of a batch of runs.
+
+    Attributes:
+        config: the configuration the batch shares (model b's own: :meth:`config_of`).
+        lr: learning rate η.
+        epochs: number of GD steps.
+        seeds: one seed per model of the batch.
+        snapshot_epochs: the S epochs at which the parameters were stored, ascending.
+        H: H_1 at the snapshots, (S, B, d, N).
+        Ws: L arrays (S, B, d_l, d_{l−1}): W_l at the snapshots.
+        loss_epochs: the T epochs at which the objective was recorded.
+        loss: (T, B): the full objective (1) at ``loss_epochs``.
+        meta: anything else stored with the run; ``"lambdas"`` holds [lambda_W, lambda_H] per
+            model when the batch is a λ sweep.
+    """
 
     config: UFMConfig
     lr: float
@@ -26,7 +42,19 @@ class TrainResult:
     meta: dict = field(default_factory=dict)
 
     def params(self, epoch: int | None = None, b: int = 0):
-        """(H_1, [W_1, …, W_L]) as float64 arrays at a snapshot epoch (default: the last)."""
+        """(H_1, [W_1, …, W_L]) of model b as float64 arrays at a snapshot epoch.
+
+        Args:
+            epoch: one of ``snapshot_epochs`` (default: the last).
+            b: index of the model in the batch.
+
+        Returns:
+            H_1 (d × N) and [W_1, …, W_L], W_l of shape d_l × d_{l−1}: views into the stored
+            arrays, not copies.
+
+        Raises:
+            KeyError: no snapshot was taken at ``epoch``.
+        """
         if epoch is None:
             i = len(self.snapshot_epochs) - 1
         else:
@@ -48,9 +76,15 @@ class TrainResult:
 
     @property
     def final_loss(self) -> np.ndarray:
+        """The objective (1) at the last recorded epoch, one value per model, shape (B,)."""
         return self.loss[-1]
 
     def to_arrays(self) -> tuple[dict[str, np.ndarray], dict]:
+        """(arrays, meta): the result as named arrays and metadata: the form the cache stores.
+
+        Array ``W{i}`` holds W_{i+1} (0-based i); ``meta`` holds the configuration, ``lr``,
+        ``epochs``, ``seeds`` and the entries of :attr:`meta`.
+        """
         arrays = {
             "snapshot_epochs": self.snapshot_epochs,
             "H": self.H,
@@ -69,6 +103,7 @@ class TrainResult:
 
     @classmethod
     def from_arrays(cls, arrays, meta) -> TrainResult:
+        """The result that :meth:`to_arrays` stored; the cache's own ``_cache`` entry is dropped."""
         config = UFMConfig(**meta["config"])
         Ws = [arrays[f"W{l}"] for l in range(config.L)]
         extra = {

@@ -1,8 +1,9 @@
 """Full-batch gradient descent on the deep UFM with closed-form backpropagation.
 
-One step: W_l ← (1 − η λ_{W_l}) W_l − η ∂ℓ/∂W_l and H_1 ← (1 − η λ_{H_1}) H_1 − η ∂ℓ/∂H_1, where ℓ is the
-data term of eq. (1), the decay and the gradient fused in one ``addmm``. B models (seeds, λ's)
-train together as a batch (leading dimension of every tensor; a batch of one runs as plain matrices).
+One step: W_l ← (1 − η λ_{W_l}) W_l − η ∂ℓ/∂W_l and H_1 ← (1 − η λ_{H_1}) H_1 − η ∂ℓ/∂H_1,
+where ℓ is the data term of eq. (1), the decay and the gradient fused in one ``addmm``. B models
+(seeds, λ's) train together as a batch (leading dimension of every tensor; a batch of one runs as
+plain matrices).
 
 Linear model: with A^(l) = W_L⋯W_l (K×d_{l−1}), R = (A^(1) H_1 − Y)/N and P = R H_1ᵀ,
     ∂ℓ/∂W_l = A^(l+1)ᵀ Q_l,  Q_1 = P,  Q_{l+1} = Q_l W_lᵀ,      ∂ℓ/∂H_1 = A^(1)ᵀ R,
@@ -22,8 +23,18 @@ from dnc.ufm.model import UFMConfig, targets
 
 
 def initial_params(config: UFMConfig, seeds, dtype=torch.float64, device=None):
-    """Gaussian initialisation, one draw per seed: entries of W_l ~ N(0, s²/d_{l−1}), of H_1 ~ N(0, s²/d)
-    with s = ``config.init_scale``. Returns (H (B,d,N), [W_1 … W_L] each (B,d_l,d_{l−1}))."""
+    """Gaussian initialisation of B = ``len(seeds)`` models, one draw per seed.
+
+    Entries of W_l ~ N(0, s²/d_{l−1}), of H_1 ~ N(0, s²/d), with s = ``config.init_scale``. Each
+    draw is made in float64 on the CPU from its seed alone, then moved to ``device`` and ``dtype``.
+
+    Returns:
+        (H (B, d, N), [W_1 … W_L] each (B, d_l, d_{l−1})).
+
+    Raises:
+        ValueError: a ``$DNC_DEVICE`` that names no usable device.
+        RuntimeError: ``device`` is not a torch device name.
+    """
     widths = config.widths()
     Hs, Ws = [], [[] for _ in range(config.L)]
     for seed in seeds:
@@ -54,6 +65,18 @@ class Stepper:
     """
 
     def __init__(self, config: UFMConfig, lr: float, H: torch.Tensor, configs=None):
+        """Precompute the targets, the factor −η/N and every decay 1 − ηλ of the batch.
+
+        Args:
+            config: sizes, activation, loss and (unless ``configs`` is given) the λ's.
+            lr: learning rate η.
+            H: the batch's features (B, d, N); only its batch size, device and dtype are used.
+            configs: one configuration per model, when their λ's differ.
+
+        Raises:
+            ValueError: ``configs`` does not hold B configurations, or one of them differs from
+                ``config`` in K, n, d, L, activation or loss.
+        """
         self.config = config
         self.lr = float(lr)
         B, dev, dt = H.shape[0], H.device, H.dtype
@@ -84,9 +107,12 @@ class Stepper:
             self.decay_H = (1.0 - self.lr * self.lambda_H).reshape(-1, 1, 1)
 
     def step(self, H, Ws, with_loss: bool = True) -> torch.Tensor | None:
-        """Update H and Ws in place; return the data loss before the step, per model: ‖Z − Y‖²/(2N)
-        (MSE) or Σ_i −log softmax(z_i)_{y_i}/N (CE); ``None`` when ``with_loss`` is false, which
-        saves a reduction on epochs nobody logs."""
+        """Update H and Ws in place by one step; return each model's data loss before the step.
+
+        The loss is ‖Z − Y‖²/(2N) (MSE) or Σ_i −log softmax(z_i)_{y_i}/N (CE), one value per
+        model; ``None`` when ``with_loss`` is false, which saves a reduction on epochs nobody
+        logs.
+        """
         Y = self.Y
         if H.shape[0] == 1:
             # A batch of one runs as plain matrices: MKL's 2-D products beat its batched ones here.
@@ -105,8 +131,11 @@ class Stepper:
         return loss.reshape(-1)
 
     def _plain(self, H, Ws):
-        """(H[0], [W[0] …], Y[0]) for a batch of one, the views kept between steps: the updates are
-        in place, so the same tensors come back every step and a view costs ~5 µs to make."""
+        """(H[0], [W[0] …], Y[0]) for a batch of one, the views kept between steps.
+
+        The updates are in place, so the same tensors come back every step, and a view costs
+        ~5 µs to make.
+        """
         key = (H.data_ptr(), *(W.data_ptr() for W in Ws))
         cached = getattr(self, "_views", None)
         if cached is None or cached[0] != key:
@@ -117,8 +146,10 @@ class Stepper:
         return cached[1]
 
     def _error(self, A, B, Y):
-        """The output error N ∂(data term)/∂Z at Z = A B: Z − Y for MSE (one fused addmm),
-        softmax(Z) − Y for CE, whose loss is kept when the step will return it."""
+        """The output error N ∂(data term)/∂Z at Z = A B: Z − Y (MSE) or softmax(Z) − Y (CE).
+
+        MSE takes one fused addmm; for CE the loss is kept when the step will return it.
+        """
         if not self.ce:
             return _plus_product(Y, A, B, beta=-1.0)
         logp = torch.log_softmax(A @ B, dim=-2)  # one pass gives both the loss and softmax(Z)
@@ -185,9 +216,12 @@ class Stepper:
         return R
 
     def _relu_plain(self, H, Ws, Y):
-        """:meth:`_relu` for one model (plain matrices): the same products, called as ``torch.mm``
-        and ``addmm`` directly (no ``matmul`` dispatch), with the transposed views of W_l and H_1
-        made once (see :meth:`_plain`) and H_1 updated by one ``addmm``."""
+        """:meth:`_relu` for one model (plain matrices), with the products called directly.
+
+        The same products as :meth:`_relu`, called as ``torch.mm`` and ``addmm`` (no ``matmul``
+        dispatch), with the transposed views of W_l and H_1 made once (see :meth:`_plain`) and
+        H_1 updated by one ``addmm``.
+        """
         L, alpha, mm, addmm = len(Ws), self.alpha, torch.mm, torch.addmm
         decay_W, decay_H = self.decay_W, self.decay_H
         if isinstance(decay_H, torch.Tensor):  # per-model λ's; a batch of one has one of each
@@ -225,8 +259,10 @@ def _plus_product(C, A, B, beta):
 
 
 def _add_product_(C, A, B, beta, alpha):
-    """C ← beta·C + alpha·A B in place, for matrices or batches of them; ``beta`` is a number, or
-    a (B, 1, 1) tensor with one value per model."""
+    """C ← beta·C + alpha·A B in place, for matrices or batches of them.
+
+    ``beta`` is a number, or a (B, 1, 1) tensor with one value per model.
+    """
     if isinstance(beta, torch.Tensor):
         C.mul_(beta).baddbmm_(A, B, alpha=alpha)
     elif C.dim() == 2:
