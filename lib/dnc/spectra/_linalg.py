@@ -1,5 +1,8 @@
-"""Linear algebra shared by the spectra modules: symmetric eigenvalues, descending padding,
-Hessian products from the Jacobian factors, and Rayleigh alignments."""
+"""Linear algebra shared by the spectra modules.
+
+Symmetric eigenvalues, descending padding, Hessian products from the Jacobian factors, and
+Rayleigh alignments.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +11,10 @@ from scipy.linalg import eigh
 
 
 def eigvalsh(S: np.ndarray, overwrite: bool = False) -> np.ndarray:
-    """Eigenvalues of a symmetric matrix by LAPACK's MRRR driver (``evr``). ``overwrite``: S is a
-    scratch array that LAPACK may destroy (saves a copy)."""
+    """Eigenvalues of a symmetric matrix by LAPACK's MRRR driver (``evr``), ascending.
+
+    ``overwrite``: S is a scratch array that LAPACK may destroy (saves a copy).
+    """
     return eigh(S, eigvals_only=True, driver="evr", check_finite=False, overwrite_a=overwrite)
 
 
@@ -20,8 +25,11 @@ def pad_descending(vals: np.ndarray, dim: int) -> np.ndarray:
 
 
 def hessian_matvecs(At, X, V) -> np.ndarray:
-    """Hess_l V for a stack of d_l × d_{l−1} matrices V (m, d_l, d_{l−1}), from the factors (Ã, X):
-    (1/N) Σ_i Ã_iᵀ Ã_i V x_i x_iᵀ, with r_ic = ã_icᵀ V x_i (J v) computed once per sample."""
+    """Hess_l V for a stack V (m, d_l, d_{l−1}) of matrices, from the factors (Ã, X).
+
+    Each product is (1/N) Σ_i Ã_iᵀ Ã_i V x_i x_iᵀ, with r_ic = ã_icᵀ V x_i (J v) computed once per
+    sample; the result has V's shape.
+    """
     VX = np.einsum("mab,bi->mai", V, X)  # V x_i
     r = np.einsum("ica,mai->mic", At, VX)  # J v: one entry per (sample, output)
     back = np.einsum("mic,ica->mai", r, At)  # Ã_iᵀ r_i

@@ -38,9 +38,13 @@ def dnc_report(H1, Ws, activation: str = "linear") -> dict[str, np.ndarray]:
 
 
 def report_at(point: Point) -> dict[str, np.ndarray]:
-    """Per layer l = 1..L: ``nc1`` (‖Σ_W Σ_B^†‖_F² of h^(l)), ``orthogonal`` (NC2 distance of
-    H̄^(l) to an orthogonal frame), ``norm_spread`` (max/min ‖μ_c^(l)‖ − 1), ``dnc3`` (relative
-    residual of A^(l) ∝ H̄^(l)ᵀ) and ``alpha``; plus ``last_gram`` = residual of W_L W_Lᵀ ∝ H̄ᵀH̄."""
+    """Deep neural collapse of the model at ``point``, layer by layer (Theorem 3.1's quantities).
+
+    Per layer l = 1..L, arrays of length L: ``nc1`` (‖Σ_W Σ_B^†‖_F² of h^(l)), ``orthogonal``
+    (NC2 distance of H̄^(l) to an orthogonal frame), ``norm_spread`` (max/min ‖μ_c^(l)‖ − 1),
+    ``dnc3`` (relative residual of A^(l) ∝ H̄^(l)ᵀ) and ``alpha``; plus ``last_gram`` = residual
+    of W_L W_Lᵀ ∝ H̄ᵀH̄ (H̄ = H̄^(1)).
+    """
     lab = point.labels
     rows = {k: [] for k in ("nc1", "orthogonal", "norm_spread", "dnc3", "alpha")}
     for l in range(1, point.L + 1):

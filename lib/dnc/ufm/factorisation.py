@@ -23,8 +23,13 @@ def schatten_bound(Z, lambdas) -> float:
 
 
 def balanced_factors(Z, lambdas, d: int, seed: int = 0) -> list[np.ndarray]:
-    """[M_1, …, M_q] with M_q⋯M_1 = Z (K×N, rank r ≤ d) and λ_j Σ_j² = c diag(s)^{2/q}; the inner
-    frames U_2, …, U_q ∈ R^{d×r} are random orthonormal."""
+    """[M_1, …, M_q], balanced, with M_q⋯M_1 = Z (K×N, rank r ≤ d) and λ_j Σ_j² = c diag(s)^{2/q}.
+
+    The inner frames U_2, …, U_q ∈ R^{d×r} are random orthonormal (drawn from ``seed``).
+
+    Raises:
+        ValueError: Z has rank above d (singular values below 10⁻¹² s_1 count as zero).
+    """
     Z = np.asarray(Z, dtype=np.float64)
     q = len(lambdas)
     c = float(np.prod(lambdas)) ** (1.0 / q)
@@ -42,10 +47,13 @@ def balanced_factors(Z, lambdas, d: int, seed: int = 0) -> list[np.ndarray]:
 
 
 def schatten_bound_gap(q: int, K: int, d: int, N: int, seed: int = 0) -> dict[str, float]:
-    """Relative excess (regulariser − bound)/bound of a random factorisation (Gaussian factors,
-    random λ's in [10⁻³, 10⁻¹]), of the same factors rescaled by scalars a_j (Π a_j = 1) that make
-    λ_j‖M_j‖_F² equal (AM–GM tight, only the singular-value inequalities left), and of the
-    balanced factorisation of the same product."""
+    """Relative excess (regulariser − bound)/bound of three factorisations of one product.
+
+    ``random``: a random factorisation (Gaussian factors, random λ's in [10⁻³, 10⁻¹]);
+    ``rescaled``: the same factors rescaled by scalars a_j (Π a_j = 1) that make λ_j‖M_j‖_F²
+    equal (AM–GM tight, only the singular-value inequalities left); ``balanced``: the balanced
+    factorisation of the same product.
+    """
     rng = np.random.default_rng(seed)
     lambdas = 10 ** rng.uniform(-3, -1, size=q)
     shapes = [(d, N)] + [(d, d)] * (q - 2) + [(K, d)]

@@ -40,12 +40,19 @@ def predicted_outcome(config: model.UFMConfig) -> str:
 
 
 def classify(result, b: int = 0, rtol: float = 1e-4) -> dict:
-    """Outcome of model b of a finished run. A direction of Z is alive when its singular value
-    exceeds ALIVE·√n. Linear model: the alive singular values must sit on the nonzero branch
-    of φ (within ``rtol``) or the run is 'not converged'; the loss then tells the global optimum
-    (within 10⁻⁶, rank-limited for d < K) from a local minimum (above the threshold) or from a
-    run whose factors are not balanced yet (below it: 'not converged'). ReLU model (no closed form): K
-    alive directions with NC1 < 10⁻⁶ at every layer count as collapsed."""
+    """Outcome of model b of a finished run, with the numbers it was judged on.
+
+    A direction of Z is alive when its singular value exceeds ALIVE·√n. Linear model: the alive
+    singular values must sit on the nonzero branch of φ (within ``rtol``) or the run is 'not
+    converged'; the loss then tells the global optimum (within 10⁻⁶, rank-limited for d < K) from
+    a local minimum (above the threshold) or from a run whose factors are not balanced yet (below
+    it: 'not converged'). ReLU model (no closed form): K alive directions with NC1 < 10⁻⁶ at every
+    layer count as collapsed.
+
+    The dict holds ``rank`` (alive directions), ``s`` (the top K singular values of Z), ``loss``,
+    ``loss_optimal`` (:func:`rank_limited_optimum`), ``predicted`` (:func:`predicted_outcome`)
+    and ``outcome`` (one of :data:`OUTCOMES`).
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # d < K is the point of the phase diagram
         config = result.config_of(b)
@@ -86,8 +93,11 @@ def classify(result, b: int = 0, rtol: float = 1e-4) -> dict:
 
 
 def classify_runs(runs, ratios) -> dict[str, np.ndarray]:
-    """Classify every model of a list of λ batches (one per width): arrays of shape
-    (widths, ratios) for ``outcome``, ``predicted``, ``rank`` and the loss over its minimum."""
+    """Classify every model of a list of λ batches, one batch per width.
+
+    The dict holds arrays of shape (widths, ratios) for ``outcome``, ``predicted``, ``rank`` and
+    ``loss_ratio`` (the loss over its minimum), and the axes ``width`` and ``ratio``.
+    """
     rows = {k: [] for k in ("width", "outcome", "predicted", "rank", "loss_ratio")}
     for result in runs:
         found = [classify(result, b) for b in range(len(ratios))]
@@ -102,8 +112,10 @@ def classify_runs(runs, ratios) -> dict[str, np.ndarray]:
 
 
 def outcome_counts(classes) -> dict:
-    """A table of how many runs ended in each outcome, one row per width (only outcomes that
-    occur get a column): ``{"header": [...], "rows": [[...], ...]}``."""
+    """A table of how many runs ended in each outcome, one row per width.
+
+    Only outcomes that occur get a column: ``{"header": [...], "rows": [[...], ...]}``.
+    """
     seen = [o for o in OUTCOMES if np.any(classes["outcome"] == o)]
     rows = [
         [f"d = {d}", *[int(np.sum(found == o)) for o in seen]]
@@ -117,8 +129,11 @@ def _ratios(values) -> str:
 
 
 def describe_disagreements(classes) -> str:
-    """One sentence per kind of disagreement between the run's outcome and the closed form's
-    global optimum: how many, at which widths and ratios."""
+    """One sentence per kind of disagreement between the runs' outcomes and the closed form.
+
+    Each sentence says how many runs ended elsewhere than the closed form's global optimum, and at
+    which widths and ratios.
+    """
     found, predicted = classes["outcome"], classes["predicted"]
     kinds = sorted(
         {(p, f) for p, f in zip(predicted.ravel(), found.ravel(), strict=True) if p != f}
