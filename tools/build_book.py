@@ -49,6 +49,10 @@ def list_moved_values(profile: str) -> int:
 
 
 def main() -> int:
+    jobs = os.environ.get("DNC_PREFETCH_JOBS")
+    if jobs is not None and not (jobs.strip().isdigit() and int(jobs) >= 1):
+        print(f"[build_book] DNC_PREFETCH_JOBS={jobs!r} must be a whole number >= 1", flush=True)
+        return 2
     sys.path.insert(0, str(ROOT / "lib"))
     from dnc.cache import code_version
     from dnc.profile import current
@@ -66,7 +70,6 @@ def main() -> int:
     # The long runs first, in parallel processes through their caches (`python -m dnc prefetch`);
     # the chapters then only read them, so the build takes its critical path, not the sum.
     start = time.time()
-    jobs = os.environ.get("DNC_PREFETCH_JOBS")
     prefetch = [sys.executable, "-m", "dnc", "prefetch"] + (["--jobs", jobs] if jobs else [])
     env = {
         **os.environ,
@@ -84,9 +87,9 @@ def main() -> int:
     command = [str(jb), "build", str(ROOT), "--builder", "html", "-W", "-n", "--keep-going"]
     print(f"[build_book] {stamp}", flush=True)
     start = time.time()
-    result = subprocess.run(
-        command, cwd=ROOT, env={**os.environ, "DNC_REFERENCE_REPORT": str(REPORT)}
-    )
+    # No progress bars or cache notes in the rendered pages: the prefetch above computed the runs.
+    book_env = {**os.environ, "DNC_REFERENCE_REPORT": str(REPORT), "DNC_PROGRESS": "off"}
+    result = subprocess.run(command, cwd=ROOT, env=book_env)
     print(f"[build_book] finished in {time.time() - start:.0f} s, exit code {result.returncode}")
     if result.returncode == 0:
         STAMP.write_text(f"{stamp}\nextension={render}")

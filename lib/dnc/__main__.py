@@ -13,7 +13,9 @@ import argparse
 import importlib
 import os
 import sys
+from pathlib import Path
 
+from dnc import profile
 from dnc.cache import code_version
 from dnc.experiments.runs import prefetch
 
@@ -35,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     ``code-version`` prints :func:`dnc.cache.code_version`.
 
     Returns:
-        0 on success, 2 for an unknown figure name or a prefetch request it rejects.
+        0 on success, 2 for an unknown figure name, a bad ``$DNC_PROFILE``, an ``--out`` that is
+        a file, or a prefetch request it rejects.
     """
     parser = argparse.ArgumentParser(prog="python -m dnc", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -49,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
         help="sizes to run at (default: $DNC_PROFILE, else quick)",
     )
     fig.add_argument("--out", default="figures", help="output folder (default: figures)")
-    sub.add_parser("code-version", help="print the hash of the lib's code that keys the caches")
+    sub.add_parser("code-version", help="print the version (hash) of the whole dnc package")
     pre = sub.add_parser("prefetch", help="compute the book's long runs in parallel (cached)")
     pre.add_argument("--jobs", type=int, default=None, help="processes (default: cores)")
     pre.add_argument("--threads", type=int, default=1, help="CPU threads per process")
@@ -70,6 +73,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "code-version":
         print(code_version())
         return 0
+    if args.command == "figure":
+        try:
+            profile.current(args.profile)  # $DNC_PROFILE checked before anything is computed
+        except ValueError as err:
+            print(err, file=sys.stderr)
+            return 2
+        if Path(args.out).exists() and not Path(args.out).is_dir():
+            print(
+                f"--out {args.out} is a file; it must be a folder (new or existing)",
+                file=sys.stderr,
+            )
+            return 2
     registry = _registry()
     if args.command == "list":
         width = max(len(n) for n in registry)

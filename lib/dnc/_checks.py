@@ -9,6 +9,7 @@ the run keys (:data:`dnc.codehash.NOT_HASHED`): tightening a check does not retr
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,11 +20,19 @@ def as_float64(x, name: str) -> np.ndarray:
     """``x`` (numpy array, torch tensor or nested sequence) as a float64 numpy array.
 
     Raises:
-        ValueError: an entry is NaN or infinite (the message names ``name``).
+        TypeError: ``x`` is not an array of numbers.
+        ValueError: ``x`` is empty, or an entry is NaN or infinite (the message names ``name``).
     """
     if isinstance(x, torch.Tensor):
         x = x.detach().cpu().numpy()
-    arr = np.asarray(x, dtype=np.float64)
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"{name} must be an array of numbers, got {type(x).__name__}: {err}"
+        ) from err
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(arr.shape)}): it needs at least one entry")
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite entries")
     return arr
@@ -33,7 +42,9 @@ def as_matrix(x, name: str) -> np.ndarray:
     """:func:`as_float64` of ``x``, which must be 2-D.
 
     Raises:
-        ValueError: a non-finite entry, or ``x`` not a matrix (the message gives its shape).
+        TypeError: ``x`` is not an array of numbers.
+        ValueError: ``x`` empty, a non-finite entry, or ``x`` not a matrix (the message gives its
+            shape).
     """
     arr = as_float64(x, name)
     if arr.ndim != 2:
@@ -60,16 +71,49 @@ def as_labels(labels, n: int, name: str = "labels") -> np.ndarray:
     return lab
 
 
+def as_vector(x, length: int, name: str = "v") -> np.ndarray:
+    """``x`` flattened (row-major) to a float64 vector of exactly ``length`` finite entries.
+
+    Raises:
+        ValueError: another number of entries, or NaN or infinite entries.
+        TypeError: entries that are not numbers.
+    """
+    vec = as_float64(x, name).ravel()
+    if vec.size != length:
+        raise ValueError(f"{name} must have {length} entries, got {vec.size} (shape {np.shape(x)})")
+    return vec
+
+
+def _number(value, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__} {value!r}")
+
+
 def positive(value, name: str) -> float:
     """``value`` as a float, which must be finite and > 0.
 
     Raises:
+        TypeError: ``value`` is not a real number (a string, None, a bool).
         ValueError: ``value`` is zero, negative, NaN or infinite.
     """
+    _number(value, name)
     v = float(value)
     if not math.isfinite(v) or v <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return v
+
+
+def whole(value, name: str, minimum: int = 0) -> int:
+    """``value`` as an int, which must be a whole number ≥ ``minimum`` (1.0 is accepted, 1.5 not).
+
+    Raises:
+        TypeError: ``value`` is not a real number (a string, None, a bool).
+        ValueError: ``value`` is not whole, or below ``minimum``.
+    """
+    _number(value, name)
+    if not math.isfinite(float(value)) or int(value) != value or int(value) < minimum:
+        raise ValueError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return int(value)
 
 
 def positive_list(values, length: int, name: str) -> list[float]:
@@ -92,9 +136,11 @@ def positive_int(value, name: str) -> int:
     """``value`` as an int, which must be a whole number ≥ 1 (``True``/``False`` are refused).
 
     Raises:
-        ValueError: ``value`` is a bool, not a whole number, or below 1.
+        TypeError: ``value`` is not a real number (a string, None, a bool).
+        ValueError: ``value`` is not a whole number, or below 1.
     """
-    if isinstance(value, bool) or int(value) != value or int(value) < 1:
+    _number(value, name)
+    if not math.isfinite(float(value)) or int(value) != value or int(value) < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
 
@@ -111,3 +157,28 @@ def layer_index(Ws, l) -> int:
             f"layer index l must be an integer in 1..{L} (1-based, as in paper A), got {l!r}"
         )
     return int(l)
+
+
+def class_labels(y, n: int, name: str = "y") -> np.ndarray:
+    """Labels of n samples that are exactly the classes 0..K−1, each present at least once.
+
+    Args:
+        y: Length-n integer labels (a float array with integral values is accepted).
+        n: Number of samples the labels must match.
+        name: Name of the argument in error messages.
+
+    Returns:
+        The labels as an integer numpy array of shape (n,).
+
+    Raises:
+        ValueError: ``y`` is not of shape (n,), is not integer-valued, or its distinct values
+            are not exactly 0..K−1.
+    """
+    lab = as_labels(y, n, name)
+    present = np.unique(lab)
+    if present.size == 0 or present[0] != 0 or present[-1] != present.size - 1:
+        raise ValueError(
+            f"{name} must hold the classes 0..K−1 with every class present, got the values "
+            f"{present.tolist()[:12]}{'…' if present.size > 12 else ''}"
+        )
+    return lab

@@ -102,31 +102,6 @@ def verify_file(path, expected: str, algorithm: str = "sha256") -> Path:
     return path
 
 
-def class_labels(y, n: int, name: str = "y") -> np.ndarray:
-    """Labels of n samples that are exactly the classes 0..K−1, each present at least once.
-
-    Args:
-        y: Length-n integer labels (a float array with integral values is accepted).
-        n: Number of samples the labels must match.
-        name: Name of the argument in error messages.
-
-    Returns:
-        The labels as an integer numpy array of shape (n,).
-
-    Raises:
-        ValueError: ``y`` is not of shape (n,), is not integer-valued, or its distinct values
-            are not exactly 0..K−1.
-    """
-    lab = as_labels(y, n, name)
-    present = np.unique(lab)
-    if present.size == 0 or present[0] != 0 or present[-1] != present.size - 1:
-        raise ValueError(
-            f"{name} must hold the classes 0..K−1 with every class present, got the values "
-            f"{present.tolist()[:12]}{'…' if present.size > 12 else ''}"
-        )
-    return lab
-
-
 # --------------------------------------------------------------------------- preprocessing
 
 
@@ -227,6 +202,11 @@ def one_hot(y, K: int | None = None, on: float = 1.0, off: float = 0.0):
         raise ValueError(f"y must be a 1D array of labels, got shape {y.shape}")
     y = as_labels(y, y.shape[0], "y")
     K = int(y.max()) + 1 if K is None else positive_int(K, "K")
+    on, off = float(on), float(off)
+    if not (np.isfinite(on) and np.isfinite(off)) or on == off:
+        raise ValueError(
+            f"on and off must be finite and differ (constant targets), got {on}, {off}"
+        )
     if y.min() < 0 or y.max() >= K:
         raise ValueError(f"labels must lie in 0..{K - 1}, got range {y.min()}..{y.max()}")
     T = np.full((y.shape[0], K), float(off))
@@ -608,17 +588,19 @@ def load(
         standardized: Whether to z-score every feature (:func:`standardize`) at the end.
         **kwargs: Passed to the generator or loader: :func:`mnist1d`, :func:`gaussian_mixture`,
             :func:`load_mnist`, :func:`load_cifar10` or :func:`load_svhn` (for example
-            ``train=False``, ``split="test"`` or ``download=True``); ignored for ``"digits"``.
+            ``train=False``, ``split="test"`` or ``download=True``); ``"digits"`` takes none.
 
     Returns:
         ``(X, y)``: the N×D float64 data, one row per sample, and the integer labels 0..K−1.
 
     Raises:
-        ValueError: ``name`` is unknown, an on-disk set has no directory, the MNIST sample is
-            given options, or a loader or subsample check fails.
+        ValueError: ``name`` is unknown, an on-disk set has no directory, the MNIST sample or
+            ``"digits"`` is given options, or a loader or subsample check fails.
         FileNotFoundError: the data directory or one of its files is missing.
     """
     if name == "digits":
+        if kwargs:
+            raise ValueError(f"data set 'digits' takes no options, got {sorted(kwargs)}")
         X, y = digits()
     elif name == "mnist1d":
         X, y = mnist1d(**kwargs)

@@ -23,29 +23,40 @@ def choose_device(device: str | torch.device | None = None) -> torch.device:
     """``device`` if given, else ``$DNC_DEVICE`` if set, else ``cuda`` if available, else ``cpu``.
 
     Raises:
-        ValueError: ``$DNC_DEVICE`` is not a torch device name, or names CUDA where torch sees
+        ValueError: ``device`` (or ``$DNC_DEVICE``, named as such) is not a torch device name,
+            names a device that cannot compute (``meta``), or names CUDA or MPS where torch sees
             none.
-        RuntimeError: ``device`` itself is not a torch device name (torch's own error).
     """
-    if device is not None:
-        return torch.device(device)
-    name = os.environ.get(ENV, "").strip()
-    if not name:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device is None:
+        name = os.environ.get(ENV, "").strip()
+        if not name:
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return _usable(name, f"{ENV}={name!r}")
+    return _usable(device, f"device={device!r}")
+
+
+def _usable(name, source: str) -> torch.device:
+    """The torch device ``name``, checked to exist and compute on this machine."""
     try:
         chosen = torch.device(name)
-    except RuntimeError as err:
-        raise ValueError(
-            f"{ENV}={name!r} is not a torch device name (e.g. cpu, cuda, cuda:0)"
-        ) from err
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"{source} is not a torch device name (e.g. cpu, cuda, cuda:0)") from err
     if chosen.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"{ENV}={name!r} asks for CUDA, but torch sees no CUDA device here")
+        raise ValueError(f"{source} asks for CUDA, but torch sees no CUDA device here")
+    if chosen.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{source} asks for MPS, but torch sees no MPS device here")
+    if chosen.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"{source}: the book computes on cpu, cuda or mps, not {chosen.type}")
     return chosen
 
 
 @contextmanager
 def torch_threads(threads: int | None):
     """Run the block with torch limited to ``threads`` CPU threads (``None``: leave it alone)."""
+    if threads is not None and (
+        isinstance(threads, bool) or int(threads) != threads or threads < 1
+    ):
+        raise ValueError(f"threads must be a whole number >= 1 (or None), got {threads!r}")
     previous = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(int(threads))

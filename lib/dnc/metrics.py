@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dnc._checks import as_labels, as_matrix
+from dnc._checks import as_matrix, class_labels
 
 NC1_KINDS = ("trace", "frobenius", "trace_ratio")
 FRAMES = ("etf", "orthogonal")
@@ -19,7 +19,7 @@ RTOL = 1e-10
 
 def _features(H, labels):
     H = as_matrix(H, "H")
-    lab = as_labels(labels, H.shape[1])
+    lab = class_labels(labels, H.shape[1], "labels")
     classes = np.unique(lab)
     if classes.size < 2:
         raise ValueError(f"need at least 2 classes, labels contain {classes.size}")
@@ -31,7 +31,7 @@ def class_means(H, labels) -> np.ndarray:
 
     Args:
         H: d×N feature matrix, one column per sample.
-        labels: Length-N integer class labels (at least 2 distinct classes).
+        labels: Length-N integer labels holding the classes 0..K−1, K ≥ 2, each at least once.
 
     Returns:
         d×K float64 matrix whose c-th column is μ_c = Av_i h_ic, the mean of class c's columns.
@@ -52,7 +52,7 @@ def global_mean(H, labels) -> np.ndarray:
 
     Args:
         H: d×N feature matrix, one column per sample.
-        labels: Length-N integer class labels (at least 2 distinct classes).
+        labels: Length-N integer labels holding the classes 0..K−1, K ≥ 2, each at least once.
 
     Returns:
         The length-d float64 vector μ_G.
@@ -69,7 +69,7 @@ def within_class_covariance(H, labels) -> np.ndarray:
 
     Args:
         H: d×N feature matrix, one column per sample.
-        labels: Length-N integer class labels (at least 2 distinct classes).
+        labels: Length-N integer labels holding the classes 0..K−1, K ≥ 2, each at least once.
 
     Returns:
         The d×d float64 matrix Σ_W (normalised by the total number of samples N).
@@ -90,7 +90,7 @@ def between_class_covariance(H, labels) -> np.ndarray:
 
     Args:
         H: d×N feature matrix, one column per sample.
-        labels: Length-N integer class labels (at least 2 distinct classes).
+        labels: Length-N integer labels holding the classes 0..K−1, K ≥ 2, each at least once.
 
     Returns:
         The d×d float64 matrix Σ_B, of rank at most K − 1.
@@ -123,7 +123,7 @@ def nc1(H, labels, kind: str = "trace") -> float:
 
     Args:
         H: d×N feature matrix, one column per sample.
-        labels: Length-N integer class labels (at least 2 distinct classes).
+        labels: Length-N integer labels holding the classes 0..K−1, K ≥ 2, each at least once.
         kind: One of :data:`NC1_KINDS`: ``"trace"``, ``"frobenius"`` or ``"trace_ratio"``.
 
     Returns:
@@ -185,7 +185,7 @@ def class_mean_cosines(H, labels, frame: str = "etf") -> np.ndarray:
 
     Args:
         H: d×N feature matrix, one column per sample.
-        labels: Length-N integer class labels (at least 2 distinct classes).
+        labels: Length-N integer labels holding the classes 0..K−1, K ≥ 2, each at least once.
         frame: ``"etf"`` (means centred by μ_G first) or ``"orthogonal"`` (raw means).
 
     Returns:
@@ -211,21 +211,21 @@ def nc2(H, labels, frame: str = "etf") -> float:
 
     Args:
         H: d×N feature matrix, one column per sample.
-        labels: Length-N integer class labels (at least 2 distinct classes).
+        labels: Length-N integer labels holding the classes 0..K−1, K ≥ 2, each at least once.
         frame: ``"etf"`` or ``"orthogonal"`` (one of :data:`FRAMES`).
 
     Returns:
-        NC2 as a non-negative float, or ``inf`` when all (centred) class means are zero.
+        NC2 as a non-negative float.
 
     Raises:
-        ValueError: ``frame`` is not one of :data:`FRAMES`, or the checks on ``H`` and
-            ``labels`` fail (see :func:`class_means`).
+        ValueError: ``frame`` is not one of :data:`FRAMES`, every class mean is zero, or the
+            checks on ``H`` and ``labels`` fail (see :func:`class_means`).
     """
     means = _frame_means(H, labels, frame)
     gram = means.T @ means
     scale = np.linalg.norm(gram)
     if scale == 0:
-        return float("inf")
+        raise ValueError("every (centred) class mean is zero, so NC2 is undefined")
     target = frame_gram(means.shape[1], frame)
     return float(np.linalg.norm(gram / scale - target / np.linalg.norm(target)))
 
@@ -238,15 +238,15 @@ def nc3(W, H, labels, frame: str = "etf") -> float:
     Args:
         W: K×d classifier (last-layer weight matrix), one row per class.
         H: d×N feature matrix, one column per sample.
-        labels: Length-N integer class labels (at least 2 distinct classes).
+        labels: Length-N integer labels holding the classes 0..K−1, K ≥ 2, each at least once.
         frame: ``"etf"`` or ``"orthogonal"`` (one of :data:`FRAMES`).
 
     Returns:
-        NC3 as a float in [0, 2], or ``inf`` when W or M is zero.
+        NC3 as a float in [0, 2].
 
     Raises:
-        ValueError: ``W`` is not K×d, ``frame`` is not one of :data:`FRAMES`, or the checks on
-            ``H`` and ``labels`` fail (see :func:`class_means`).
+        ValueError: ``W`` is not K×d, ``frame`` is not one of :data:`FRAMES`, W or every class
+            mean is zero, or the checks on ``H`` and ``labels`` fail (see :func:`class_means`).
     """
     W = as_matrix(W, "W")
     means = _frame_means(H, labels, frame)
@@ -256,7 +256,7 @@ def nc3(W, H, labels, frame: str = "etf") -> float:
         )
     nw, nm = np.linalg.norm(W), np.linalg.norm(means)
     if nw == 0 or nm == 0:
-        return float("inf")
+        raise ValueError(f"NC3 is undefined when {'W' if nw == 0 else 'every class mean'} is zero")
     return float(np.linalg.norm(W.T / nw - means / nm))
 
 
@@ -269,7 +269,7 @@ def nc4(W, H, labels) -> float:
     Args:
         W: K×d classifier, one row per class.
         H: d×N feature matrix, one column per sample.
-        labels: Length-N integer class labels (at least 2 distinct classes).
+        labels: Length-N integer labels holding the classes 0..K−1, K ≥ 2, each at least once.
 
     Returns:
         The disagreement rate, a float in [0, 1].
@@ -299,7 +299,7 @@ def collapse_summary(W, H, labels) -> dict[str, float]:
     Args:
         W: K×d classifier, one row per class.
         H: d×N feature matrix, one column per sample.
-        labels: Length-N integer class labels (at least 2 distinct classes).
+        labels: Length-N integer labels holding the classes 0..K−1, K ≥ 2, each at least once.
 
     Returns:
         Dict from the seven names above to floats.

@@ -16,10 +16,12 @@ import sympy as sp
 
 
 def symbolic_matrix(name: str, rows: int, cols: int) -> sp.Matrix:
-    """A rows×cols matrix of independent real symbols ``{name}{i}{j}``."""
+    """A rows×cols matrix of independent real symbols ``{name}{i}{j}`` (``{name}{i}_{j}`` when a
+    size exceeds 10, so that entries (1, 11) and (11, 1) stay distinct)."""
     if rows < 1 or cols < 1:
         raise ValueError(f"a symbolic matrix needs positive sizes, got {rows}×{cols}")
-    return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{name}{i}{j}", real=True))
+    sep = "_" if max(rows, cols) > 10 else ""
+    return sp.Matrix(rows, cols, lambda i, j: sp.Symbol(f"{name}{i}{sep}{j}", real=True))
 
 
 def cayley(S: sp.Matrix) -> sp.Matrix:

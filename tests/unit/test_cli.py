@@ -85,3 +85,27 @@ def test_list_in_process(capsys):
     assert len(lines) == len(registry.REGISTRY)
     for spec in registry.REGISTRY.values():
         assert any(line.startswith(spec.name) and spec.label in line for line in lines)
+
+
+def test_a_bad_profile_is_refused_before_anything_is_computed(monkeypatch, capsys):
+    monkeypatch.setenv("DNC_PROFILE", "bogus")
+    monkeypatch.setattr(cli, "_registry", lambda: (_ for _ in ()).throw(AssertionError("ran")))
+    assert cli.main(["figure", "random_feature_distance_ratio"]) == 2
+    assert "DNC_PROFILE" in capsys.readouterr().err
+
+
+def test_an_out_that_is_a_file_is_refused_before_the_figure_is_made(tmp_path, monkeypatch, capsys):
+    target = tmp_path / "taken"
+    target.write_text("x")
+    monkeypatch.setattr(cli, "_registry", lambda: (_ for _ in ()).throw(AssertionError("ran")))
+    assert cli.main(["figure", "class_mean_gram", "--out", str(target)]) == 2
+    assert f"--out {target} is a file" in capsys.readouterr().err
+
+
+def test_prefetch_jobs_from_the_environment_are_checked_by_name(monkeypatch, capsys):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+    import build_book
+
+    monkeypatch.setenv("DNC_PREFETCH_JOBS", "0")
+    assert build_book.main() == 2
+    assert "DNC_PREFETCH_JOBS='0' must be a whole number >= 1" in capsys.readouterr().out

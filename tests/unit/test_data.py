@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from dnc import data
+from dnc import _checks, data
 
 
 def write_idx(path, array):
@@ -114,9 +114,9 @@ def test_bad_input_is_named():
     with pytest.raises(ValueError, match="takes no options"):
         data.load("mnist", train=False)
     with pytest.raises(ValueError, match=r"0\.\.K−1.*\[1, 2\]"):
-        data.class_labels(np.array([1, 2, 2]), 3)
+        _checks.class_labels(np.array([1, 2, 2]), 3)
     with pytest.raises(ValueError, match=r"\[0, 2\]"):
-        data.class_labels(np.array([0, 2]), 2)
+        _checks.class_labels(np.array([0, 2]), 2)
     with pytest.raises(ValueError, match="labels must lie"):
         data.one_hot(np.array([0, 3]), K=2)
     with pytest.raises(ValueError, match="n_per_class"):

@@ -53,6 +53,7 @@ def test_prefetch_in_processes_fills_the_cache_that_the_chapters_read(tmp_path, 
     varied = experiments.run(experiments.varied_lambda_setting())
     assert _files(cache) == written
     assert np.isfinite(result.final_loss).all() and np.isfinite(varied.final_loss).all()
+
     # A second prefetch is a no-op: the same files, untouched, nothing computed or stored.
     def no_store(*args, **kwargs):
         raise AssertionError("a cached run was computed again")

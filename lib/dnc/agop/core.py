@@ -21,6 +21,8 @@ def _rows(X, name: str = "X") -> torch.Tensor:
     if isinstance(X, torch.Tensor):
         if X.ndim != 2:
             raise ValueError(f"{name} must be a 2D N×D batch, got shape {tuple(X.shape)}")
+        if X.numel() == 0:
+            raise ValueError(f"{name} is empty (shape {tuple(X.shape)}): it needs at least one row")
         if not torch.isfinite(X).all():
             raise ValueError(f"{name} contains NaN or infinite entries")
         return X.detach()
@@ -42,11 +44,20 @@ def jacobians(f: Callable, X, chunk_size: int = 256) -> torch.Tensor:
         Tensor of shape N×K×D whose i-th slice is J_f(x_i) = ∂f(x_i)/∂x_i.
 
     Raises:
-        ValueError: ``X`` is not 2D or has non-finite entries, ``chunk_size`` is not a positive
-            integer, or ``f`` does not return a 1×K output for a single row.
+        ValueError: ``X`` is not 2D, empty or has non-finite entries, ``chunk_size`` is not a
+            positive integer, ``f`` fails on a row of ``X``, or ``f`` does not return a 1×K output
+            for a single row.
     """
     X = _rows(X)
     chunk_size = positive_int(chunk_size, "chunk_size")
+
+    try:
+        f(X[:1])
+    except RuntimeError as err:  # torch's message from inside f: say which input it was
+        raise ValueError(
+            f"f fails on a 1×{X.shape[1]} row of X (is X's dimension D = {X.shape[1]} the input "
+            f"size f expects?): {err}"
+        ) from err
 
     def single(x):
         out = f(x.unsqueeze(0))
@@ -117,35 +128,46 @@ def layer_agops(model, X, chunk_size: int = 256) -> list[np.ndarray]:
     ]
 
 
-def psd_power(M, power: float) -> np.ndarray:
+# Negative eigenvalues down to −PSD_RTOL·max|λ| are rounding (of float32 products, say) and are
+# clipped to 0; anything more negative means M is not positive semi-definite.
+PSD_RTOL = 1e-6
+
+
+def psd_power(M, power: float, name: str = "M") -> np.ndarray:
     """M^p = V diag(max(λ, 0)^p) Vᵀ for a symmetric PSD matrix M = V diag(λ) Vᵀ.
 
     M must be symmetric to rounding (‖M − Mᵀ‖_F ≤ 1e-8 ‖M‖_F): eigh would silently use one
-    triangle only. The eigendecomposition is taken of (M + Mᵀ)/2, and small negative eigenvalues
-    (rounding) are clipped to 0.
+    triangle only. The eigendecomposition is taken of (M + Mᵀ)/2, and negative eigenvalues of
+    rounding size (down to −:data:`PSD_RTOL` · max|λ|) are clipped to 0.
 
     Args:
         M: n×n symmetric positive semi-definite matrix (numpy array or tensor).
         power: Exponent p > 0 (p = 1/2 gives the PSD square root).
+        name: The argument's name in error messages.
 
     Returns:
         The n×n float64 matrix M^p.
 
     Raises:
         ValueError: ``M`` is not a finite square matrix, ``power`` is not a positive finite
-            number, or ‖M − Mᵀ‖_F > 1e-8 ‖M‖_F.
+            number, ‖M − Mᵀ‖_F > 1e-8 ‖M‖_F, or an eigenvalue is below −PSD_RTOL · max|λ|.
     """
-    M = as_matrix(M, "M")
+    M = as_matrix(M, name)
     if M.ndim != 2 or M.shape[0] != M.shape[1]:
-        raise ValueError(f"M must be square, got shape {M.shape}")
+        raise ValueError(f"{name} must be square, got shape {M.shape}")
     positive(power, "power")
     asym = float(np.linalg.norm(M - M.T))
     if asym > 1e-8 * max(float(np.linalg.norm(M)), 1e-300):
         raise ValueError(
-            f"M must be symmetric, got ‖M − Mᵀ‖_F = {asym:.3g} against ‖M‖_F = "
-            f"{np.linalg.norm(M):.3g}"
+            f"{name} must be symmetric, got ‖{name} − {name}ᵀ‖_F = {asym:.3g} against "
+            f"‖{name}‖_F = {np.linalg.norm(M):.3g}"
         )
     vals, vecs = np.linalg.eigh((M + M.T) / 2)
+    if vals[0] < -PSD_RTOL * max(float(np.abs(vals).max()), 1e-300):
+        raise ValueError(
+            f"{name} must be positive semi-definite: its smallest eigenvalue is {vals[0]:.3g} "
+            f"against a largest |eigenvalue| of {np.abs(vals).max():.3g}"
+        )
     return (vecs * np.clip(vals, 0.0, None) ** power) @ vecs.T
 
 
@@ -197,4 +219,4 @@ def nfa_correlation(W, G, power: float = 0.5) -> float:
     G = as_matrix(G, "G")
     if G.shape != (W.shape[1], W.shape[1]):
         raise ValueError(f"G must be {W.shape[1]}×{W.shape[1]} to match W {W.shape}, got {G.shape}")
-    return pearson(W.T @ W, psd_power(G, power))
+    return pearson(W.T @ W, psd_power(G, power, name="G"))

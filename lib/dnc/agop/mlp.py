@@ -15,9 +15,9 @@ import torch
 from torch import nn
 
 from dnc import metrics
-from dnc._checks import as_matrix, positive, positive_int
+from dnc._checks import as_matrix, class_labels, positive, positive_int
 from dnc.agop.core import layer_agops, nfa_correlation
-from dnc.data import class_labels, one_hot
+from dnc.data import one_hot
 from dnc.device import torch_threads
 
 

@@ -27,9 +27,10 @@ import numpy as np
 import torch
 
 from dnc import metrics
-from dnc._checks import as_matrix, positive, positive_int
+from dnc._checks import as_matrix, class_labels, positive, positive_int
 from dnc.agop.core import psd_power
-from dnc.data import class_labels, normalize_rows, one_hot
+from dnc.data import normalize_rows, one_hot
+from dnc.device import choose_device
 
 BANDWIDTH = 2.0  # authors' code, deep_rfm.py argument -bw
 RIDGE = 1e-3  # authors' RFM library, RecursiveFeatureMachine(reg=1e-3)
@@ -37,8 +38,9 @@ TARGET_OFF = -1.0  # authors' code: one-hot targets shifted to ±1
 
 
 def device() -> torch.device:
-    """CUDA when available (kernel solves are the cost), else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """Where the kernel solves run: :func:`dnc.device.choose_device` (``$DNC_DEVICE``, else CUDA
+    when available, else CPU)."""
+    return choose_device()
 
 
 def _dtype(dtype) -> torch.dtype:
@@ -60,6 +62,7 @@ def _feature_matrix(M, D: int) -> np.ndarray | None:
     M = as_matrix(M, "M")
     if M.shape != (D, D):
         raise ValueError(f"M must be {D}×{D} to match the data dimension, got {M.shape}")
+    psd_power(M, 1.0)  # raises unless M is symmetric positive semi-definite: ‖·‖_M is a norm
     return M
 
 
@@ -239,7 +242,8 @@ def solve_kernel(K, T, ridge: float = RIDGE, singular: str = "raise") -> np.ndar
         raise ValueError(f"K must be N×N and T N×K, got {K.shape} and {T.shape}")
     if not np.allclose(K, K.T, rtol=1e-10, atol=1e-12 * np.abs(K).max()):
         raise ValueError("K must be symmetric (a kernel matrix)")
-    return _solve(_t(K), _t(T), _ridge(ridge), _singular(singular)).cpu().numpy()
+    # a copy: _solve adds the ridge to the diagonal in place, and _t shares a CPU array's memory
+    return _solve(_t(K).clone(), _t(T), _ridge(ridge), _singular(singular)).cpu().numpy()
 
 
 def fit(
@@ -375,7 +379,13 @@ def laplace_agop(
     if Mt is not None:
         Md = Mt.double()
         S = Md @ S @ Md
-    return (S / (X_eval.shape[0] * L**2)).cpu().numpy()
+    out = (S / (X_eval.shape[0] * L**2)).cpu().numpy()
+    if not np.all(np.isfinite(out)):
+        raise ValueError(
+            f"the AGOP is not finite for bandwidth={bandwidth!r}: exp(−‖x − x_i‖/L)/L² over- or "
+            "underflows; choose a bandwidth comparable to the distances between the points"
+        )
+    return out
 
 
 def rfm(X, y, iterations: int = 3, bandwidth: float = BANDWIDTH, ridge: float = RIDGE, M0=None):
@@ -453,8 +463,9 @@ def deep_rfm(
         Dict described above: per-layer metric lists and per-layer matrices keyed by layer.
 
     Raises:
-        ValueError: ``X`` or ``y`` is malformed, or ``layers``, ``width``, ``bandwidth``,
-            ``ridge`` or ``dtype`` is invalid.
+        ValueError: ``X`` or ``y`` is malformed or empty, ``target_off`` equals the on-target
+            value 1, ``keep`` names a layer outside 0..layers−1, or ``layers``, ``width``,
+            ``bandwidth``, ``ridge`` or ``dtype`` is invalid.
         numpy.linalg.LinAlgError: a kernel system is singular to working precision (with
             ``ridge=0``, or in float32 for large clustered data).
     """
@@ -465,6 +476,9 @@ def deep_rfm(
     L = positive(bandwidth, "bandwidth")
     rng = np.random.default_rng(seed)
     keep = set(range(layers)) if keep is None else set(keep)
+    outside = sorted(k for k in keep if not (isinstance(k, int | np.integer) and 0 <= k < layers))
+    if outside:
+        raise ValueError(f"keep must hold layer indices in 0..{layers - 1}, got {outside}")
     out = {"X": {}, "agop_out": {}, "rf_out": {}, "train_accuracy": [], "Ms": {}}
     out.update(
         {"nc1_in": [], "nc1_agop": [], "nc1_rf": [], "nc2_in": [], "nc2_agop": [], "nc2_rf": []}

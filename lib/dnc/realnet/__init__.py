@@ -1,5 +1,7 @@
-"""A real network under the UFM's linear layers: a residual feature map h(x; θ̄) followed by L
-bias-free linear layers, trained with the deep UFM's objective, and paper A's measurements on it.
+"""A real network under the UFM's linear layers, and paper A's measurements on it.
+
+A residual feature map h(x; θ̄) followed by L bias-free linear layers, trained with the deep UFM's
+objective.
 
 ``model`` (the network), ``training`` (objective, training loop, cache), ``measure`` (the
 theorems' quantities on the linear layers); the chapter's settings and runs are in

@@ -1,9 +1,10 @@
 """Paper A's measurements on the linear layers of a trained real network, beside the UFM's.
 
 The head W_L ⋯ W_1 acting on H_1 = [h(x_1; θ̄), …, h(x_N; θ̄)] is a deep linear UFM on those
-features, so every function of :mod:`dnc.spectra.hessian`, :mod:`dnc.spectra.gradients`, :mod:`dnc.spectra.matrices`
-and :mod:`dnc.ufm.collapse` applies to (H_1, [W_1, …, W_L]) unchanged. :func:`layer_table` collects,
-per layer l = 1..L, the numbers the theorems predict exactly at the collapsed optimum:
+features, so every function of :mod:`dnc.spectra.hessian`, :mod:`dnc.spectra.gradients`,
+:mod:`dnc.spectra.matrices` and :mod:`dnc.ufm.collapse` applies to (H_1, [W_1, …, W_L]) unchanged.
+:func:`layer_table` collects, per layer l = 1..L, the numbers the theorems predict exactly at the
+collapsed optimum:
 
 - ``nc1`` ‖Σ_W Σ_B^†‖_F² of h^(l), ``nc2`` distance of the means to an orthogonal frame,
   ``nc3`` residual of A^(l) ∝ H̄^(l)ᵀ (UFM: 0);
@@ -42,7 +43,7 @@ from dnc import ufm
 from dnc.agop import core as agop
 from dnc.spectra import gradients, hessian, matrices, predictions
 from dnc.spectra.cross_entropy import outlier_groups
-from dnc.ufm import Point, collapse
+from dnc.ufm import Point, check_loss, collapse
 
 FLOOR = 1e-12
 KEYS = (
@@ -70,7 +71,27 @@ KEYS = (
 
 
 def head_params(model, images: torch.Tensor, chunk: int = 500):
-    """(H_1, [W_1, …, W_L]) in float64: H_1 = h(x; θ̄) of the images as columns (d_0 × N)."""
+    """(H_1, [W_1, …, W_L]) in float64: H_1 = h(x; θ̄) of the images as columns (d_0 × N).
+
+    The features are computed without gradients, ``chunk`` images at a time. The model itself is
+    converted to float64 and put in eval mode, in place (``model.double().eval()``); it and the
+    images must be on the CPU.
+
+    Args:
+        model: a :class:`~dnc.realnet.model.RealNet` (anything with ``features`` and
+            ``weights()``).
+        images: N × C × H × W tensor, ordered by class (n per class) for :func:`layer_table`.
+        chunk: images per forward pass.
+
+    Returns:
+        H_1 of shape d_0 × N and [W_1, …, W_L], W_l of shape d_l × d_{l−1}, as float64 numpy
+        arrays that share no memory with the model.
+
+    Raises:
+        ValueError: the images' shape does not fit the feature map
+            (:meth:`~dnc.realnet.model.ResidualFeatures.forward`).
+        TypeError: the model is on a GPU (its outputs cannot become numpy arrays directly).
+    """
     model = model.double().eval()
     with torch.no_grad():
         H = torch.cat(
@@ -80,13 +101,35 @@ def head_params(model, images: torch.Tensor, chunk: int = 500):
 
 
 def _gap(vals, k: int) -> float:
+    """λ_k/λ_{k+1} of a spectrum (λ_{k+1} floored at FLOOR·λ_1); ∞ when it has only k values."""
     vals = np.sort(np.asarray(vals))[::-1]
+    if vals.size <= k:
+        return float("inf")
     return float(vals[k - 1] / max(vals[k], FLOOR * vals[0]))
 
 
 def layer_table(H1, Ws, loss: str = "mse") -> dict[str, np.ndarray]:
-    """The measurements above for l = 1..L, each an array of length L. Columns of H1 must be
-    ordered by class, n per class. The model is checked and run once (:class:`dnc.ufm.Point`)."""
+    """The measurements of the module docstring for l = 1..L, each an array of length L.
+
+    Columns of H1 must be ordered by class, n per class. The model is checked and run once
+    (:class:`dnc.ufm.Point`), as the linear head W_L ⋯ W_1 on H1.
+
+    Args:
+        H1: H_1 = [h(x_1; θ̄), …, h(x_N; θ̄)], d_0 × N, columns ordered by class (n per class).
+        Ws: [W_1, …, W_L], W_l of shape d_l × d_{l−1}, W_L of shape K × d_{L−1}.
+        loss: ``"mse"`` (the Hessian and gradient entries) or ``"ce"`` (the cross-entropy
+            Hess_l, the ``ce_*`` entries).
+
+    Returns:
+        {key: float64 array of length L} for every key of :data:`KEYS`; the entries that are not
+        measured for this loss are NaN.
+
+    Raises:
+        ValueError: an unknown loss, the checks of :class:`~dnc.ufm.point.Point` (shapes that
+            do not chain, non-finite entries, N not a multiple of K), those of
+            :func:`dnc.agop.core.nfa_correlation`, or (MSE) a data gradient that is exactly zero.
+    """
+    check_loss(loss)
     point = Point(H1, Ws)
     L, K, Ws = point.L, point.K, point.Ws
     report = collapse.report_at(point)
@@ -129,8 +172,12 @@ def _cross_entropy_hessian(out, i: int, spec, K: int) -> None:
 
 
 def knockouts(H1, Ws, l: int) -> tuple[dict[str, int], float]:
-    """Papyan's knockouts of Hess_l: ({part removed: outlier count among the top K² + K}, the
-    within-class part's share of tr Hess_l, 1 − tr(Hess_l − within)/tr Hess_l)."""
+    """Papyan's knockouts of Hess_l: outlier counts with each part removed, and the within share.
+
+    Returns ({spectrum: outlier count among the top K² + K} for ``"Hess"`` and each
+    ``"minus <part>"`` of :func:`dnc.spectra.hessian.knockout_spectra`, the within-class part's
+    share of tr Hess_l, 1 − tr(Hess_l − within)/tr Hess_l).
+    """
     K = Ws[-1].shape[0]
     spectra = hessian.knockout_spectra(H1, Ws, l)
     counts = {name: hessian.outlier_count(v, K * K + K) for name, v in spectra.items()}
@@ -138,9 +185,11 @@ def knockouts(H1, Ws, l: int) -> tuple[dict[str, int], float]:
 
 
 def head_agops(Ws) -> list[np.ndarray]:
-    """[AGOP_1, …, AGOP_L] of the linear head, AGOP_l = A^(l)ᵀA^(l) with A^(l) = W_L ⋯ W_l: the
-    Jacobian of a linear map is the map, the same at every sample (equal to
-    :func:`dnc.agop.core.layer_agops` on any inputs)."""
+    """[AGOP_1, …, AGOP_L] of the linear head, AGOP_l = A^(l)ᵀA^(l) with A^(l) = W_L ⋯ W_l.
+
+    The Jacobian of a linear map is the map, the same at every sample, so this equals
+    :func:`dnc.agop.core.layer_agops` on any inputs.
+    """
     return [A.T @ A for A in ufm.products(Ws)[:-1]]
 
 
@@ -151,8 +200,11 @@ def _factor_alignment(M, X) -> np.ndarray:
 
 
 def kronecker_alignments(H1, Ws, l) -> np.ndarray:
-    """K×K f_cc' of μ_c^(l+1) ⊗ μ_c'^(l) for the linear head, as f_S(μ_c^(l+1)) f_Σ(μ_c'^(l)):
-    equal to :func:`dnc.spectra.predictions.predicted_alignments` at O(K d²) instead of O(K² N d²)."""
+    """K×K f_cc' of μ_c^(l+1) ⊗ μ_c'^(l) for the linear head, as f_S(μ_c^(l+1)) f_Σ(μ_c'^(l)).
+
+    Equal to :func:`dnc.spectra.predictions.predicted_alignments`, at O(K d²) instead of
+    O(K² N d²).
+    """
     return kronecker_alignments_at(Point(H1, Ws), l)
 
 
@@ -208,8 +260,11 @@ class SeedTables:
         return {k: v for k, v in self.arrays.items() if not np.all(np.isnan(v))}
 
     def summary(self) -> dict[str, np.ndarray]:
-        """{key: (2, L) array}: mean and standard deviation over seeds (ddof 1, as
-        :func:`dnc.book.mean_sd`; 0 for a single seed)."""
+        """{key: (2, L) array}: mean and standard deviation over seeds.
+
+        The standard deviation has ddof 1, as :func:`dnc.book.mean_sd` (ddof 0 for a single
+        seed).
+        """
         ddof = 1 if self.seeds > 1 else 0
         return {k: np.stack([v.mean(0), v.std(0, ddof=ddof)]) for k, v in self.arrays.items()}
 
@@ -245,8 +300,11 @@ ONE_KEYS = ("hess_top_share", "alignment_min", "nfa")
 
 
 def largest_deviation(tables: SeedTables) -> float:
-    """max over seeds, layers and the entries of :data:`ZERO_KEYS` and :data:`ONE_KEYS` of the
-    distance |value − theorem value|: how far a trained model is from the collapsed optimum."""
+    """How far trained models are from the collapsed optimum: the largest |value − theorem value|.
+
+    The maximum runs over seeds, layers and the entries of :data:`ZERO_KEYS` and
+    :data:`ONE_KEYS`.
+    """
     return max(
         float(np.abs(tables.arrays[k] - target).max())
         for keys, target in ((ZERO_KEYS, 0.0), (ONE_KEYS, 1.0))
@@ -255,8 +313,10 @@ def largest_deviation(tables: SeedTables) -> float:
 
 
 def knockout_table(params, l: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """:func:`knockouts` of layer l for each seed's (H_1, Ws) in ``params``: ({part removed:
-    outlier counts over seeds}, the within-class shares over seeds)."""
+    """:func:`knockouts` of layer l for each seed's (H_1, Ws) in ``params``, stacked over seeds.
+
+    Returns ({part removed: outlier counts over seeds}, the within-class shares over seeds).
+    """
     per_seed = [knockouts(H1, Ws, l) for H1, Ws in params]
     counts = {name: np.array([c[name] for c, _ in per_seed]) for name in per_seed[0][0]}
     return counts, np.array([share for _, share in per_seed])
@@ -270,9 +330,11 @@ def _cell(mean, std=None) -> str:
 
 
 def comparison_markdown(network, ufm, keys=None) -> str:
-    """A Markdown table: each quantity's theorem value, the trained UFM's range over layers, and
-    the network's mean ± std over seeds per layer (``network``, ``ufm``:
-    :meth:`SeedTables.summary`)."""
+    """A Markdown table comparing the network with the theorems and with the trained UFM.
+
+    Each row gives a quantity's theorem value, the trained UFM's range over layers, and the
+    network's mean ± std over seeds per layer (``network``, ``ufm``: :meth:`SeedTables.summary`).
+    """
     keys = [k for k in (keys or KEYS) if not np.all(np.isnan(network[k][0]))]
     L = network[keys[0]].shape[1]
     head = "| quantity | theorem | deep linear UFM | " + " | ".join(

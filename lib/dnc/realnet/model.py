@@ -3,13 +3,15 @@
     f(x) = W_L ⋯ W_1 h(x; θ̄),   h: R^{C×H×W} → R^{d_0},
 
 h is a 3×3 stem convolution (stride ``stem_stride``: 2 halves the resolution first, as ImageNet
-ResNets do, which makes a CPU run four times cheaper), three stages of residual blocks (widths w_1, w_2, w_3, stride 2 at
-the start of stages 2 and 3, a 1×1 projection on the shortcut where the shape changes) and a
-global average pool, so d_0 = w_3 (ResNet-20: widths 16, 32, 64, three blocks a stage). There is
-no batch normalisation: h(x) then depends on x alone, so the feature matrix H_1 = [h(x_1), …, h(x_N)]
-is a property of the trained network and not of a batch, and the linear layers W_1 … W_L are a deep
-linear UFM on H_1 exactly (paper A, later version). Each block's last convolution starts at zero,
-so every block starts as the identity and training needs no normalisation to be stable.
+ResNets do, which makes a CPU run four times cheaper), three stages of residual blocks (widths
+w_1, w_2, w_3, stride 2 at the start of stages 2 and 3, a 1×1 projection on the shortcut where the
+shape changes) and a global average pool, so d_0 = w_3 (ResNet-20: widths 16, 32, 64, three blocks
+a stage). There is no batch normalisation: the stem and the pre-activation blocks are normalised
+per image (a group norm with one group), so h(x) depends on x alone, the feature matrix
+H_1 = [h(x_1), …, h(x_N)] is a property of the trained network and not of a batch, and the linear
+layers W_1 … W_L are a deep linear UFM on H_1 exactly (paper A, later version). The scale of each
+block's last group norm starts at zero, so every residual branch starts at zero and every block
+starts as its shortcut.
 """
 
 from __future__ import annotations
@@ -28,9 +30,15 @@ def _widths(widths) -> tuple[int, ...]:
 
 
 class Block(nn.Module):
-    """x ↦ relu(x' + conv(relu(conv(x)))), x' = x or its 1×1 strided projection."""
+    """Pre-activation residual block: x ↦ s(r) + GN(conv(relu(GN(conv(r))))) with r = relu(x).
+
+    s is the identity, or a 1×1 strided projection where the shape changes; GN is a group norm
+    with one group (per image). The second GN's scale starts at zero, so the block starts as
+    x ↦ s(relu(x)).
+    """
 
     def __init__(self, c_in: int, c_out: int, stride: int):
+        """A block from ``c_in`` to ``c_out`` channels whose first convolution has ``stride``."""
         super().__init__()
         self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
         self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False)
@@ -45,6 +53,7 @@ class Block(nn.Module):
         )
 
     def forward(self, x):
+        """The output for a batch (N, c_in, H, W): shape (N, c_out, ⌈H/s⌉, ⌈W/s⌉), s the stride."""
         x = torch.relu(x)
         return self.shortcut(x) + self.norm2(self.conv2(torch.relu(self.norm1(self.conv1(x)))))
 
@@ -53,6 +62,18 @@ class ResidualFeatures(nn.Module):
     """h(x; θ̄): stem, three stages of ``blocks`` residual blocks, global average pool → R^{w_3}."""
 
     def __init__(self, in_shape, widths=(16, 32, 64), blocks: int = 3, stem_stride: int = 1):
+        """The feature map for images of shape ``in_shape`` = (C, H, W).
+
+        Args:
+            in_shape: (channels, height, width) of one image.
+            widths: the three stage widths (w_1, w_2, w_3).
+            blocks: residual blocks per stage.
+            stem_stride: stride of the stem convolution.
+
+        Raises:
+            ValueError: ``in_shape`` or ``widths`` not three positive integers, or ``blocks`` or
+                ``stem_stride`` not a positive integer.
+        """
         super().__init__()
         if len(tuple(in_shape)) != 3:
             raise ValueError(f"in_shape must be (channels, height, width), got {in_shape!r}")
@@ -74,9 +95,15 @@ class ResidualFeatures(nn.Module):
 
     @property
     def out_dim(self) -> int:
+        """d_0 = w_3, the length of h(x)."""
         return self.widths[-1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """h(x; θ̄) of a batch of images (N, C, H, W), as an N × d_0 tensor (rows are images).
+
+        Raises:
+            ValueError: the images are not of shape (N, C, H, W) with (C, H, W) = ``in_shape``.
+        """
         if x.ndim != 4 or tuple(x.shape[1:]) != self.in_shape:
             raise ValueError(
                 f"images must have shape (N, {', '.join(map(str, self.in_shape))}) for this "
@@ -92,6 +119,13 @@ class LinearHead(nn.Module):
     """
 
     def __init__(self, in_dim: int, width: int, K: int, L: int):
+        """L bias-free layers from ``in_dim`` = d_0 through ``width`` = d to K outputs.
+
+        Entries start N(0, 1/fan_in), as the UFM's initialisation.
+
+        Raises:
+            ValueError: ``in_dim``, ``width``, ``K`` or ``L`` not a positive integer.
+        """
         super().__init__()
         dims = [positive_int(in_dim, "in_dim")] + [positive_int(width, "d")] * (
             positive_int(L, "L") - 1
@@ -110,6 +144,7 @@ class LinearHead(nn.Module):
         return h
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
+        """W_L ⋯ W_1 h for rows h (N × d_0): the N × K outputs."""
         return self.forward_from(0, h)
 
     def layer_inputs(self, h: torch.Tensor) -> list[torch.Tensor]:
@@ -124,12 +159,21 @@ class RealNet(nn.Module):
     """The feature map h(x; θ̄) followed by the linear head: f(x) = W_L ⋯ W_1 h(x; θ̄)."""
 
     def __init__(self, in_shape, K: int, widths=(16, 32, 64), blocks=3, d=None, L=4, stem_stride=1):
+        """The feature map of :class:`ResidualFeatures` and a head of L layers for K classes.
+
+        ``d`` is the head's width (default: d_0 = w_3); the other arguments are those of
+        :class:`ResidualFeatures`.
+
+        Raises:
+            ValueError: the checks of :class:`ResidualFeatures` and :class:`LinearHead`.
+        """
         super().__init__()
         self.features = ResidualFeatures(in_shape, widths, blocks, stem_stride)
         d = self.features.out_dim if d is None else d
         self.head = LinearHead(self.features.out_dim, d, K, L)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """f(x) = W_L ⋯ W_1 h(x; θ̄) for a batch of images (N, C, H, W): the N × K outputs."""
         return self.head(self.features(x))
 
     def weights(self) -> list[torch.Tensor]:

@@ -38,7 +38,27 @@ IMAGE_SHAPES = {
 
 @dataclass(frozen=True)
 class RealNetConfig:
-    """Data, architecture, objective and optimiser of one run."""
+    """Data, architecture, objective and optimiser of one run.
+
+    Attributes:
+        dataset: one of :data:`IMAGE_SHAPES` (``"mnist"``, ``"cifar10"``, ``"svhn"``,
+            ``"digits"``).
+        n_per_class: training images per class.
+        widths: the three stage widths (w_1, w_2, w_3) of the feature map.
+        blocks: residual blocks per stage.
+        stem_stride: stride of the stem convolution (2 halves the resolution first).
+        d: width of the linear head.
+        L: number of linear layers W_1 … W_L.
+        loss: ``"mse"`` (the UFM's ½‖z − e_y‖²) or ``"ce"`` (cross-entropy).
+        lambda_W: λ_{W_l}, the same for every linear layer.
+        lambda_H: λ_{H_1}, the penalty on the features.
+        optimizer: ``"sgd"`` (momentum 0.9) or ``"adam"``.
+        lr: initial learning rate, cosine-annealed to zero.
+        batch_size: images per minibatch.
+        epochs: passes over the training images.
+        seed: seed of the initialisation and of every epoch's shuffle.
+        max_grad_norm: the minibatch gradient's norm is clipped to this.
+    """
 
     dataset: str = "mnist"
     n_per_class: int = 50
@@ -58,6 +78,14 @@ class RealNetConfig:
     max_grad_norm: float = 10.0  # the minibatch gradient's norm is clipped to this (rare spikes)
 
     def __post_init__(self):
+        """Check every field; store ``widths`` as a tuple of ints and the other numbers as floats.
+
+        Raises:
+            ValueError: an unknown data set, loss or optimiser; ``n_per_class``, ``blocks``,
+                ``stem_stride``, ``d``, ``L``, ``batch_size`` or ``epochs`` not a positive
+                integer; ``widths`` not three positive integers; or a λ, ``lr`` or
+                ``max_grad_norm`` that is not positive and finite.
+        """
         if self.dataset not in IMAGE_SHAPES:
             raise ValueError(f"dataset must be one of {sorted(IMAGE_SHAPES)}, got {self.dataset!r}")
         if self.loss not in LOSSES:
@@ -76,9 +104,11 @@ class RealNetConfig:
 
     @property
     def in_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of the data set's images."""
         return IMAGE_SHAPES[self.dataset]
 
     def as_dict(self) -> dict:
+        """The fields as a plain dict, ``widths`` as a list: the form the cache key holds."""
         out = asdict(self)
         out["widths"] = list(self.widths)
         return out
@@ -90,7 +120,11 @@ class RealNetConfig:
 
 
 def check_labels(y, K: int, n: int) -> np.ndarray:
-    """Integer labels of length n in 0..K−1; an error names the first value outside."""
+    """Integer labels of length n in 0..K−1; an error names the first value outside.
+
+    Raises:
+        ValueError: not n integer labels, or a label outside 0..K−1.
+    """
     lab = as_labels(y, n, "labels")
     bad = (lab < 0) | (lab >= K)
     if bad.any():
@@ -101,9 +135,14 @@ def check_labels(y, K: int, n: int) -> np.ndarray:
 
 
 def load_images(dataset: str, n_per_class: int, seed: int = 0, root=None):
-    """(images N×C×H×W float32 tensor, labels) from :func:`dnc.data.load`, n per class, ordered by
-    class, pixels scaled to zero mean and unit variance over the whole sample (one scale for all
-    pixels, so the images keep their shapes)."""
+    """(images N×C×H×W float32 tensor, labels) from :func:`dnc.data.load`, ordered by class.
+
+    n per class; the pixels are scaled to zero mean and unit variance over the whole sample (one
+    scale for all pixels, so the images keep their shapes).
+
+    Raises:
+        ValueError: an unknown data set (or the errors of :func:`dnc.data.load`).
+    """
     if dataset not in IMAGE_SHAPES:
         raise ValueError(f"dataset must be one of {sorted(IMAGE_SHAPES)}, got {dataset!r}")
     X, y = data.load(dataset, n_per_class=n_per_class, seed=seed, root=root, standardized=False)
@@ -111,7 +150,11 @@ def load_images(dataset: str, n_per_class: int, seed: int = 0, root=None):
 
 
 def as_images(X, shape) -> torch.Tensor:
-    """Rows of X (N×C·H·W, channel-major) as an N×C×H×W tensor, globally standardised."""
+    """Rows of X (N×C·H·W, channel-major) as an N×C×H×W tensor, globally standardised.
+
+    Raises:
+        ValueError: X is not a matrix with C·H·W columns.
+    """
     X = np.asarray(X, dtype=np.float64)
     size = int(np.prod(shape))
     if X.ndim != 2 or X.shape[1] != size:
@@ -130,7 +173,7 @@ def fingerprint(images: torch.Tensor, labels) -> str:
 
 
 def _objective(model: RealNet, x, Y, lab, N: int, config: RealNetConfig):
-    """(data term, regulariser, number correct) on one minibatch (unbiased for the full objective)."""
+    """(data term, regulariser, number correct) of one minibatch, unbiased for the objective."""
     H = model.features(x)
     Z = model.head(H)
     if config.loss == "mse":
@@ -165,11 +208,30 @@ def train_network(
     paper profile's seed 0), and without it that run diverged under the generic CPU kernels: a
     rare spike that SGD with momentum amplifies. Steps below the bound are unchanged bit for bit.
 
-    Returns (state, history): the trained parameters as float64 arrays by name, and per-epoch
-    arrays ``objective`` (minibatch average of the full objective) and ``accuracy`` (of the
-    training images, as seen during the epoch). Resumes from ``checkpoint`` and saves to it every
-    ``checkpoint_seconds``; the epoch's shuffle is seeded by (seed, epoch), so a resumed run
-    repeats the uninterrupted one.
+    The network is ``config.build(K)`` with K = the largest label + 1. The epoch's shuffle is
+    seeded by (seed, epoch), so a resumed run repeats the uninterrupted one.
+
+    Args:
+        config: data set, architecture, objective and optimiser of the run.
+        images: N × C × H × W tensor, (C, H, W) = ``config.in_shape``.
+        labels: N integer class labels, none negative, at least two classes.
+        device: torch device of the run (default: :func:`dnc.device.choose_device`).
+        progress: show a progress bar (default: when stderr is a terminal).
+        checkpoint: resume from it, and save to it every ``checkpoint_seconds`` of wall time.
+        checkpoint_seconds: wall time between two checkpoint saves.
+
+    Returns:
+        (state, history): the trained parameters as float64 arrays by name (the network's state
+        dict), and per-epoch arrays ``objective`` (minibatch average of the full objective) and
+        ``accuracy`` (of the training images, as seen during the epoch).
+
+    Raises:
+        ValueError: ``images`` not an N×C×H×W tensor of the data set's image shape; labels that
+            are not N integers, include a negative one or hold fewer than two classes; or a
+            ``device`` (or ``$DNC_DEVICE``) that names no usable device
+            (:func:`dnc.device.choose_device`).
+        FloatingPointError: an epoch's objective is not finite; the message suggests a learning
+            rate ten times smaller.
     """
     if not isinstance(images, torch.Tensor) or images.ndim != 4:
         shape = tuple(getattr(images, "shape", ()))
@@ -270,7 +332,14 @@ def _load(model, opt, sched, arrays, meta, dev):
 
 @dataclass
 class RealNetRun:
-    """A trained network: its config, parameters (float64 arrays by name) and history."""
+    """A trained network: its config, parameters (float64 arrays by name) and history.
+
+    Attributes:
+        config: the run's configuration.
+        K: number of classes.
+        state: the trained parameters, float64 arrays by name (the network's state dict).
+        history: per-epoch arrays ``objective`` and ``accuracy`` (:func:`train_network`).
+    """
 
     config: RealNetConfig
     K: int
@@ -285,7 +354,10 @@ class RealNetRun:
 
 
 def _train_arrays(config: RealNetConfig, images, labels, device, progress, checkpoint, threads):
-    """:func:`train_network` on ``threads`` CPU threads; the parameters and history as stored arrays."""
+    """:func:`train_network` on ``threads`` CPU threads, its result as the arrays the cache stores.
+
+    Arrays ``model/<name>`` and ``history_<key>``, and the metadata ``{"K": K}``.
+    """
     with torch_threads(threads):
         state, history = train_network(config, images, labels, device, progress, checkpoint)
     arrays = {f"model/{k}": v for k, v in state.items()}
@@ -313,9 +385,31 @@ def train_network_cached(
     use_cache: bool = True,
     threads: int | None = 1,
 ) -> RealNetRun:
-    """:func:`train_network`, stored by the config, the data's fingerprint and the code version, on
-    ``threads`` CPU threads (1 by default, so that the trajectory does not depend on the core
-    count; ``None`` keeps torch's setting)."""
+    """:func:`train_network`, stored by the config, the data's fingerprint and the code version.
+
+    Training runs on ``threads`` CPU threads (1 by default, so that the trajectory does not depend
+    on the core count; ``None`` keeps torch's setting). Neither ``threads``, ``device`` nor
+    ``progress`` enters the key, which holds the type of the default device
+    (:func:`dnc.cache.run_key`). An interrupted run resumes from its checkpoint.
+
+    Args:
+        config: as for :func:`train_network`.
+        images: as for :func:`train_network`, on the CPU: their bytes enter the key
+            (:func:`fingerprint`).
+        labels: as for :func:`train_network`.
+        device: as for :func:`train_network`.
+        progress: as for :func:`train_network`.
+        use_cache: ``False`` trains afresh, without checkpoint, and stores nothing.
+        threads: CPU threads for torch during training.
+
+    Returns:
+        The :class:`RealNetRun`, read from the cache when it is stored.
+
+    Raises:
+        ValueError: labels that are not N integers, before the cache is looked at; on a miss,
+            the errors of :func:`train_network`.
+        FloatingPointError: on a miss, the training diverged (see :func:`train_network`).
+    """
     lab = as_labels(labels, images.shape[0], "labels")
     key = _cache_key(config, images, lab)
 

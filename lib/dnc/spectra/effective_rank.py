@@ -13,8 +13,13 @@ from dnc.ufm import tracking
 
 
 def effective_rank(eigenvalues) -> float:
-    """exp of the Shannon entropy of the normalised nonnegative eigenvalues (negatives from
-    round-off count as 0)."""
+    """The exponential of the Shannon entropy of the normalised nonnegative eigenvalues.
+
+    Negative eigenvalues, from round-off, count as 0.
+
+    Raises:
+        ValueError: no eigenvalue is positive (the effective rank of a zero matrix).
+    """
     vals = np.clip(np.asarray(eigenvalues, dtype=np.float64), 0.0, None)
     total = vals.sum()
     if total <= 0:
@@ -24,7 +29,11 @@ def effective_rank(eigenvalues) -> float:
 
 
 def tracks(result, layer: int) -> dict[str, np.ndarray]:
-    """erank of W_lᵀW_l and of Hess_l at every stored snapshot after initialisation."""
+    """The effective rank of W_lᵀW_l and of Hess_l at every stored snapshot after initialisation.
+
+    Hess_l is the MSE layer Hessian (:func:`dnc.spectra.hessian.layer_hessian_spectrum` with its
+    default loss), whatever the run's loss. Returns ``epochs``, ``weights`` and ``hessian``.
+    """
     activation = result.config.activation
 
     def measure(H1, Ws):
@@ -38,9 +47,12 @@ def tracks(result, layer: int) -> dict[str, np.ndarray]:
 
 
 def approach(epochs, values, limit: float, start_fraction: float = 0.01, rtol: float = 1e-3) -> str:
-    """From which side ``values`` approach ``limit``, judged on the snapshots with epoch at least
-    ``start_fraction`` of the last that are still more than ``rtol``·limit away from it: 'from
-    above' (all above), 'from below' (all below), 'from both sides', or 'at its limit already'."""
+    """From which side ``values`` approach ``limit``: 'from above', 'from below' or both.
+
+    Judged on the snapshots with epoch at least ``start_fraction`` of the last that are still
+    more than ``rtol``·limit away from it: 'from above' (all above), 'from below' (all below),
+    'from both sides', or 'at its limit already'.
+    """
     epochs = np.asarray(epochs)
     values = np.asarray(values, dtype=np.float64)
     late = values[epochs >= start_fraction * epochs[-1]]

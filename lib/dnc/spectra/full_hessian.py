@@ -1,5 +1,6 @@
-"""The Hessian of the deep UFM's data term with respect to all weights at once (later version of
-paper A, its full-Hessian theorem), matrix-free.
+"""The Hessian of the deep UFM's data term with respect to all weights at once, matrix-free.
+
+The later version of paper A, its full-Hessian theorem:
 
     Hess(θ) = ∂²ℓ/∂θ²,  θ = (vec V_1, …, vec V_L̄, vec W_1, …, vec W_L),
 
@@ -7,8 +8,8 @@ each block row-major; V_1 … V_L̄ is an optional feature map in front of the L
 (the input H_1 is data, not a parameter). Hess(θ) v is a Hessian-vector product (the
 R-operator: a tangent forward pass and a tangent backward pass, float64), and the top eigenvalues
 come from Lanczos (``scipy.sparse.linalg.eigsh``) on that product alone: the D×D matrix is never
-formed. The blocks split as Hess(θ) = diag(0, Hess_{L,L}) + E, Hess_{L,L} the
-block of the separated layers; Weyl's inequality bounds |λ_i(Hess) − λ_i(Hess_{L,L})| by ‖E‖₂.
+formed. The blocks split as Hess(θ) = diag(0, Hess_{L,L}) + E, Hess_{L,L} the block of the
+separated layers; Weyl's inequality bounds |λ_i(Hess) − λ_i(Hess_{L,L})| by ‖E‖₂.
 """
 
 from __future__ import annotations
@@ -21,14 +22,17 @@ from dnc.ufm import ACTIVATIONS, check_loss, check_params, targets
 
 
 class _Model:
-    """The data term of the UFM with weights θ = (V_1 … V_L̄, W_1 … W_L) and its Hessian-vector
-    product by Pearlmutter's R-operator in closed form (numpy, float64).
+    """The UFM's data term in weights θ = (V_1 … V_L̄, W_1 … W_L) and its Hessian-vector product.
 
-    Forward: x_m = σ(W_m x_{m−1}), tangent ẋ_m = D_m (V_m x_{m−1} + W_m ẋ_{m−1}), D_m the ReLU mask
-    (identity for the last layer and the linear model), V_m the direction's block; ż = ẋ_T.
-    Backward: δ_T = ∂ℓ/∂z (= (z − y)/N for MSE, (p − y)/N for CE), δ̇_T = S ż / N with S = I (MSE) or
-    diag p − ppᵀ (CE); δ_{m−1} = D_{m−1} W_mᵀ δ_m, δ̇_{m−1} = D_{m−1} (V_mᵀ δ_m + W_mᵀ δ̇_m).
-    Block m of Hess v: δ̇_m x_{m−1}ᵀ + δ_m ẋ_{m−1}ᵀ (ReLU has zero second derivative almost everywhere).
+    The product is Pearlmutter's R-operator in closed form (numpy, float64).
+
+    Forward: x_m = σ(W_m x_{m−1}), tangent ẋ_m = D_m (V_m x_{m−1} + W_m ẋ_{m−1}), D_m the ReLU
+    mask (identity for the last layer and the linear model), V_m the direction's block; ż = ẋ_T.
+    Backward: δ_T = ∂ℓ/∂z (= (z − y)/N for MSE, (p − y)/N for CE), δ̇_T = S ż / N with S = I
+    (MSE) or diag p − ppᵀ (CE); δ_{m−1} = D_{m−1} W_mᵀ δ_m,
+    δ̇_{m−1} = D_{m−1} (V_mᵀ δ_m + W_mᵀ δ̇_m).
+    Block m of Hess v: δ̇_m x_{m−1}ᵀ + δ_m ẋ_{m−1}ᵀ (ReLU has zero second derivative almost
+    everywhere).
     """
 
     def __init__(self, H1, Ws, activation, loss, feature_map):
@@ -111,7 +115,6 @@ class _Model:
 
     def data_term_torch(self):
         """The data term as a torch function of the flat θ, with θ (autograd references only)."""
-
         H1, Y, N = torch.tensor(self.H1), torch.tensor(self.Y), self.N
         theta = torch.tensor(np.concatenate([W.ravel() for W in self.mats]))
 
@@ -135,8 +138,10 @@ def _count(k, dim: int) -> int:
 
 
 def _top(op: LinearOperator, k: int, which: str = "LA") -> np.ndarray:
-    """The k eigenvalues of a symmetric operator selected by ``which``: Lanczos when k < D − 1,
-    else the dense matrix built column by column (only for tiny D)."""
+    """The k eigenvalues of a symmetric operator selected by ``which``.
+
+    Lanczos when k < D − 1, else the dense matrix built column by column (only for tiny D).
+    """
     dim = op.shape[0]
     if k < dim - 1:
         vals = eigsh(
@@ -158,25 +163,56 @@ def _top(op: LinearOperator, k: int, which: str = "LA") -> np.ndarray:
 def full_hessian_matvec(
     H1, Ws, v, activation: str = "linear", loss: str = "mse", feature_map=None
 ) -> np.ndarray:
-    """Hess(θ) v, θ = (V_1 … V_L̄, W_1 … W_L) in layer order, each block row-major."""
+    """Hess(θ) v, θ = (V_1 … V_L̄, W_1 … W_L) in layer order, each block row-major.
+
+    Args:
+        H1: H_1, d × N, columns ordered by class (n per class); data, not a parameter.
+        Ws: the separated layers [W_1, …, W_L], W_L of shape K × d_{L−1}.
+        v: a direction of D numbers, D the number of weights of the map and the layers.
+        activation: ``"linear"`` or ``"relu"``.
+        loss: ``"mse"`` or ``"ce"``.
+        feature_map: [V_1, …, V_L̄] in front of W_1, or ``None``.
+
+    Returns:
+        Float64 vector of length D.
+
+    Raises:
+        ValueError: an unknown loss or activation, the checks of :func:`dnc.ufm.check_params`
+            on the map and the layers together, N not a multiple of K, or a v without D
+            entries.
+    """
     return _Model(H1, Ws, activation, loss, feature_map).matvec(v)
 
 
 def full_hessian_top_eigenvalues(
     H1, Ws, k: int, activation: str = "linear", loss: str = "mse", feature_map=None
 ) -> np.ndarray:
-    """The k algebraically largest eigenvalues of Hess(θ), descending, by Lanczos on Hessian-vector
-    products (``eigsh(which="LA", tol=0)``, float64).
+    """The k algebraically largest eigenvalues of Hess(θ), descending, by Lanczos.
+
+    Lanczos runs on Hessian-vector products alone (``eigsh(which="LA", tol=0)``, float64); for
+    k ≥ D − 1 the dense matrix is built instead (tiny models only).
+
+    Args:
+        H1: H_1, d × N, columns ordered by class (n per class); data, not a parameter.
+        Ws: the separated layers [W_1, …, W_L], W_L of shape K × d_{L−1}.
+        k: number of eigenvalues, 1..D, D the number of weights.
+        activation: ``"linear"`` or ``"relu"``.
+        loss: ``"mse"`` or ``"ce"``.
+        feature_map: [V_1, …, V_L̄] in front of W_1, or ``None``.
+
+    Returns:
+        Float64 array of the k eigenvalues, descending.
 
     Raises:
-        ValueError: k < 1 or k larger than the number of weights; an unknown loss or activation.
+        ValueError: k < 1 or k larger than the number of weights; an unknown loss or activation;
+            the checks of :func:`dnc.ufm.check_params`; or N not a multiple of K.
     """
     model = _Model(H1, Ws, activation, loss, feature_map)
     return _top(model.operator(), _count(k, model.dim))
 
 
 def feature_outputs(H1, feature_map, activation: str = "linear") -> np.ndarray:
-    """h = σ(V_L̄ ⋯ σ(V_1 H_1)): the input the separated layers see (H_1 itself without a map)."""
+    """The input h = σ(V_L̄ ⋯ σ(V_1 H_1)) that the separated layers see (H_1 without a map)."""
     x = np.asarray(H1, dtype=np.float64)
     for V in feature_map or []:
         x = np.asarray(V, dtype=np.float64) @ x
@@ -188,8 +224,11 @@ def feature_outputs(H1, feature_map, activation: str = "linear") -> np.ndarray:
 def separated_block_top_eigenvalues(
     H1, Ws, k: int, activation: str = "linear", loss: str = "mse", feature_map=None
 ) -> np.ndarray:
-    """The k largest eigenvalues of Hess_{L,L}, the block of Hess(θ) for W_1 … W_L alone: the
-    Hessian of the separated layers with the feature map frozen."""
+    """The k largest eigenvalues of Hess_{L,L}, the block of Hess(θ) for W_1 … W_L alone.
+
+    It is the Hessian of the separated layers with the feature map frozen:
+    :func:`full_hessian_top_eigenvalues` on the features of :func:`feature_outputs`.
+    """
     return full_hessian_top_eigenvalues(
         feature_outputs(H1, feature_map, activation), Ws, k, activation, loss
     )
@@ -198,8 +237,12 @@ def separated_block_top_eigenvalues(
 def off_block_norm(
     H1, Ws, activation: str = "linear", loss: str = "mse", feature_map=None
 ) -> float:
-    """‖E‖₂ for E = Hess(θ) − diag(0, Hess_{L,L}) (the feature-map block and the blocks coupling
-    it to the separated layers): E v = Hess v − P Hess P v, P the projector onto W_1 … W_L."""
+    """‖E‖₂ for E = Hess(θ) − diag(0, Hess_{L,L}), the blocks that involve the feature map.
+
+    E is the feature-map block and the blocks coupling it to the separated layers:
+    E v = Hess v − P Hess P v, P the projector onto W_1 … W_L. Its largest eigenvalue in
+    magnitude comes from Lanczos; without a feature map E = 0.
+    """
     model = _Model(H1, Ws, activation, loss, feature_map)
     keep = model.separated
 
@@ -220,6 +263,5 @@ def autograd_full_hessian(
     H1, Ws, activation: str = "linear", loss: str = "mse", feature_map=None
 ) -> np.ndarray:
     """Dense Hess(θ) by ``torch.func.hessian`` (tests and benchmarks only)."""
-
     data_term, theta = _Model(H1, Ws, activation, loss, feature_map).data_term_torch()
     return torch.func.hessian(data_term)(theta).numpy()

@@ -2,10 +2,11 @@
 
     C^(l) = Av_i{(g_i − ḡ)(g_i − ḡ)ᵀ},  Δ^(l) = (1/N) Σ_{i,c'} δ_ic' δ_ic'ᵀ,  H^(l)ᵀH^(l),  W_lᵀW_l,
 
-with g_i = (A^(l+1)ᵀu_i) ⊗ h_i^(l) the per-sample gradient of ½‖u_i‖², δ_ic' = A^(l)ᵀ(f(h_i) − y_c')
-the extended backpropagated error at the input h^(l) of W_l, and r_{c'c''}^(l+1) = |a_c' · a_c''| for
-the rows a_c of A^(l+1) = W_L⋯W_{l+1}. Spectra are returned descending and in float64; where a
-matrix is d_l d_{l−1} wide its nonzero eigenvalues come from a Gram matrix of size N.
+with g_i = (A^(l+1)ᵀu_i) ⊗ h_i^(l) the per-sample gradient of ½‖u_i‖²,
+δ_ic' = A^(l)ᵀ(f(h_i) − y_c') the extended backpropagated error at the input h^(l) of W_l, and
+r_{c'c''}^(l+1) = |a_c' · a_c''| for the rows a_c of A^(l+1) = W_L⋯W_{l+1}. Spectra are returned
+descending and in float64; where a matrix is d_l d_{l−1} wide its nonzero eigenvalues come from a
+Gram matrix of size N.
 """
 
 from __future__ import annotations
@@ -30,7 +31,10 @@ def _mean_norm_sq(means) -> float:
 
 
 def _alpha(H1, Ws, l) -> tuple[float, np.ndarray]:
-    """(α^(l), H̄^(l)) with A^(l) = W_L⋯W_l ≈ α^(l) H̄^(l)ᵀ; l = L+1 gives A = I_K and the output means."""
+    """(α^(l), H̄^(l)) with A^(l) = W_L⋯W_l ≈ α^(l) H̄^(l)ᵀ.
+
+    l = L+1 gives A = I_K and the output means.
+    """
     means = layer_class_means(H1, Ws)
     alpha, _ = scaling_constant(products(Ws)[l - 1], means[l - 1])
     return alpha, means[l - 1]
@@ -48,7 +52,7 @@ def per_sample_gradients(H1, Ws, l) -> np.ndarray:
 
 
 def gradient_covariance(H1, Ws, l) -> np.ndarray:
-    """Dense C^(l) = Av_i{(g_i − ḡ)(g_i − ḡ)ᵀ} (d_l d_{l−1} square; for small models and tests)."""
+    """Dense C^(l) = Av_i{(g_i − ḡ)(g_i − ḡ)ᵀ}, d_l d_{l−1} square (for small models and tests)."""
     G = per_sample_gradients(H1, Ws, l)
     G = G - G.mean(axis=0)
     return G.T @ G / G.shape[0]
@@ -68,7 +72,11 @@ def gradient_covariance_spectrum(H1, Ws, l) -> np.ndarray:
 
 
 def predicted_gradient_covariance_eigenvalue(H1, Ws, l) -> float:
-    """Theorem E.1: the K−1 nonzero eigenvalues of C^(l) equal β^(l+1)² ‖μ_c^(l+1)‖² ‖μ_c^(l)‖² / K."""
+    """Theorem E.1's value of the K−1 nonzero eigenvalues of C^(l).
+
+    They equal β^(l+1)² ‖μ_c^(l+1)‖² ‖μ_c^(l)‖² / K, with β^(l+1) from the fitted α^(l+1)
+    (:func:`dnc.spectra.gradients.beta_from_alpha`) and the norms averaged over classes.
+    """
     H1, Ws = check_params(H1, Ws)
     l = layer_index(Ws, l)
     alpha, up = _alpha(H1, Ws, l + 1)
@@ -83,7 +91,7 @@ def predicted_gradient_covariance_eigenvalue(H1, Ws, l) -> float:
 
 
 def backprop_second_moment(H1, Ws, l) -> np.ndarray:
-    """Δ^(l) = (1/N) Σ_{i,c'} A^(l)ᵀ u_ic' u_ic'ᵀ A^(l) with u_ic' = f(h_i) − e_c' (d_{l−1} square).
+    """Δ^(l) = (1/N) Σ_{i,c'} A^(l)ᵀ u_ic' u_ic'ᵀ A^(l), u_ic' = f(h_i) − e_c' (d_{l−1} square).
 
     Σ_{c'} u_ic' u_ic'ᵀ = K z_i z_iᵀ − z_i 1ᵀ − 1 z_iᵀ + I_K for the output z_i, so
     Δ^(l) = A^(l)ᵀ [K ZZᵀ − s1ᵀ − 1sᵀ + N I_K] A^(l) / N with s = Z 1_N.
@@ -104,8 +112,11 @@ def backprop_second_moment_spectrum(H1, Ws, l) -> np.ndarray:
 
 
 def predicted_backprop_eigenvalues(H1, Ws, l) -> tuple[float, float]:
-    """Theorem E.2 (γ^(l) = α^(l)² ‖μ_c^(l)‖², A^(l) = α^(l) H̄^(l)ᵀ): (‖μ_c^(l)‖²(γ² + α²), the
-    K−1-fold eigenvalue, on μ_c − μ_G) and (‖μ_c^(l)‖²(γ − α)², the single smaller one, on μ_G)."""
+    """Theorem E.2's two eigenvalues of Δ^(l): (K−1-fold one on μ_c − μ_G, single one on μ_G).
+
+    With γ^(l) = α^(l)² ‖μ_c^(l)‖² and A^(l) = α^(l) H̄^(l)ᵀ: ‖μ_c^(l)‖²(γ² + α²), the
+    K−1-fold eigenvalue, on μ_c − μ_G, and ‖μ_c^(l)‖²(γ − α)², the single smaller one, on μ_G.
+    """
     H1, Ws = check_params(H1, Ws)
     l = layer_index(Ws, l)
     alpha, means = _alpha(H1, Ws, l)
@@ -128,7 +139,10 @@ def feature_gram_spectrum(H1, Ws, l) -> np.ndarray:
 
 
 def predicted_feature_gram_eigenvalue(H1, Ws, l) -> float:
-    """Theorem E.3: H^(l)ᵀH^(l) = n‖μ_c^(l)‖² [I_K ⊗ (1/n)1 1ᵀ], K eigenvalues n‖μ_c^(l)‖²."""
+    """Theorem E.3's eigenvalue n‖μ_c^(l)‖² of H^(l)ᵀH^(l), K-fold.
+
+    At collapse H^(l)ᵀH^(l) = n‖μ_c^(l)‖² [I_K ⊗ (1/n)1 1ᵀ], with K eigenvalues n‖μ_c^(l)‖².
+    """
     H1, Ws = check_params(H1, Ws)
     l = layer_index(Ws, l)
     K = Ws[-1].shape[0]
@@ -146,8 +160,10 @@ def _regularisation(Ws, lambda_Ws, lambda_H):
 
 
 def predicted_weight_gram_eigenvalues(H1, Ws, lambda_Ws, lambda_H) -> np.ndarray:
-    """Theorem 4.4: the K nonzero eigenvalues of W_lᵀW_l equal (λ_{H_1}/λ_{W_l}) n ‖μ_c^(1)‖²,
-    one value per layer l = 1..L (μ_c^(1) the class means of H_1)."""
+    """Theorem 4.4's value of the K nonzero eigenvalues of W_lᵀW_l, one per layer l = 1..L.
+
+    They equal (λ_{H_1}/λ_{W_l}) n ‖μ_c^(1)‖², μ_c^(1) the class means of H_1.
+    """
     H1, Ws = check_params(H1, Ws)
     lam, lam_h = _regularisation(Ws, lambda_Ws, lambda_H)
     K = Ws[-1].shape[0]
@@ -156,9 +172,11 @@ def predicted_weight_gram_eigenvalues(H1, Ws, lambda_Ws, lambda_H) -> np.ndarray
 
 
 def balance_residuals(H1, Ws, lambda_Ws, lambda_H) -> np.ndarray:
-    """Relative residuals of the balance relations of Theorem 4.4, one per layer l = 1..L:
-    ‖λ_{W_1}W_1ᵀW_1 − λ_{H_1}H_1H_1ᵀ‖_F and ‖λ_{W_l}W_lᵀW_l − λ_{W_{l−1}}W_{l−1}W_{l−1}ᵀ‖_F, each over
-    the Frobenius norm of its first term. They vanish at every stationary point of (1)."""
+    """Relative residuals of the balance relations of Theorem 4.4, one per layer l = 1..L.
+
+    ‖λ_{W_1}W_1ᵀW_1 − λ_{H_1}H_1H_1ᵀ‖_F and ‖λ_{W_l}W_lᵀW_l − λ_{W_{l−1}}W_{l−1}W_{l−1}ᵀ‖_F,
+    each over the Frobenius norm of its first term. They vanish at every stationary point of (1).
+    """
     H1, Ws = check_params(H1, Ws)
     lam, lam_h = _regularisation(Ws, lambda_Ws, lambda_H)
     out = []
@@ -175,7 +193,9 @@ def balance_residuals(H1, Ws, lambda_Ws, lambda_H) -> np.ndarray:
 
 
 def appendix_e_outliers(H1, Ws, l, max_count: int | None = None) -> dict[str, dict]:
-    """For ``"C"`` (E.1), ``"Delta large"``, ``"Delta small"`` (E.2) and ``"HtH"`` (E.3): the
+    """Outliers of C^(l), Δ^(l) and H^(l)ᵀH^(l) found from their spectra, beside Appendix E.
+
+    For ``"C"`` (E.1), ``"Delta large"``, ``"Delta small"`` (E.2) and ``"HtH"`` (E.3): the
     outlier eigenvalues ``measured`` from the spectrum alone and the theorem's ``predicted`` value.
 
     Outliers are counted by :func:`dnc.spectra.hessian.outlier_count` (largest log-gap among the top
@@ -208,8 +228,13 @@ def appendix_e_outliers(H1, Ws, l, max_count: int | None = None) -> dict[str, di
 
 
 def row_overlaps(Ws) -> np.ndarray:
-    """(L−1, K, K) array: entry [l−1] is r^(l+1)_{c'c''} = |a_c' · a_c''| for the rows a_c of
-    A^(l+1) = W_L⋯W_{l+1}, l = 1..L−1 (unnormalised, as in paper A's Table 3; A^(L+1) = I_K is left out).
+    """(L−1, K, K) array of the row overlaps r^(l+1)_{c'c''} = |a_c' · a_c''| of A^(l+1).
+
+    Entry [l−1] is for the rows a_c of A^(l+1) = W_L⋯W_{l+1}, l = 1..L−1 (unnormalised, as in
+    paper A's Table 3; A^(L+1) = I_K is left out).
+
+    Raises:
+        ValueError: the weights fail :func:`dnc.ufm.check_params`, or L < 2.
     """
     Ws = [as_matrix(W, f"W_{i + 1}") for i, W in enumerate(Ws)]
     _, Ws = check_params(np.zeros((Ws[0].shape[1], 1)), Ws)
@@ -219,9 +244,11 @@ def row_overlaps(Ws) -> np.ndarray:
 
 
 def masked_row_overlaps(H1, Ws, activation: str = "linear") -> np.ndarray:
-    """Paper A Table 4: (L−1, K, K) array of r̃^(l+1)_{c'c''} = Av_i |ã_ic' · ã_ic''| for the rows of
-    the masked products Ã_i^(l+1), l = 1..L−1 (the plain r of Table 3 is ``matrices.row_overlaps``;
-    the two agree for the linear model)."""
+    """Paper A Table 4: (L−1, K, K) array of r̃^(l+1)_{c'c''} = Av_i |ã_ic' · ã_ic''|.
+
+    The rows ã_ic are those of the masked products Ã_i^(l+1), l = 1..L−1 (the plain r of
+    Table 3 is :func:`row_overlaps`; the two agree for the linear model).
+    """
     H1, Ws = check_params(H1, Ws)
     out = []
     for l in range(1, len(Ws)):

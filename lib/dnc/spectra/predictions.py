@@ -1,6 +1,7 @@
-"""Theorem 4.1 of paper A: at deep neural collapse the top K² eigenvectors of Hess_l are
-μ_c^(l+1) ⊗ μ_c'^(l) with eigenvalues α^(l+1)² ‖μ_c^(l+1)‖² ‖μ_c'^(l)‖² / K; the predictions and
-how well a model meets them.
+"""Theorem 4.1 of paper A: its predicted top eigenpairs of Hess_l, and how well a model meets them.
+
+At deep neural collapse the top K² eigenvectors of Hess_l are μ_c^(l+1) ⊗ μ_c'^(l), with
+eigenvalues α^(l+1)² ‖μ_c^(l+1)‖² ‖μ_c'^(l)‖² / K.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ def predicted_alignments(H1, Ws, l, activation: str = "linear") -> np.ndarray:
 
 
 def alignments_at(point: Point, l) -> np.ndarray:
-    """:func:`predicted_alignments` at ``point``: the K² products Hess_l v taken together from the
-    Jacobian factors."""
+    """:func:`predicted_alignments` at ``point``.
+
+    The K² products Hess_l v are taken together from the Jacobian factors.
+    """
     vecs = eigenvectors_at(point, l)
     K = vecs.shape[0]
     At, X = point.factors(l)
@@ -41,7 +44,10 @@ def alignments_at(point: Point, l) -> np.ndarray:
 
 
 def predicted_outlier_eigenvalues(H1, Ws, l, activation: str = "linear") -> np.ndarray:
-    """K×K matrix α^(l+1)² ‖μ_c^(l+1)‖² ‖μ_c'^(l)‖² / K (Theorem 4.1), α^(l+1) fitted by least squares."""
+    """K×K matrix α^(l+1)² ‖μ_c^(l+1)‖² ‖μ_c'^(l)‖² / K (Theorem 4.1).
+
+    α^(l+1) is fitted by least squares, A^(l+1) ≈ α^(l+1) H̄^(l+1)ᵀ.
+    """
     return outlier_eigenvalues_at(Point(H1, Ws, activation), l)
 
 

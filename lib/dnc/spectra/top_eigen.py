@@ -35,9 +35,15 @@ LANCZOS_MAX_SHARE = 1 / 16
 
 
 def matrix_top_eigenpairs(S: np.ndarray, k: int, overwrite: bool = False):
-    """(values, vectors): the k largest eigenvalues of the symmetric matrix S, descending, and
-    orthonormal eigenvectors as the columns of an n×k array. ``overwrite``: S is scratch that
-    LAPACK may destroy."""
+    """(values, vectors): the k largest eigenpairs of the symmetric matrix S, values descending.
+
+    The eigenvectors are orthonormal, the columns of an n×k array. Lanczos is tried for large n
+    and small k, and kept only when :func:`certify` proves its answer; otherwise LAPACK's subset
+    solver answers. ``overwrite``: S is scratch that LAPACK may destroy.
+
+    Raises:
+        ValueError: k outside 1..n.
+    """
     n = S.shape[0]
     if not 1 <= k <= n:
         raise ValueError(f"k must lie in 1..{n}, got {k}")
@@ -49,8 +55,10 @@ def matrix_top_eigenpairs(S: np.ndarray, k: int, overwrite: bool = False):
 
 
 def lapack_top(S: np.ndarray, k: int, overwrite: bool = False):
-    """:func:`matrix_top_eigenpairs` by LAPACK's subset solver alone (MRRR, ``evr``): exact, at the cost
-    of the full tridiagonal reduction."""
+    """:func:`matrix_top_eigenpairs` by LAPACK's subset solver alone (MRRR, ``evr``).
+
+    Exact, at the cost of the full tridiagonal reduction.
+    """
     n = S.shape[0]
     vals, vecs = eigh(
         S, subset_by_index=[n - k, n - 1], driver="evr", check_finite=False, overwrite_a=overwrite
@@ -59,8 +67,11 @@ def lapack_top(S: np.ndarray, k: int, overwrite: bool = False):
 
 
 def lanczos_certified(S: np.ndarray, k: int):
-    """(values, vectors) of the k largest eigenpairs by Lanczos when :func:`certify` proves them
-    the k largest, else None. The start vector is fixed, so the same S gives the same answer."""
+    """(values, vectors) of the k largest eigenpairs by Lanczos, or None when not certified.
+
+    The answer is returned when :func:`certify` proves them the k largest, and None otherwise
+    (also when ARPACK fails). The start vector is fixed, so the same S gives the same answer.
+    """
     start = np.random.default_rng(0).standard_normal(S.shape[0])
     try:
         _, found = eigsh(S, k=k, which="LA", v0=start, tol=0.0)
@@ -70,8 +81,11 @@ def lanczos_certified(S: np.ndarray, k: int):
 
 
 def certify(S: np.ndarray, basis: np.ndarray):
-    """The Ritz pairs (θ descending, V) of S on span(``basis``, n×k) when the check of the module
-    docstring proves θ_1, …, θ_k to be the k largest eigenvalues of S, else None."""
+    """The Ritz pairs (θ descending, V) of S on span(``basis``, n×k), if proved the k largest.
+
+    They are returned when the check of the module docstring proves θ_1, …, θ_k to be the k
+    largest eigenvalues of S, and None otherwise.
+    """
     n = S.shape[0]
     Q, _ = np.linalg.qr(basis)
     SQ = S @ Q

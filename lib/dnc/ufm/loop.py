@@ -85,9 +85,9 @@ def train(
 
     Raises:
         ValueError: ``epochs`` not a non-negative integer, ``lr`` not positive and finite, a
-            snapshot outside [0, epochs], the checks of :func:`batch_configs`, or a
-            ``$DNC_DEVICE`` that names no usable device.
-        RuntimeError: ``device`` is not a torch device name.
+            snapshot outside [0, epochs], the checks of :func:`batch_configs`, ``threads``
+            neither ``None`` nor a whole number ≥ 1, or a ``device`` (or ``$DNC_DEVICE``) that
+            names no usable device (:func:`dnc.device.choose_device`).
         FloatingPointError: the objective became non-finite or exceeded 10⁶ × max(its first
             logged value, 1); the message suggests a smaller learning rate.
 

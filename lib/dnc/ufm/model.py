@@ -188,6 +188,7 @@ def check_params(H1, Ws) -> tuple[np.ndarray, list[np.ndarray]]:
         (H1, [W_1, …, W_L]) as float64 numpy arrays with the same values.
 
     Raises:
+        TypeError: an argument that is not an array of numbers.
         ValueError: a NaN or infinite entry, an argument that is not a matrix, an empty ``Ws``, or
             shapes that do not chain (W_l's column count differs from the rows of its input).
     """

@@ -44,6 +44,7 @@ class Point:
         activation: ``"linear"`` (deep linear UFM) or ``"relu"``.
 
     Raises:
+        TypeError: H1 or a W_l that is not an array of numbers.
         ValueError: shapes that do not chain, non-finite entries, no weight matrix, an unknown
             activation, or N not a multiple of K.
     """

@@ -32,8 +32,8 @@ def initial_params(config: UFMConfig, seeds, dtype=torch.float64, device=None):
         (H (B, d, N), [W_1 … W_L] each (B, d_l, d_{l−1})).
 
     Raises:
-        ValueError: a ``$DNC_DEVICE`` that names no usable device.
-        RuntimeError: ``device`` is not a torch device name.
+        ValueError: a ``device`` (or ``$DNC_DEVICE``) that names no usable device
+            (:func:`dnc.device.choose_device`).
     """
     widths = config.widths()
     Hs, Ws = [], [[] for _ in range(config.L)]
