@@ -120,16 +120,17 @@ def positive_list(values, length: int, name: str) -> list[float]:
     """``length`` positive floats: a scalar repeated, or a sequence of exactly ``length`` values.
 
     Raises:
+        TypeError: an entry (or the scalar) that is not a real number.
         ValueError: a sequence of another length, or an entry that is not positive and finite
             (named ``name[i]``).
     """
-    if isinstance(values, Sequence | np.ndarray | torch.Tensor) and not isinstance(values, str):
-        vals = [float(v) for v in values]
-        if len(vals) != length:
-            raise ValueError(f"{name} needs {length} values (one per layer), got {len(vals)}")
-    else:
-        vals = [float(values)] * length
-    return [positive(v, f"{name}[{i}]") for i, v in enumerate(vals)]
+    if isinstance(values, np.ndarray | torch.Tensor):
+        values = values.tolist()
+    if isinstance(values, Sequence) and not isinstance(values, str):
+        if len(values) != length:
+            raise ValueError(f"{name} needs {length} values (one per layer), got {len(values)}")
+        return [positive(v, f"{name}[{i}]") for i, v in enumerate(values)]
+    return [positive(values, name)] * length
 
 
 def positive_int(value, name: str) -> int:

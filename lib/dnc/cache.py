@@ -188,8 +188,10 @@ def _warn_set_aside(err: CacheFileError, why: str, then: str) -> None:
 
 
 def clean_temporaries(folder: Path, prefix: str, older_than: float = STALE_SECONDS) -> int:
-    """Remove ``<prefix>*.tmp`` files in ``folder`` last written over ``older_than`` seconds ago
-    (left by killed writers); how many were removed."""
+    """Remove the ``<prefix>*.tmp`` files in ``folder`` that killed writers left; how many.
+
+    A file counts as left behind when it was last written over ``older_than`` seconds ago.
+    """
     removed = 0
     now = time.time()
     for tmp in Path(folder).glob(f"{prefix}*.tmp"):

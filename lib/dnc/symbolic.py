@@ -16,8 +16,11 @@ import sympy as sp
 
 
 def symbolic_matrix(name: str, rows: int, cols: int) -> sp.Matrix:
-    """A rows×cols matrix of independent real symbols ``{name}{i}{j}`` (``{name}{i}_{j}`` when a
-    size exceeds 10, so that entries (1, 11) and (11, 1) stay distinct)."""
+    """A rows×cols matrix of independent real symbols ``{name}{i}{j}``.
+
+    When a size exceeds 10 the symbols are ``{name}{i}_{j}``, so that entries (1, 11) and (11, 1)
+    stay distinct.
+    """
     if rows < 1 or cols < 1:
         raise ValueError(f"a symbolic matrix needs positive sizes, got {rows}×{cols}")
     sep = "_" if max(rows, cols) > 10 else ""

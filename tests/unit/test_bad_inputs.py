@@ -9,14 +9,23 @@ import numpy as np
 import pytest
 import torch
 
-from dnc import data, metrics
+from dnc import data, metrics, ufm
 from dnc.agop import core as agop
 from dnc.agop import rfm
+from dnc.spectra import full_hessian, hessian
 
 rng = np.random.default_rng(0)
 X = rng.standard_normal((12, 4))
 y = np.repeat(np.arange(3), 4)
 H = rng.standard_normal((5, 12))
+
+
+CONFIG = dict(K=3, n=4, d=6, L=3)
+UFM = ufm.UFMConfig(**CONFIG)
+
+
+def _point():
+    return ufm.train(UFM, 5, 0.1).params()
 
 
 def _linear(x):
@@ -104,7 +113,169 @@ CASES = [
         ValueError,
         r"NC3 is undefined when W is zero",
     ),
+    (
+        "a seed of 1.5",
+        lambda: ufm.UFMConfig(**CONFIG, seed=1.5),
+        ValueError,
+        r"seed must be a whole number >= 0, got 1\.5",
+    ),
+    (
+        "a snapshot at epoch 2.5",
+        lambda: ufm.train(UFM, 10, 0.1, snapshots=[2.5]),
+        ValueError,
+        r"snapshots\[0\] must be a whole number >= 0, got 2\.5",
+    ),
+    (
+        "log_every of 0",
+        lambda: ufm.train(UFM, 10, 0.1, log_every=0),
+        ValueError,
+        r"log_every must be a positive integer, got 0",
+    ),
+    (
+        "log_every of -3",
+        lambda: ufm.train(UFM, 10, 0.1, log_every=-3),
+        ValueError,
+        r"log_every must be a positive integer, got -3",
+    ),
+    (
+        "checkpoint_seconds of -1",
+        lambda: ufm.train(UFM, 10, 0.1, checkpoint_seconds=-1),
+        ValueError,
+        r"checkpoint_seconds must be a positive finite number, got -1",
+    ),
+    (
+        "rayleigh_alignment of a NaN vector",
+        lambda: hessian.rayleigh_alignment(*_point(), 1, np.full(36, np.nan)),
+        ValueError,
+        r"v contains NaN or infinite entries",
+    ),
+    (
+        "full_hessian_matvec of a NaN vector",
+        lambda: full_hessian.full_hessian_matvec(
+            *_point(), np.full(6 * 24 + 6 * 6 * 2 + 18, np.nan)
+        ),
+        ValueError,
+        r"v contains NaN or infinite entries",
+    ),
     # --- obscure before: an error a user could not act on
+    (
+        "lambda_W of 'abc'",
+        lambda: ufm.UFMConfig(**CONFIG, lambda_W="abc"),
+        TypeError,
+        r"lambda_W must be a number, got str 'abc'",
+    ),
+    (
+        "lambda_W of None",
+        lambda: ufm.UFMConfig(**CONFIG, lambda_W=None),
+        TypeError,
+        r"lambda_W must be a number, got NoneType",
+    ),
+    (
+        "n of None",
+        lambda: ufm.UFMConfig(K=3, n=None, d=6, L=3),
+        TypeError,
+        r"n must be a number, got NoneType",
+    ),
+    (
+        "a seed of 'a'",
+        lambda: ufm.UFMConfig(**CONFIG, seed="a"),
+        TypeError,
+        r"seed must be a number, got str 'a'",
+    ),
+    (
+        "lr of '0.1'",
+        lambda: ufm.train(UFM, 10, "0.1"),
+        TypeError,
+        r"lr must be a number, got str '0\.1'",
+    ),
+    (
+        "device 'gpu0'",
+        lambda: ufm.train(UFM, 10, 0.1, device="gpu0"),
+        ValueError,
+        r"device='gpu0' is not a torch device name",
+    ),
+    (
+        "threads of 0",
+        lambda: ufm.train(UFM, 10, 0.1, threads=0),
+        ValueError,
+        r"threads must be a whole number >= 1",
+    ),
+    (
+        "an integer dtype",
+        lambda: ufm.train(UFM, 10, 0.1, dtype=torch.int64),
+        ValueError,
+        r"dtype must be torch\.float64 or torch\.float32",
+    ),
+    (
+        "params of a model the batch lacks",
+        lambda: ufm.train(UFM, 5, 0.1).params(b=5),
+        ValueError,
+        r"b must be a model index in 0\.\.0",
+    ),
+    (
+        "train_cached with a snapshot of None",
+        lambda: ufm.train_cached(UFM, 10, 0.1, snapshots=[None]),
+        TypeError,
+        r"snapshots\[0\] must be a number, got NoneType",
+    ),
+    (
+        "hessian_matvec of a vector of length 7",
+        lambda: hessian.hessian_matvec(*_point(), 1, np.ones(7)),
+        ValueError,
+        r"v must have 36 entries, got 7",
+    ),
+    (
+        "top_eigenpairs with k = 0",
+        lambda: hessian.top_eigenpairs(*_point(), 1, 0),
+        ValueError,
+        r"k must be a positive integer, got 0",
+    ),
+    (
+        "top_eigenpairs beyond the rank",
+        lambda: hessian.top_eigenpairs(*_point(), 3, 40),
+        ValueError,
+        r"k = 40 exceeds the rank bound of Hess_l",
+    ),
+    (
+        "outlier_count with max_count = -1",
+        lambda: hessian.outlier_count([3.0, 2.0, 1.0], -1),
+        ValueError,
+        r"max_count must be a positive integer, got -1",
+    ),
+    (
+        "separated_block_top_eigenvalues with a feature map of the wrong shape",
+        lambda: full_hessian.separated_block_top_eigenvalues(
+            *_point(), 3, feature_map=[np.ones((2, 2))]
+        ),
+        ValueError,
+        r"feature_map\[0\] has shape \(2, 2\) but its input has 6 rows",
+    ),
+    (
+        "separated_block_top_eigenvalues with a NaN feature map",
+        lambda: full_hessian.separated_block_top_eigenvalues(
+            *_point(), 3, feature_map=[np.full((6, 6), np.nan)]
+        ),
+        ValueError,
+        r"feature_map\[0\] contains NaN",
+    ),
+    (
+        "regularisation_ratio without λ's",
+        lambda: ufm.regularisation_ratio(3, 4, [], 1e-3),
+        ValueError,
+        r"lambda_Ws needs at least one λ",
+    ),
+    (
+        "regularisation_ratio with K = 0",
+        lambda: ufm.regularisation_ratio(0, 4, [1e-3], 1e-3),
+        ValueError,
+        r"K must be a positive integer, got 0",
+    ),
+    (
+        "objective with a config of another depth",
+        lambda: ufm.objective(*_point(), ufm.UFMConfig(K=3, n=4, d=6, L=2)),
+        ValueError,
+        r"config has L = 2 layers, but Ws holds 3 matrices",
+    ),
     (
         "agop with f of another input size",
         lambda: agop.agop(lambda x: x @ torch.ones(7, 3, dtype=x.dtype), X),

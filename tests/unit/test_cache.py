@@ -219,7 +219,7 @@ def test_cache_files_are_readable_by_the_group_and_the_mode_is_configurable(tmp_
     cache.save_arrays(tmp_path / "b.npz", {"x": np.zeros(1)})
     assert (tmp_path / "b.npz").stat().st_mode & 0o777 == 0o640
     monkeypatch.setenv("DNC_CACHE_MODE", "444")
-    with pytest.raises(ValueError, match="DNC_CACHE_MODE='444'"):
+    with pytest.raises(ValueError, match="DNC_CACHE_MODE='444'.*must be an octal file mode"):
         cache.save_arrays(tmp_path / "c.npz", {"x": np.zeros(1)})
 
 
@@ -269,3 +269,14 @@ def test_kill_9_resumes_bit_identically(tmp_path):
     assert int(cache.load_arrays(path)[1]["epoch"]) > 0  # it did resume, not restart
     whole = ufm.train(config, 30000, 0.2, snapshots=(0, 15000), progress=False)
     assert np.array_equal(resumed.H, whole.H) and np.array_equal(resumed.loss, whole.loss)
+
+
+def test_loading_a_missing_file_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no cache file at"):
+        cache.load_arrays(tmp_path / "absent.npz")
+
+
+def test_a_file_without_a_checksum_is_refused(tmp_path):
+    np.savez(tmp_path / "old.npz", x=np.zeros(2))
+    with pytest.raises(cache.CacheFileError, match="has no checksum"):
+        cache.load_arrays(tmp_path / "old.npz")

@@ -31,7 +31,7 @@ def test_default_is_cuda_when_present(monkeypatch):
         ("gpu0", r"gpu0.*is not a torch device name"),
         ("cuda", "no CUDA"),
         ("mps", "no MPS"),
-        ("meta", "computes on cpu, cuda or mps, not meta"),
+        ("meta", ": the book computes on cpu, cuda or mps, not meta"),
     ],
 )
 def test_bad_device_names_are_named_by_their_source(monkeypatch, name, message):

@@ -106,8 +106,8 @@ def _raise_sites():
                 continue
             kind = exc.func.id if isinstance(exc, ast.Call) else ast.unparse(exc)
             text = ""
-            if isinstance(exc, ast.Call) and exc.args:
-                text = _static_text(exc.args[0])
+            if isinstance(exc, ast.Call) and exc.args:  # every argument: CacheFileError(path, why)
+                text = "\x00".join(_static_text(arg) for arg in exc.args)
             sites.append((name, kind, text))
     return sites
 

@@ -190,7 +190,11 @@ def test_resumed_training_repeats_the_uninterrupted_run(tmp_path, monkeypatch):
 
     checkpoint = cache.Checkpoint(tmp_path / "run.ckpt.npz")
     with monkeypatch.context() as m:
-        m.setattr(training, "tqdm", StopAfterFirstEpoch)
+        m.setattr(
+            training,
+            "progress_bar",
+            lambda total, desc, enabled=None, initial=0: StopAfterFirstEpoch(initial=initial),
+        )
         with pytest.raises(Interrupt):
             training.train_network(
                 config, images, labels, checkpoint=checkpoint, checkpoint_seconds=-1

@@ -131,7 +131,7 @@ def test_divergence_stops_with_advice():
 
 def test_bad_arguments():
     config = ufm.UFMConfig(K=3, n=4, d=6, L=3)
-    with pytest.raises(ValueError, match="learning rate"):
+    with pytest.raises(ValueError, match="lr must be a positive finite number"):
         ufm.train(config, 10, -0.1)
     with pytest.raises(ValueError, match="epochs"):
         ufm.train(config, 2.5, 0.1)

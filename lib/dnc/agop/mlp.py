@@ -15,10 +15,11 @@ import torch
 from torch import nn
 
 from dnc import metrics
-from dnc._checks import as_matrix, class_labels, positive, positive_int
+from dnc._checks import as_matrix, class_labels, positive, positive_int, whole
 from dnc.agop.core import layer_agops, nfa_correlation
 from dnc.data import one_hot
-from dnc.device import torch_threads
+from dnc.device import choose_device, torch_threads
+from dnc.progress import bar as progress_bar
 
 
 class MLP(nn.Module):
@@ -81,6 +82,7 @@ def train_mlp(
     record_every: int = 25,
     target_off: float = -1.0,
     threads: int | None = 1,
+    progress: bool | None = None,
 ):
     """Train :class:`MLP` by Adam on the mean squared error to targets 1/``target_off``.
 
@@ -93,22 +95,24 @@ def train_mlp(
     :func:`layer_nc1_decomposition`). Runs on the GPU when one is present, else on ``threads``
     CPU threads (1 by default: float32 sums split across threads round differently, so Adam's
     trajectory, and every pinned number, would depend on the machine's core count).
+    ``progress``: False for none, else as ``$DNC_PROGRESS`` says (:func:`dnc.progress.bar`).
     """
     with torch_threads(threads):
         return _train_mlp(X, y, width, depth, init_gain, lr, epochs, batch_size, seed,
-                          record_every, target_off)  # fmt: skip
+                          record_every, target_off, progress)  # fmt: skip
 
 
 def _train_mlp(
-    X, y, width, depth, init_gain, lr, epochs, batch_size, seed, record_every, target_off
-):
+    X, y, width, depth, init_gain, lr, epochs, batch_size, seed, record_every, target_off,
+    progress=None,
+):  # fmt: skip
     X = as_matrix(X, "X")
     lab = class_labels(y, X.shape[0], "y")
     epochs, batch_size = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size")
     record_every = positive_int(record_every, "record_every")
     positive(lr, "lr")
-    dev = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    torch.manual_seed(seed)
+    dev = choose_device()
+    torch.manual_seed(whole(seed, "seed"))
     Xt = torch.as_tensor(X, dtype=torch.float32, device=dev)
     T = torch.as_tensor(one_hot(lab, off=float(target_off)), dtype=torch.float32, device=dev)
     model = MLP(X.shape[1], width, T.shape[1], depth, init_gain).to(dev)
@@ -134,6 +138,7 @@ def _train_mlp(
         history["decomposition"].append(_decompose(Ws, hs, lab))
 
     record(0)
+    bar = progress_bar(epochs, f"MLP width {width} depth {depth} seed {seed}", progress)
     for epoch in range(1, epochs + 1):
         perm = torch.randperm(Xt.shape[0], generator=gen).to(dev)
         for i in range(0, Xt.shape[0], batch_size):
@@ -144,6 +149,8 @@ def _train_mlp(
             opt.step()
         if epoch % record_every == 0 or epoch == epochs:
             record(epoch)
+        bar.update(1)
+    bar.close()
     return model.cpu(), {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
 
 

@@ -31,6 +31,7 @@ from dnc._checks import as_matrix, class_labels, positive, positive_int
 from dnc.agop.core import psd_power
 from dnc.data import normalize_rows, one_hot
 from dnc.device import choose_device
+from dnc.progress import bar as progress_bar
 
 BANDWIDTH = 2.0  # authors' code, deep_rfm.py argument -bw
 RIDGE = 1e-3  # authors' RFM library, RecursiveFeatureMachine(reg=1e-3)
@@ -38,8 +39,10 @@ TARGET_OFF = -1.0  # authors' code: one-hot targets shifted to ±1
 
 
 def device() -> torch.device:
-    """Where the kernel solves run: :func:`dnc.device.choose_device` (``$DNC_DEVICE``, else CUDA
-    when available, else CPU)."""
+    """Where the kernel solves run: :func:`dnc.device.choose_device`.
+
+    That is ``$DNC_DEVICE``, else CUDA when available, else CPU.
+    """
     return choose_device()
 
 
@@ -435,6 +438,7 @@ def deep_rfm(
     keep=None,
     target_off: float = TARGET_OFF,
     dtype=torch.float64,
+    progress: bool | None = None,
 ):
     """Deep RFM (paper B, Algorithm 1), one AGOP step per layer, on rows of X.
 
@@ -458,6 +462,7 @@ def deep_rfm(
         keep: 0-based layer indices whose full matrices are returned; None keeps all.
         target_off: Off-target value of the ±1 targets (−1 in the authors' code).
         dtype: ``torch.float64`` or ``torch.float32``, the precision of the fit and the AGOP.
+        progress: False for none, else as ``$DNC_PROGRESS`` says (:func:`dnc.progress.bar`).
 
     Returns:
         Dict described above: per-layer metric lists and per-layer matrices keyed by layer.
@@ -483,6 +488,7 @@ def deep_rfm(
     out.update(
         {"nc1_in": [], "nc1_agop": [], "nc1_rf": [], "nc2_in": [], "nc2_agop": [], "nc2_rf": []}
     )
+    bar = progress_bar(layers, f"Deep RFM N={X.shape[0]} width {width}", progress)
     for l in range(layers):
         if normalize:
             X = normalize_rows(X)
@@ -499,6 +505,8 @@ def deep_rfm(
         if l in keep:
             out["X"][l], out["agop_out"][l], out["rf_out"][l], out["Ms"][l] = X, Xa, Xn, M
         X = Xn
+        bar.update(1)
+    bar.close()
     return out
 
 

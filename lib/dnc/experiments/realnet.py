@@ -144,10 +144,9 @@ def train_missing(s: Setting, root=None, jobs: int | None = None) -> int:
 
 
 def measurements(s: Setting, root=None, progress: bool | None = None) -> dict:
-    """Per-seed layer tables of the real networks (``mse``, ``ce``) and of the UFM (``ufm``), each
-    a :class:`dnc.realnet.measure.SeedTables`.
+    """Per-seed layer tables of the real networks (``mse``, ``ce``) and of the UFM (``ufm``).
 
-    Also returned: the MSE networks' (H_1, Ws) of every seed under ``params``, the UFM's under
+    Each is a :class:`dnc.realnet.measure.SeedTables`. Also returned: the MSE networks' (H_1, Ws) of every seed under ``params``, the UFM's under
     ``ufm_params``, and under ``accuracy`` each loss's final training accuracies per seed.
     Networks not in the cache are first trained in parallel (:func:`train_missing`).
     """

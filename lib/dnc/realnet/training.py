@@ -12,17 +12,16 @@ penalty on its output is what regularises them, as in the UFM.
 from __future__ import annotations
 
 import hashlib
-import sys
 import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from dnc import cache, data
 from dnc._checks import as_labels, positive, positive_int
 from dnc.device import choose_device, torch_threads
+from dnc.progress import bar as progress_bar
 from dnc.realnet.model import RealNet
 
 LOSSES = ("mse", "ce")
@@ -216,7 +215,7 @@ def train_network(
         images: N × C × H × W tensor, (C, H, W) = ``config.in_shape``.
         labels: N integer class labels, none negative, at least two classes.
         device: torch device of the run (default: :func:`dnc.device.choose_device`).
-        progress: show a progress bar (default: when stderr is a terminal).
+        progress: False for no progress, else as ``$DNC_PROGRESS`` says (:func:`dnc.progress.bar`).
         checkpoint: resume from it, and save to it every ``checkpoint_seconds`` of wall time.
         checkpoint_seconds: wall time between two checkpoint saves.
 
@@ -261,15 +260,7 @@ def train_network(
         start = int(meta["epoch"])
         _load(model, opt, sched, arrays, meta, dev)
         history = {k: list(arrays[f"history_{k}"]) for k in history}
-    if progress is None:
-        progress = sys.stderr.isatty()
-    bar = tqdm(
-        total=config.epochs,
-        initial=start,
-        disable=not progress,
-        unit="epoch",
-        desc=f"real net {config.loss} seed {config.seed}",
-    )
+    bar = progress_bar(config.epochs, f"real net {config.loss} seed {config.seed}", progress, start)
     last_save = time.time()
     for epoch in range(start, config.epochs):
         gen = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from scipy.sparse.linalg import LinearOperator, eigsh
 
+from dnc._checks import as_matrix, as_vector
 from dnc.ufm import ACTIVATIONS, check_loss, check_params, targets
 
 
@@ -86,9 +87,7 @@ class _Model:
 
     def matvec(self, v) -> np.ndarray:
         """Hess(θ) v for a flat v of length D (float64)."""
-        v = np.asarray(v, dtype=np.float64).reshape(-1)
-        if v.size != self.dim:
-            raise ValueError(f"v must have {self.dim} entries (all weights), got {v.size}")
+        v = as_vector(v, self.dim)  # all the weights, finite
         Vs, mats, xs, masks, T = self.blocks(v), self.mats, self.xs, self.masks, len(self.mats)
         dx = [np.zeros_like(self.H1)]
         for m in range(T):
@@ -212,10 +211,22 @@ def full_hessian_top_eigenvalues(
 
 
 def feature_outputs(H1, feature_map, activation: str = "linear") -> np.ndarray:
-    """The input h = σ(V_L̄ ⋯ σ(V_1 H_1)) that the separated layers see (H_1 without a map)."""
-    x = np.asarray(H1, dtype=np.float64)
-    for V in feature_map or []:
-        x = np.asarray(V, dtype=np.float64) @ x
+    """The input h = σ(V_L̄ ⋯ σ(V_1 H_1)) that the separated layers see (H_1 without a map).
+
+    Raises:
+        ValueError: an unknown activation, or H1 and the map's matrices (``feature_map[i]``)
+            that are not finite or whose shapes do not chain.
+    """
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
+    x = as_matrix(H1, "H1")
+    for i, V in enumerate(feature_map or []):
+        V = as_matrix(V, f"feature_map[{i}]")
+        if V.shape[1] != x.shape[0]:
+            raise ValueError(
+                f"feature_map[{i}] has shape {V.shape} but its input has {x.shape[0]} rows"
+            )
+        x = V @ x
         if activation == "relu":
             x = np.maximum(x, 0.0)
     return x

@@ -6,24 +6,25 @@ checkpoints, progress and the cache.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from dnc import cache
+from dnc._checks import positive, positive_int, whole
 from dnc.device import torch_threads
+from dnc.progress import bar as progress_bar
 from dnc.ufm.model import UFMConfig
 from dnc.ufm.result import TrainResult
 from dnc.ufm.step import Stepper, initial_params
 
 
 def _snapshot_plan(epochs: int, snapshots) -> np.ndarray:
-    snaps = np.unique(np.asarray(list(snapshots) + [epochs], dtype=np.int64))
+    wanted = [whole(e, f"snapshots[{i}]") for i, e in enumerate(snapshots)]
+    snaps = np.unique(np.asarray(wanted + [epochs], dtype=np.int64))
     if snaps.min() < 0 or snaps.max() > epochs:
         raise ValueError(f"snapshot epochs must lie in [0, {epochs}], got {snaps.tolist()}")
     return snaps
@@ -69,7 +70,7 @@ def train(
         log_every: record the objective (1) every this many epochs, and at the last.
         device: torch device of the run (default: :func:`dnc.device.choose_device`).
         dtype: torch dtype of the run.
-        progress: show a progress bar (default: when stderr is a terminal).
+        progress: False for no progress, else as ``$DNC_PROGRESS`` says (:func:`dnc.progress.bar`).
         checkpoint: resume from it, and save to it every ``checkpoint_seconds`` of wall time.
         checkpoint_seconds: wall time between two checkpoint saves.
         threads: CPU threads for torch during the run (1 by default: these matrices are small,
@@ -117,16 +118,16 @@ def _train(
     checkpoint_seconds,
     lambdas,
 ) -> TrainResult:
-    if isinstance(epochs, bool) or int(epochs) != epochs or epochs < 0:
-        raise ValueError(f"epochs must be a non-negative integer, got {epochs!r}")
-    if not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"the learning rate must be a positive finite number, got {lr!r}")
-    epochs = int(epochs)
+    epochs, lr = whole(epochs, "epochs"), positive(lr, "lr")
+    log_every = positive_int(log_every, "log_every")
+    if dtype not in (torch.float64, torch.float32):
+        raise ValueError(f"dtype must be torch.float64 or torch.float32, got {dtype!r}")
+    if checkpoint_seconds != 0:
+        positive(checkpoint_seconds, "checkpoint_seconds")
     seeds, configs = batch_configs(config, seeds, lambdas)
     for c in configs or [config]:
         c.warn_if_above_threshold()
     snaps = _snapshot_plan(epochs, snapshots)
-    log_every = max(1, int(log_every))
     H, Ws = initial_params(config, seeds, dtype, device)
     start, H_snaps, W_snaps, losses, loss_epochs = 0, [], [[] for _ in Ws], [], []
     state = checkpoint.load() if checkpoint is not None else None
@@ -146,15 +147,8 @@ def _train(
     reference = float(np.max(losses[0])) if losses else None
     pending: list[torch.Tensor] = []
     pending_epochs: list[int] = []
-    if progress is None:
-        progress = sys.stderr.isatty()
-    bar = tqdm(
-        total=epochs,
-        initial=start,
-        disable=not progress,
-        unit="epoch",
-        mininterval=0.5,
-        desc=f"{config.activation} UFM d={config.d} L={config.L}",
+    bar = progress_bar(
+        epochs, f"{config.activation} UFM d={config.d} L={config.L}", progress, start
     )
 
     def flush():
@@ -209,6 +203,7 @@ def _train(
             checkpoint.save(arrays, {"epoch": epoch + 1})
             last_save = time.time()
     flush()
+    bar.update(epochs - bar.n)  # the epochs since the last thousand
     bar.close()
     return TrainResult(
         config=config,
@@ -313,7 +308,7 @@ def train_cached(
         "config": config.as_dict(),
         "epochs": int(epochs),
         "lr": float(lr),
-        "snapshots": sorted(int(s) for s in snapshots),
+        "snapshots": sorted(whole(e, f"snapshots[{i}]") for i, e in enumerate(snapshots)),
         "seeds": list(seeds),
         "log_every": int(log_every),
         "dtype": "float64",

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from dnc._checks import as_matrix, positive, positive_int, positive_list
+from dnc._checks import as_matrix, positive, positive_int, positive_list, whole
 from dnc.ufm.optimum import below_threshold, ce_below_threshold
 
 ACTIVATIONS = ("linear", "relu")
@@ -59,9 +59,10 @@ class UFMConfig:
         The normal form makes equal configurations compare, and hash into cache keys, equal.
 
         Raises:
-            ValueError: K, n, d or L not a positive integer, K < 2, an unknown activation or
-                loss, or a λ or ``init_scale`` that is not positive and finite (or a
-                ``lambda_W`` sequence whose length is not L).
+            TypeError: a size, λ, ``init_scale`` or ``seed`` that is not a number.
+            ValueError: K, n, d or L not a positive integer, K < 2, a seed that is not a whole
+                number ≥ 0, an unknown activation or loss, or a λ or ``init_scale`` that is not
+                positive and finite (or a ``lambda_W`` sequence whose length is not L).
 
         Warns:
             UserWarning: d < K: the K class means of a layer span at most d dimensions, so deep
@@ -70,9 +71,10 @@ class UFMConfig:
         K = positive_int(self.K, "K")
         if K < 2:
             raise ValueError(f"K must be at least 2 classes, got {K}")
-        positive_int(self.n, "n")
-        d = positive_int(self.d, "d")
-        L = positive_int(self.L, "L")
+        n, d, L = positive_int(self.n, "n"), positive_int(self.d, "d"), positive_int(self.L, "L")
+        for field, value in (("K", K), ("n", n), ("d", d), ("L", L)):
+            object.__setattr__(self, field, value)
+        object.__setattr__(self, "seed", whole(self.seed, "seed"))
         if d < K:
             # Allowed (the phase diagram trains such models), but rank(W_L⋯W_1H_1) ≤ d < K.
             warnings.warn(
@@ -349,6 +351,8 @@ def objective(H1, Ws, config: UFMConfig) -> float:
             N not a multiple of K.
     """
     H1, Ws = check_params(H1, Ws)
+    if len(Ws) != config.L:
+        raise ValueError(f"config has L = {config.L} layers, but Ws holds {len(Ws)} matrices")
     reg = sum(0.5 * lam * np.sum(W**2) for lam, W in zip(config.lambda_W_list, Ws, strict=True))
     data = data_loss(H1, Ws, config.activation, config.loss)
     return data + reg + 0.5 * config.lambda_H * np.sum(H1**2)

@@ -21,11 +21,19 @@ from dnc._checks import positive, positive_int
 
 def _lambdas(lambda_Ws, lambda_H):
     lam = [positive(v, f"lambda_Ws[{i}]") for i, v in enumerate(np.atleast_1d(lambda_Ws))]
+    if not lam:
+        raise ValueError("lambda_Ws needs at least one λ (one per layer), got none")
     return lam, positive(lambda_H, "lambda_H")
 
 
 def regularisation_ratio(K: int, n: int, lambda_Ws, lambda_H) -> float:
-    """(K^{L+1} n Π λ) / ((L−1)^{L−1}/L^{2L}); condition (2) of paper A holds iff this is < 1."""
+    """(K^{L+1} n Π λ) / ((L−1)^{L−1}/L^{2L}); condition (2) of paper A holds iff this is < 1.
+
+    Raises:
+        TypeError: a size or λ that is not a number.
+        ValueError: K or n not a positive integer, no λ_W, or a λ that is not positive.
+    """
+    K, n = positive_int(K, "K"), positive_int(n, "n")
     lam, lam_h = _lambdas(lambda_Ws, lambda_H)
     L = len(lam)
     log_lhs = (L + 1) * math.log(K) + math.log(n) + sum(map(math.log, lam)) + math.log(lam_h)

@@ -54,7 +54,13 @@ class TrainResult:
 
         Raises:
             KeyError: no snapshot was taken at ``epoch``.
+            ValueError: ``b`` is not the index of a model of the batch.
         """
+        B = self.H.shape[1]
+        if isinstance(b, bool) or not isinstance(b, int | np.integer) or not 0 <= b < B:
+            raise ValueError(
+                f"b must be a model index in 0..{B - 1} (the batch has {B}), got {b!r}"
+            )
         if epoch is None:
             i = len(self.snapshot_epochs) - 1
         else:
