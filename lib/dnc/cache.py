@@ -94,16 +94,17 @@ def cache_dir() -> Path:
     return Path(os.environ.get("DNC_CACHE_DIR", Path.home() / ".cache" / "dnc"))
 
 
-def run_key(name: str, config: dict, code) -> str:
+def run_key(name: str, config: dict, code, device=None) -> str:
     """SHA-256 (first 24 hex digits) of a run's name, config, code and device type.
 
     The inputs are the run's name, its full config (JSON), the code it executes (``code``: the
     functions and classes it calls, hashed by :func:`dnc.codehash.code_hash`) and the type of the
-    device it runs on (:func:`dnc.device.choose_device`: a GPU result differs in its last bits).
+    device it runs on, ``choose_device(device)`` (:func:`dnc.device.choose_device`: the argument
+    the run is given, else the default; a GPU result differs in its last bits).
     """
+    kind = choose_device(device).type
     blob = json.dumps(
-        {"name": name, "config": config, "code": code_hash(*code), "device": choose_device().type},
-        sort_keys=True,
+        {"name": name, "config": config, "code": code_hash(*code), "device": kind}, sort_keys=True
     )
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
@@ -264,19 +265,21 @@ def cached(
     compute: Callable[[Checkpoint], tuple[dict[str, np.ndarray], dict]],
     use_cache: bool = True,
     code=None,
+    device=None,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Return the stored result of ``compute`` for (name, config), computing and storing it if absent.
 
     ``compute(checkpoint)`` returns (arrays, meta); it may save intermediate state to
     ``checkpoint`` and resumes from ``checkpoint.load()`` after an interruption. The key holds
     the hash of ``code`` (default ``(compute,)``): the functions the computation runs, followed
-    through everything they call in ``dnc``. Whether the result was loaded or computed, and in
-    how long, is reported by :func:`dnc.progress.note`.
+    through everything they call in ``dnc``, and the type of ``device`` (the one the computation
+    is given; None: the default). Whether the result was loaded or computed, and in how long, is
+    reported by :func:`dnc.progress.note`.
     """
     if not use_cache:
         return compute(Checkpoint(None))
     code = (compute,) if code is None else tuple(code)
-    key = run_key(name, config, code)
+    key = run_key(name, config, code, device)
     path = cache_dir() / name / f"{key}.npz"
     clean_temporaries(path.parent, key)
     start = time.perf_counter()

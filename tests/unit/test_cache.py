@@ -280,3 +280,18 @@ def test_a_file_without_a_checksum_is_refused(tmp_path):
     np.savez(tmp_path / "old.npz", x=np.zeros(2))
     with pytest.raises(cache.CacheFileError, match="has no checksum"):
         cache.load_arrays(tmp_path / "old.npz")
+
+
+def test_the_key_holds_the_device_the_run_is_given(monkeypatch):
+    """A run forced onto the CPU on a CUDA machine is not stored as a CUDA result."""
+
+    def choose(device=None):
+        return torch.device("cuda" if device is None else device)
+
+    monkeypatch.setattr(cache, "choose_device", choose)
+    assert cache.run_key("run", {"lr": 0.1}, (_step,), "cpu") != cache.run_key(
+        "run", {"lr": 0.1}, (_step,)
+    )
+    assert cache.run_key("run", {"lr": 0.1}, (_step,), "cuda") == cache.run_key(
+        "run", {"lr": 0.1}, (_step,)
+    )

@@ -360,10 +360,10 @@ def _cache_key(config: RealNetConfig, images: torch.Tensor, labels) -> dict:
     return {"config": config.as_dict(), "data": fingerprint(images, labels)}
 
 
-def is_trained(config: RealNetConfig, images: torch.Tensor, labels) -> bool:
-    """Whether :func:`train_network_cached` would read this run from the cache."""
+def is_trained(config: RealNetConfig, images: torch.Tensor, labels, device=None) -> bool:
+    """Whether :func:`train_network_cached` (on ``device``) would read this run from the cache."""
     lab = as_labels(labels, images.shape[0], "labels")
-    key = cache.run_key("realnet_train", _cache_key(config, images, lab), (_train_arrays,))
+    key = cache.run_key("realnet_train", _cache_key(config, images, lab), (_train_arrays,), device)
     return (cache.cache_dir() / "realnet_train" / f"{key}.npz").exists()  # where cached() stores
 
 
@@ -379,9 +379,9 @@ def train_network_cached(
     """:func:`train_network`, stored by the config, the data's fingerprint and the code version.
 
     Training runs on ``threads`` CPU threads (1 by default, so that the trajectory does not depend
-    on the core count; ``None`` keeps torch's setting). Neither ``threads``, ``device`` nor
-    ``progress`` enters the key, which holds the type of the default device
-    (:func:`dnc.cache.run_key`). An interrupted run resumes from its checkpoint.
+    on the core count; ``None`` keeps torch's setting). Neither ``threads`` nor ``progress``
+    enters the key, which holds the type of ``device`` (or of the default device,
+    :func:`dnc.cache.run_key`). An interrupted run resumes from its checkpoint.
 
     Args:
         config: as for :func:`train_network`.
@@ -408,7 +408,7 @@ def train_network_cached(
         return _train_arrays(config, images, lab, device, progress, checkpoint, threads)
 
     arrays, meta = cache.cached(
-        "realnet_train", key, compute, use_cache=use_cache, code=(_train_arrays,)
+        "realnet_train", key, compute, use_cache=use_cache, code=(_train_arrays,), device=device
     )
     state = {k[len("model/") :]: v for k, v in arrays.items() if k.startswith("model/")}
     history = {k[len("history_") :]: v for k, v in arrays.items() if k.startswith("history_")}

@@ -277,9 +277,9 @@ def train_cached(
     """:func:`train`, stored on disk by its full arguments and the code version, and resumable.
 
     The key (:func:`dnc.cache.run_key`) holds the configuration, epochs, learning rate, sorted
-    snapshots, seeds, ``log_every``, the λ pairs, the code :func:`train` runs and the type of the
-    default device. ``threads`` is not part of it: it changes the speed, not the run (up to
-    round-off); nor are ``device`` and ``progress``. An interrupted run resumes from its
+    snapshots, seeds, ``log_every``, the λ pairs, the code :func:`train` runs and the type of
+    ``device`` (or of the default device). ``threads`` is not part of it: it changes the speed,
+    not the run (up to round-off); nor is ``progress``. An interrupted run resumes from its
     checkpoint.
 
     Args:
@@ -332,5 +332,5 @@ def train_cached(
         )
         return result.to_arrays()
 
-    arrays, meta = cache.cached("ufm_train", key, compute, use_cache=use_cache)
+    arrays, meta = cache.cached("ufm_train", key, compute, use_cache=use_cache, device=device)
     return TrainResult.from_arrays(arrays, meta)
