@@ -12,12 +12,12 @@ shown does not change a result.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 import time
 
 from tqdm import tqdm
-from tqdm.auto import tqdm as notebook_tqdm
 
 ENV = "DNC_PROGRESS"
 MODES = ("auto", "bar", "log", "off")
@@ -116,7 +116,10 @@ def bar(total: int, desc: str, enabled: bool | None = None, initial: int = 0):
         return _Silent()
     if chosen == "log":
         return _LogLines(total, desc, initial)
-    factory = notebook_tqdm if _in_jupyter() else tqdm
+    factory = tqdm
+    if _in_jupyter() and importlib.util.find_spec("ipywidgets") is not None:
+        # local: tqdm.notebook warns when it is imported without ipywidgets (an optional package)
+        from tqdm.notebook import tqdm as factory
     return factory(total=total, initial=initial, desc=desc, leave=False, file=sys.stderr)
 
 

@@ -101,6 +101,13 @@ def static_checks(site: Path, pages: list[Path]) -> tuple[list[str], dict]:
     n_images = n_links = 0
     for path, page in parsed.items():
         name = path.relative_to(site.resolve())
+        # A library's own warning printed into a chapter (e.g. tqdm's about ipywidgets) is noise
+        # for the reader: a stderr block that names a site-packages file fails the page.
+        html = path.read_text(encoding="utf-8")
+        for block in re.findall(r'class="output stderr.*?</pre>', html, flags=re.S):
+            if "site-packages" in block:
+                failures.append(f"{name}: a library warning is printed into the page")
+                break
         for href in page.links:
             if is_external(href) or href.startswith("#") and not href[1:]:
                 continue
