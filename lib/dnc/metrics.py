@@ -230,6 +230,50 @@ def nc2(H, labels, frame: str = "etf") -> float:
     return float(np.linalg.norm(gram / scale - target / np.linalg.norm(target)))
 
 
+def nc1_authors(H, labels) -> float:
+    """Paper B's code's NC1: tr Σ_W / tr Σ_B with Σ_W divided by K·N, i.e. :func:`nc1` ÷ K.
+
+    The authors' ``get_class_variance`` (deep_rfm.py, nc_nn.py) divides the within-class scatter
+    by K·n where the book's Σ_W divides by N; with their n the data size, their value is the
+    book's ``nc1(H, labels, kind="trace_ratio")`` divided by K.
+
+    Args:
+        H: d×N feature matrix, one column per sample.
+        labels: Length-N integer labels holding the classes 0..K−1, K ≥ 2, each at least once.
+
+    Returns:
+        The authors' NC1, a non-negative float (``inf`` when the class means coincide).
+
+    Raises:
+        ValueError: the checks on ``H`` and ``labels`` fail (see :func:`class_means`).
+    """
+    K = class_means(H, labels).shape[1]
+    return nc1(H, labels, kind="trace_ratio") / K
+
+
+def nc2_authors(H, labels) -> float:
+    """Paper B's code's NC2: mean_{c,c′} (cos∠(μ̃_c, μ̃_c′) − S_cc′)² over the K×K entries.
+
+    μ̃_c are the class means centred by their mean and scaled to unit norm, and
+    S = K/(K−1) I − 1 1ᵀ/(K−1) is the simplex ETF's Gram of unit vectors (``get_NC2_from_means``
+    in the authors' deep_rfm.py). Unlike :func:`nc2` it ignores the means' norms.
+
+    Args:
+        H: d×N feature matrix, one column per sample.
+        labels: Length-N integer labels holding the classes 0..K−1, K ≥ 2, each at least once.
+
+    Returns:
+        The authors' NC2, a non-negative float (0 exactly at a simplex ETF).
+
+    Raises:
+        ValueError: a centred class mean is zero, or the checks on ``H`` and ``labels`` fail.
+    """
+    cos = class_mean_cosines(H, labels, frame="etf")
+    K = cos.shape[0]
+    simplex = np.eye(K) * K / (K - 1) - np.ones((K, K)) / (K - 1)
+    return float(np.mean((cos - simplex) ** 2))
+
+
 def nc3(W, H, labels, frame: str = "etf") -> float:
     """NC3 = ‖ Wᵀ/‖W‖_F − M/‖M‖_F ‖_F, the self-duality of classifier W and class means M.
 

@@ -97,3 +97,31 @@ def test_collapse_summary_of_an_exactly_collapsed_layer():
     assert summary["etf_cosine"] == pytest.approx(-1 / (K - 1))
     noisy = H + 0.1 * np.random.default_rng(0).standard_normal(H.shape)
     assert metrics.collapse_summary(means.T, noisy, labels)["nc1"] > 1e-4
+
+
+def test_the_authors_normalisations_as_their_code_computes_them():
+    """Paper B's code: Σ_W over K·N (NC1 = ours / K) and the mean squared cosine error (NC2)."""
+    rng = np.random.default_rng(3)
+    K, n, d = 4, 5, 6
+    labels = np.repeat(np.arange(K), n)
+    H = rng.standard_normal((d, K * n)) + 3 * np.repeat(rng.standard_normal((d, K)), n, axis=1)
+    # the authors' get_class_variance, transcribed with a loop over classes
+    X = H.T
+    means = np.stack([X[labels == c].mean(0) for c in range(K)])
+    mu_g = means.mean(0)
+    sigma_b = (means - mu_g).T @ (means - mu_g) / K
+    sigma_w = sum((X[labels == c] - means[c]).T @ (X[labels == c] - means[c]) for c in range(K))
+    sigma_w = sigma_w / (K * X.shape[0])
+    assert np.isclose(metrics.nc1_authors(H, labels), np.trace(sigma_w) / np.trace(sigma_b))
+    assert np.isclose(
+        metrics.nc1_authors(H, labels), metrics.nc1(H, labels, kind="trace_ratio") / K, rtol=1e-14
+    )
+    # get_NC2_from_means
+    u = means - mu_g
+    u = u / np.linalg.norm(u, axis=1, keepdims=True)
+    simplex = np.eye(K) * (1 + 1 / (K - 1)) - np.ones((K, K)) / (K - 1)
+    assert np.isclose(metrics.nc2_authors(H, labels), np.mean((u @ u.T - simplex) ** 2))
+    # zero at a simplex ETF of any scale, where ours is zero too
+    etf = np.eye(K) - np.ones((K, K)) / K
+    collapsed = np.repeat(5.0 * etf, n, axis=1)
+    assert metrics.nc2_authors(collapsed, labels) < 1e-28 and metrics.nc2(collapsed, labels) < 1e-14
