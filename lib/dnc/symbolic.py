@@ -1,6 +1,7 @@
 """Exact building blocks for the chapters' sympy checks.
 
-Free symbolic matrices, orthonormal frames in general position, and collapsed feature matrices.
+Free symbolic matrices, orthonormal frames in general position, collapsed feature matrices, and
+the residuals of an eigenvector equation.
 
 A frame is in *general position* when it has no special alignment with the coordinate axes or
 with another frame. :func:`orthonormal_frame` gets one exactly, with rational entries, from the
@@ -131,6 +132,32 @@ def papyan_parts(vectors: dict) -> dict[str, sp.Matrix]:
         "cross": outer_sum(v_cc[c, e] - v_c[c] for c in range(K) for e in range(K)) / K,
         "within": outer_sum(vectors[i, c, e] - v_cc[c, e] for (i, c, e) in vectors) / (K * n),
     }
+
+
+def eigen_residuals(M: sp.Matrix, vectors, value) -> list[sp.Matrix]:
+    """The expanded residuals M v − value·v, one per column vector v of ``vectors``.
+
+    Each v is an eigenvector of M with eigenvalue ``value`` exactly when its residual is the
+    zero vector (expanded, so that identities between symbols cancel).
+
+    Args:
+        M: a square symbolic matrix.
+        vectors: column vectors of M's size.
+        value: the eigenvalue, a number or a symbolic expression.
+
+    Returns:
+        The residuals, in the order of ``vectors``.
+
+    Raises:
+        ValueError: M is not square or a vector is not a column of its size.
+    """
+    if M.shape[0] != M.shape[1]:
+        raise ValueError(f"M must be square, got shape {M.shape}")
+    vectors = list(vectors)
+    for k, v in enumerate(vectors):
+        if v.shape != (M.shape[0], 1):
+            raise ValueError(f"vector {k} has shape {v.shape}, expected ({M.shape[0]}, 1)")
+    return [sp.expand(M * v - value * v) for v in vectors]
 
 
 def masked_relu_hessian(masks_1: list[sp.Matrix], masks_2: list[sp.Matrix], K: int):

@@ -14,6 +14,7 @@ import numpy as np
 
 from dnc import ufm
 from dnc.profile import choose
+from dnc.spectra import gradients
 from dnc.ufm import TrainResult, UFMConfig, regularisation_ratio, train_cached
 
 
@@ -314,3 +315,72 @@ def relu_lr_setting(profile: str | None = None) -> Setting:
 def relu_lr_run(profile: str | None = None) -> TrainResult:
     """The cached batch run of :func:`relu_lr_setting` (three seeds)."""
     return run(relu_lr_setting(profile))
+
+
+def sweep_class_means(profile: str | None = None) -> dict[str, np.ndarray]:
+    """The class means H̄ = H̄^(1) of every run of :func:`regularisation_sweep` (same cached runs).
+
+    Returns, per ratio (arrays keyed ``ratio``, ``rank``, ``norm_ratio``, ``frame_distance``,
+    ``gram_eigenvalues``): the number of singular values of W_L⋯W_1H_1 above 10⁻⁶ of √n, the
+    smallest class-mean norm over the largest, ‖H̄ᵀH̄/‖H̄ᵀH̄‖_F − I_K/√K‖_F (the distance of the
+    means' Gram matrix to that of an orthogonal frame) and the K eigenvalues of H̄ᵀH̄ over the
+    largest, descending; NaN where the run ended at the zero solution.
+    """
+    s = sweep_setting(profile)
+    K, n, L = s["K"], s["n"], s["L"]
+    keys = ("ratio", "rank", "norm_ratio", "frame_distance", "gram_eigenvalues")
+    out = {k: [] for k in keys}
+    for ratio in s["ratios"]:
+        lam = lambda_for_ratio(K, n, L, ratio)
+        config = UFMConfig(K=K, n=n, d=s["d"], L=L, lambda_W=lam, lambda_H=lam, seed=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # above the threshold on purpose
+            result = train_cached(config, s["epochs"], s["lr"], log_every=s["epochs"])
+        H, Ws = result.params()
+        sv = np.linalg.svd(ufm.layer_inputs(H, Ws)[-1], compute_uv=False)
+        means = H.reshape(H.shape[0], K, n).mean(axis=2)
+        norms = np.linalg.norm(means, axis=0)
+        gram = means.T @ means
+        rank = int(np.sum(sv > 1e-6 * np.sqrt(n)))
+        out["ratio"].append(ratio)
+        out["rank"].append(rank)
+        if rank == 0:
+            out["norm_ratio"].append(np.nan)
+            out["frame_distance"].append(np.nan)
+            out["gram_eigenvalues"].append(np.full(K, np.nan))
+            continue
+        out["norm_ratio"].append(norms.min() / norms.max())
+        distance = np.linalg.norm(gram / np.linalg.norm(gram) - np.eye(K) / np.sqrt(K))
+        out["frame_distance"].append(distance)
+        eigenvalues = np.linalg.eigvalsh(gram)[::-1]
+        out["gram_eigenvalues"].append(eigenvalues / eigenvalues[0])
+    return {k: np.asarray(v) for k, v in out.items()}
+
+
+def top_eigenspace_overlaps(result: TrainResult, l: int, epochs=None) -> dict[str, np.ndarray]:
+    """How far the top-K² eigenspace of Hess_l moves between stored epochs (Gur-Ari et al.).
+
+    With P_e the projector onto the span of the top K² eigenvectors u_m ⊗ v_m of Hess_l at epoch
+    e (:func:`dnc.spectra.gradients.top_eigenvectors`), the overlap of two epochs is
+    tr(P_e P_f)/K² = ‖B_eᵀB_f‖_F²/K², one when the spaces agree and K²/(d_l d_{l−1}) on average
+    for unrelated ones; (u ⊗ v)ᵀ(u' ⊗ v') = (uᵀu')(vᵀv') gives B_eᵀB_f without a d_l d_{l−1} vector.
+
+    Args:
+        result: a deep linear run with snapshots.
+        l: the layer, 1-based.
+        epochs: stored epochs, ascending (default: every snapshot).
+
+    Returns:
+        Arrays keyed ``epoch``, ``final`` (overlap with the last of ``epochs``) and ``next``
+        (overlap with the following epoch of ``epochs``; NaN for the last).
+    """
+    epochs = [int(e) for e in (result.snapshot_epochs if epochs is None else epochs)]
+    spaces = [gradients.top_eigenvectors(*result.params(e), l)[:2] for e in epochs]
+    k = spaces[0][0].shape[0]
+
+    def overlap(a, b):
+        return float(np.sum(((a[0] @ b[0].T) * (a[1] @ b[1].T)) ** 2) / k)
+
+    final = [overlap(space, spaces[-1]) for space in spaces]
+    following = [overlap(a, b) for a, b in zip(spaces[:-1], spaces[1:], strict=True)] + [np.nan]
+    return {"epoch": np.asarray(epochs), "final": np.asarray(final), "next": np.asarray(following)}
