@@ -383,6 +383,7 @@ TESTED = (
         "nfa_over_training",
         "mse_ce_spectra_over_training",
         "full_hessian_gap_against_depth",
+        "full_hessian_inheritance_against_depth",
         "realnet_hessian_outliers",
         "realnet_alignment_beside_ufm",
         "realnet_gradient_coefficients",
@@ -522,3 +523,32 @@ def test_figures_are_not_held_by_pyplot(linear_run):
     before = plt.get_fignums()
     paper_a.hessian_knockouts_late(result=linear_run, epoch=60)
     assert plt.get_fignums() == before
+
+
+def test_full_hessian_inheritance_plots_each_measure_per_schedule():
+    from dnc.figures import paper_a_later
+
+    T = np.tile(np.arange(3, 8), 2)
+    schedule = np.repeat(["fixed", "decaying"], 5)
+    whole = np.outer(1 + 0.1 * np.arange(10), np.linspace(1.0, 0.9, 9))
+    inheritance = {
+        "T": T,
+        "schedule": schedule,
+        "deviation": 0.01 * (1 + np.arange(10)),
+        "overlap": 1 - 1e-6 * np.arange(10),
+        "whole": whole,
+        "next": 1e-3 * whole[:, -1],
+    }
+    fig = paper_a_later.full_hessian_inheritance_against_depth(inheritance=inheritance)
+    lines = {ln.get_gid(): ln for ax in fig.axes for ln in ax.lines if ln.get_gid()}
+    for sched in ("fixed", "decaying"):
+        pick = schedule == sched
+        np.testing.assert_array_equal(lines[f"deviation {sched}"].get_xdata(), T[pick])
+        np.testing.assert_array_equal(
+            lines[f"deviation {sched}"].get_ydata(), inheritance["deviation"][pick]
+        )
+        np.testing.assert_allclose(
+            lines[f"outside {sched}"].get_ydata(),
+            np.maximum(1e-6 * np.arange(10)[pick], 1e-16),
+        )
+        np.testing.assert_allclose(lines[f"separation {sched}"].get_ydata(), 1e-3)

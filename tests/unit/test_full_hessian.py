@@ -70,3 +70,60 @@ def test_an_unknown_regularisation_schedule_is_named():
     setting = experiments_later.depth_setting("quick")
     with pytest.raises(ValueError, match="schedule must be one of"):
         setting.lambdas(4, "cosine")
+
+
+def test_top_eigenpairs_and_the_next_eigenvalue_against_the_dense_hessian():
+    H1, Ws = trained("linear", "mse", L=4, d=5, epochs=300)
+    dense = full_hessian.autograd_full_hessian(H1, Ws[1:], feature_map=Ws[:1])
+    exact = np.sort(np.linalg.eigvalsh(dense))[::-1]
+    vals, vecs = full_hessian.full_hessian_top_eigenpairs(H1, Ws[1:], 9, feature_map=Ws[:1])
+    assert np.max(np.abs(vals - exact[:9])) < 1e-10 * exact[0]
+    assert np.allclose(vecs.T @ vecs, np.eye(9), atol=1e-10)
+    assert np.max(np.abs(dense @ vecs - vecs * vals)) < 1e-9 * exact[0]
+    after = full_hessian.next_eigenvalue(H1, Ws[1:], vecs, feature_map=Ws[:1])
+    assert exact[9] > 0 and abs(after - exact[9]) < 1e-8 * exact[0]
+    with pytest.raises(ValueError, match="vectors must have shape"):
+        full_hessian.next_eigenvalue(H1, Ws[1:], vecs[:-1], feature_map=Ws[:1])
+
+
+def test_overlap_with_the_layer_wise_predictions():
+    from dnc.experiments import paper_a_later as experiments_later
+    from dnc.spectra import predictions
+    from dnc.ufm import Point
+
+    H1, Ws = experiments_later.stationary_point(3, 4, 5, 4, 5e-3, rank=3)
+    _, vecs = full_hessian.full_hessian_top_eigenpairs(H1, Ws, 9)
+    assert abs(full_hessian.layer_prediction_overlap(H1, Ws, vecs) - 1) < 1e-10
+    # A predicted vector of one layer lies inside; a random direction mostly outside.
+    point, sizes = Point(H1, Ws), [W.size for W in Ws]
+    inside = np.zeros((sum(sizes), 1))
+    v = predictions.eigenvectors_at(point, 2)[0, 1]
+    inside[sizes[0] : sizes[0] + sizes[1], 0] = v / np.linalg.norm(v)
+    assert abs(full_hessian.layer_prediction_overlap(H1, Ws, inside) - 1) < 1e-12
+    random = np.linalg.qr(np.random.default_rng(0).standard_normal((sum(sizes), 3)))[0]
+    assert full_hessian.layer_prediction_overlap(H1, Ws, random) < 0.5
+    with pytest.raises(ValueError, match="vectors must have shape"):
+        full_hessian.layer_prediction_overlap(H1, Ws, random[1:])
+
+
+def test_relative_spectrum_deviation():
+    dev = full_hessian.relative_spectrum_deviation([4.0, 4.0, 2.0, 1.0], [1.0, 1.0, 1.0], 3)
+    assert dev == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="need k = 3"):
+        full_hessian.relative_spectrum_deviation([1.0, 1.0], [1.0, 1.0, 1.0], 3)
+    with pytest.raises(ValueError, match="positive"):
+        full_hessian.relative_spectrum_deviation([0.0, 0.0], [1.0, 1.0], 2)
+
+
+def test_stationary_points_of_every_rank_are_balanced_and_stationary():
+    from dnc.experiments import paper_a_later as experiments_later
+
+    out = experiments_later.stationary_comparison(K=3, n=3, d=4, T=4, ranks=(3, 2, 1))
+    assert np.all(out["gradient"] < 1e-12)
+    assert np.allclose(out["gap"], 1 / 3, rtol=0.05)  # balancedness: ≈ L̄/L = 1/3 at every rank
+    assert out["outliers"][0] == 9 and out["outliers"][1] < 9
+    assert out["deviation"][0] < 0.1 < out["deviation"][1]
+    with pytest.raises(ValueError, match="rank must be in"):
+        experiments_later.stationary_point(3, 3, 4, 4, 5e-3, rank=4)
+    with pytest.raises(ValueError, match="above condition"):
+        experiments_later.stationary_point(3, 3, 4, 40, 0.5, rank=3)

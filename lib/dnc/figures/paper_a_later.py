@@ -63,7 +63,7 @@ def full_hessian_gap_against_depth(sweep=None, profile=None):
     fig, axes = style.new(ncols=2, width=4.2, height=3.2, sharey=True)
     for ax, schedule in zip(axes[0], experiments_later.SCHEDULES, strict=True):
         for i, Lbar in enumerate(sorted(set(sweep["Lbar"].tolist()))):
-            pick = (sweep["schedule"] == schedule) & (sweep["Lbar"] == Lbar) & (sweep["L"] >= 2)
+            pick = (sweep["schedule"] == schedule) & (sweep["Lbar"] == Lbar)
             L = sweep["L"][pick]
             color = style.PALETTE[i]
             ax.loglog(
@@ -86,8 +86,48 @@ def full_hessian_gap_against_depth(sweep=None, profile=None):
             ax.loglog(L, Lbar / L, ":", color=color, lw=1, label="$\\bar L/L$")
         ax.set_xlabel("separated layers $L$")
         ax.set_title(f"{schedule} regularisation")
-        ax.set_xticks([2, 3, 4, 6, 10])
-        ax.set_xticklabels(["2", "3", "4", "6", "10"])
+        ax.set_xticks([1, 2, 3, 4, 6, 10])
+        ax.set_xticklabels(["1", "2", "3", "4", "6", "10"])
     axes[0, 0].set_ylabel("relative to $\\lambda_1(\\mathrm{Hess}_{L,L})$")
     axes[0, 1].legend(fontsize=7, ncols=2)
+    return fig
+
+
+@figure("book")
+def full_hessian_inheritance_against_depth(inheritance=None, profile=None):
+    """The whole Hessian against one layer's, on log axes, against the total depth T.
+
+    Left: the top K² eigenvalues of the whole Hessian and of the top layer's Hess_T, each over
+    its own λ_1, compared (max_i of the difference); middle: the share of the whole Hessian's
+    top-K² eigenvectors outside the layer-wise predictions (1 − overlap); right: λ_{K²+1}/λ_{K²}
+    of the whole Hessian. One line per regularisation schedule
+    (:func:`dnc.experiments.paper_a_later.depth_inheritance`).
+    """
+    inh = inheritance if inheritance is not None else experiments_later.depth_inheritance(profile)
+    fig, axes = style.new(ncols=3, width=3.2, height=3.0)
+    panels = (
+        ("deviation", "spectra over their $\\lambda_1$: max difference"),
+        ("outside", "1 − overlap with layer-wise predictions"),
+        ("separation", "$\\lambda_{K^2+1}/\\lambda_{K^2}$ (whole Hessian)"),
+    )
+    values = {
+        "deviation": inh["deviation"],
+        "outside": np.maximum(1.0 - inh["overlap"], 1e-16),  # round-off at the axis floor
+        "separation": inh["next"] / inh["whole"][:, -1],
+    }
+    for ax, (key, title) in zip(axes[0], panels, strict=True):
+        for i, schedule in enumerate(experiments_later.SCHEDULES):
+            pick = inh["schedule"] == schedule
+            ax.semilogy(
+                inh["T"][pick],
+                values[key][pick],
+                "o-",
+                ms=3,
+                color=style.PALETTE[i],
+                label=f"{schedule} $\\lambda$",
+                gid=f"{key} {schedule}",
+            )
+        ax.set_title(title, fontsize=8)
+        ax.set_xlabel("total depth $T$")
+    axes[0, 0].legend(fontsize=7)
     return fig

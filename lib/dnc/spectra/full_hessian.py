@@ -10,6 +10,11 @@ R-operator: a tangent forward pass and a tangent backward pass, float64), and th
 come from Lanczos (``scipy.sparse.linalg.eigsh``) on that product alone: the D×D matrix is never
 formed. The blocks split as Hess(θ) = diag(0, Hess_{L,L}) + E, Hess_{L,L} the block of the
 separated layers; Weyl's inequality bounds |λ_i(Hess) − λ_i(Hess_{L,L})| by ‖E‖₂.
+
+What the theorem claims is measured by the top eigenpairs (Lanczos with eigenvectors), the next
+eigenvalue λ_{k+1} (Lanczos on the Hessian with the top k deflated), the share of the top
+eigenvectors inside the layer-wise predictions ⊕_l span{μ_c^(l+1) ⊗ μ_c'^(l)}, and two spectra
+compared each over its own λ_1.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ import torch
 from scipy.sparse.linalg import LinearOperator, eigsh
 
 from dnc._checks import as_matrix, as_vector
-from dnc.ufm import ACTIVATIONS, check_loss, check_params, targets
+from dnc.spectra.predictions import eigenvectors_at
+from dnc.ufm import ACTIVATIONS, Point, check_loss, check_params, targets
 
 
 class _Model:
@@ -208,6 +214,117 @@ def full_hessian_top_eigenvalues(
     """
     model = _Model(H1, Ws, activation, loss, feature_map)
     return _top(model.operator(), _count(k, model.dim))
+
+
+def full_hessian_top_eigenpairs(
+    H1, Ws, k: int, activation: str = "linear", loss: str = "mse", feature_map=None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k algebraically largest eigenvalues of Hess(θ), descending, with their eigenvectors.
+
+    Lanczos on Hessian-vector products (``eigsh(which="LA", tol=0)``, float64), as
+    :func:`full_hessian_top_eigenvalues`; k must be below D − 1.
+
+    Args:
+        H1: H_1, d × N, columns ordered by class (n per class); data, not a parameter.
+        Ws: the separated layers [W_1, …, W_L], W_L of shape K × d_{L−1}.
+        k: number of eigenpairs, 1..D − 2, D the number of weights.
+        activation: ``"linear"`` or ``"relu"``.
+        loss: ``"mse"`` or ``"ce"``.
+        feature_map: [V_1, …, V_L̄] in front of W_1, or ``None``.
+
+    Returns:
+        (values, vectors): float64 values, descending, and a D × k matrix of orthonormal
+        eigenvectors, column j for values[j], in the layout θ = (V_1 … V_L̄, W_1 … W_L).
+
+    Raises:
+        ValueError: k outside 1..D − 2, and the checks of :func:`full_hessian_top_eigenvalues`.
+    """
+    model = _Model(H1, Ws, activation, loss, feature_map)
+    k = _count(k, max(1, model.dim - 2))
+    vals, vecs = eigsh(
+        model.operator(), k=k, which="LA", tol=0.0, ncv=min(model.dim, max(2 * k + 1, 20))
+    )
+    order = np.argsort(vals)[::-1]
+    return vals[order], vecs[:, order]
+
+
+def next_eigenvalue(
+    H1, Ws, vectors, activation: str = "linear", loss: str = "mse", feature_map=None
+) -> float:
+    """The largest eigenvalue of Hess(θ) on the orthogonal complement of ``vectors``.
+
+    With ``vectors`` the top k eigenvectors (:func:`full_hessian_top_eigenpairs`) it is
+    λ_{k+1}(Hess), the top of what is left once the outliers are removed: Lanczos on the deflated
+    operator (I − QQᵀ) Hess (I − QQᵀ), Q = ``vectors``, whose top eigenvalue is λ_{k+1} when that
+    is positive (0 otherwise, from the deflated directions). A relative tolerance of 1e-10 (the
+    bulk's near-degenerate top makes ``tol=0`` slow).
+
+    Raises:
+        ValueError: ``vectors`` without D rows, and the checks of
+            :func:`full_hessian_top_eigenvalues`.
+    """
+    model = _Model(H1, Ws, activation, loss, feature_map)
+    Q = np.asarray(vectors, dtype=np.float64)
+    if Q.ndim != 2 or Q.shape[0] != model.dim:
+        raise ValueError(f"vectors must have shape ({model.dim}, k), got {Q.shape}")
+
+    def matvec(v):
+        v = np.asarray(v, dtype=np.float64).reshape(-1)
+        v = v - Q @ (Q.T @ v)
+        out = model.matvec(v)
+        return out - Q @ (Q.T @ out)
+
+    vals = eigsh(
+        model.operator(matvec),
+        k=1,
+        which="LA",
+        tol=1e-10,
+        ncv=min(model.dim, 20),
+        return_eigenvectors=False,
+    )
+    return float(max(vals[0], 0.0))
+
+
+def layer_prediction_overlap(
+    H1, Ws, vectors, activation: str = "linear", feature_map=None
+) -> float:
+    """Share of ``vectors`` (orthonormal columns over θ) that lies in the layer-wise predictions.
+
+    The prediction of paper A's Theorem 4.1 for layer m is the span P_m of μ_c^(m+1) ⊗ μ_c'^(m)
+    over all class pairs (:func:`dnc.spectra.predictions.eigenvectors_at`), in block m of θ.
+    Returns ‖Π Q‖_F² / k for Q = ``vectors`` (D × k) and Π the projector onto P_1 ⊕ … ⊕ P_T:
+    1 when every column lies in the direct sum, 0 when every column is orthogonal to it. All
+    T = L̄ + L layers count, the feature map's too.
+
+    Raises:
+        ValueError: ``vectors`` without D rows, and the checks of :class:`dnc.ufm.Point`.
+    """
+    model = _Model(H1, Ws, activation, "mse", feature_map)
+    Q = np.asarray(vectors, dtype=np.float64)
+    if Q.ndim != 2 or Q.shape[0] != model.dim:
+        raise ValueError(f"vectors must have shape ({model.dim}, k), got {Q.shape}")
+    point = Point(model.H1, model.mats, activation)
+    inside = 0.0
+    for m, (a, b) in enumerate(zip(model.offsets[:-1], model.offsets[1:], strict=True)):
+        predicted = eigenvectors_at(point, m + 1)
+        basis = np.linalg.qr(predicted.reshape(-1, predicted.shape[-1]).T)[0]
+        inside += float(np.sum((basis.T @ Q[a:b]) ** 2))
+    return inside / Q.shape[1]
+
+
+def relative_spectrum_deviation(spectrum, reference, k: int) -> float:
+    """max_{i≤k} |λ_i/λ_1 − ρ_i/ρ_1|: two spectra, each over its own top eigenvalue, compared.
+
+    Both arguments are descending eigenvalues (at least k of each); this is the comparison the
+    full-Hessian theorem makes, independent of either spectrum's scale.
+
+    Raises:
+        ValueError: fewer than k values in either, or a top value that is not positive.
+    """
+    s, r = np.asarray(spectrum, dtype=np.float64), np.asarray(reference, dtype=np.float64)
+    if min(s.size, r.size) < k or s[0] <= 0 or r[0] <= 0:
+        raise ValueError(f"need k = {k} eigenvalues in each, led by a positive one")
+    return float(np.max(np.abs(s[:k] / s[0] - r[:k] / r[0])))
 
 
 def feature_outputs(H1, feature_map, activation: str = "linear") -> np.ndarray:
