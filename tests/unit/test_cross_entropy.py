@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from dnc import ufm
-from dnc.spectra import gradients, hessian
+from dnc.spectra import cross_entropy, gradients, hessian
 
 
 def trained(activation, L=3, d=5, K=3, n=3, epochs=150):
@@ -121,3 +121,36 @@ def test_ce_trained_objective_reaches_the_collapsed_etf_value():
     result = ufm.train(config, 3000, 0.5)
     _, value = ufm.ce_collapsed_optimum(3, 4, config.lambda_W_list, config.lambda_H)
     assert abs(result.final_loss[0] - value) < 1e-6 * value
+
+
+@pytest.mark.parametrize("K", [3, 4, 5])
+@pytest.mark.parametrize("margin", [0.3, 0.97])
+def test_collapsed_groups_are_the_spectrum_of_the_collapsed_kernel(K, margin):
+    rng = np.random.default_rng(K)
+    rotation = np.linalg.qr(rng.standard_normal((K, K)))[0]
+    for means, centred, rank in (
+        (rotation @ (np.eye(K) - 1.0 / K), True, (K - 1) ** 2),
+        (rotation, False, K * (K - 1)),
+    ):
+        vals = np.linalg.eigvalsh(cross_entropy.collapsed_hessian_kernel(means, margin))[::-1]
+        values, counts = cross_entropy.collapsed_hessian_groups(K, margin, centred)
+        assert counts.sum() == rank
+        np.testing.assert_allclose(vals[:rank] / vals[0], np.repeat(values, counts), atol=1e-12)
+        assert np.all(np.abs(vals[rank:]) < 1e-12 * vals[0])
+
+
+def test_collapsed_groups_reject_bad_input():
+    with pytest.raises(ValueError, match="K must be at least 3"):
+        cross_entropy.collapsed_hessian_groups(2, 0.5)
+    with pytest.raises(ValueError, match="margin must lie"):
+        cross_entropy.collapsed_hessian_groups(4, 1.5)
+    with pytest.raises(TypeError):
+        cross_entropy.collapsed_hessian_groups(4, "big")
+
+
+def test_softmax_margin_of_known_logits():
+    K, n, t = 3, 2, 2.0
+    H1 = np.kron(np.eye(K), np.ones((1, n)))  # one-hot features, class by class
+    W = t * (np.eye(K) - 1.0 / K)
+    p = np.exp(t * (1 - 1 / K)) / (np.exp(t * (1 - 1 / K)) + (K - 1) * np.exp(-t / K))
+    assert cross_entropy.softmax_margin(H1, [W]) == pytest.approx(p - (1 - p) / (K - 1))

@@ -16,7 +16,7 @@ from dnc import metrics, ufm  # noqa: E402
 from dnc.agop import rfm
 from dnc.experiments import paper_a as experiments
 from dnc.figures import REGISTRY, paper_a, paper_a_relu, style  # noqa: E402
-from dnc.spectra import gradients, hessian, matrices, predictions
+from dnc.spectra import full_hessian, gradients, hessian, matrices, predictions
 from dnc.ufm import tracking, train  # noqa: E402
 
 EPOCHS = (0, 10, 60)  # snapshots of the small runs; figures are asked for these
@@ -388,6 +388,7 @@ TESTED = (
         "realnet_alignment_beside_ufm",
         "realnet_gradient_coefficients",
         "realnet_knockouts",
+        "realnet_full_hessian_top",
         "linear_phase_diagram",
         "relu_phase_diagram",
         "effective_rank_over_training",
@@ -467,6 +468,19 @@ def test_realnet_figures_plot_the_measurements(linear_run):
     for ax, vals in zip(fig.axes, spectra.values(), strict=True):
         top = vals[: K * K + 2 * K]
         np.testing.assert_allclose(ax.lines[0].get_ydata(), np.maximum(top, 1e-16 * vals[0]))
+
+    whole = {"values": np.geomspace(50.0, 5.0, 6), "head_share": np.linspace(0.01, 0.06, 6)}
+    left, right = realnet.realnet_full_hessian_top(result=result, whole=whole).axes
+    np.testing.assert_allclose(left.lines[0].get_ydata(), whole["values"])
+    np.testing.assert_allclose(
+        left.lines[1].get_ydata(), full_hessian.full_hessian_top_eigenvalues(H1, Ws, 6)
+    )
+    for l in range(1, L + 1):
+        np.testing.assert_allclose(
+            left.lines[1 + l].get_ydata(), hessian.layer_hessian_spectrum(H1, Ws, l)[:6]
+        )
+    np.testing.assert_allclose(right.lines[0].get_ydata(), whole["head_share"])
+    assert left.get_yscale() == right.get_yscale() == "log"
 
 
 @pytest.mark.parametrize("name", ["linear_phase_diagram", "relu_phase_diagram"])

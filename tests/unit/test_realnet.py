@@ -244,3 +244,65 @@ def test_missing_networks_are_trained_in_parallel_as_the_sequential_route_would(
     stored = experiments.networks(s, "ce")[0][1].state  # read from the cache, not retrained
     for k in sequential:
         np.testing.assert_array_equal(stored[k], sequential[k])
+
+
+def _dense_data_hessian(net, images, labels, loss):
+    """The data term's Hessian over every parameter, built densely by autograd (tiny nets only)."""
+    from torch.func import functional_call
+
+    shapes = [(name, p.shape, p.numel()) for name, p in net.named_parameters()]
+    flat = torch.cat([p.detach().reshape(-1) for p in net.parameters()])
+    x, y = images.double(), torch.as_tensor(labels)
+
+    def term(theta):
+        params, i = {}, 0
+        for name, shape, size in shapes:
+            params[name] = theta[i : i + size].reshape(shape)
+            i += size
+        out = functional_call(net, params, (x,))
+        if loss == "mse":
+            return (out - torch.nn.functional.one_hot(y, out.shape[1])).square().sum() / (
+                2 * x.shape[0]
+            )
+        return torch.nn.functional.cross_entropy(out, y)
+
+    return torch.autograd.functional.hessian(term, flat).numpy()
+
+
+@pytest.mark.parametrize("loss", ["mse", "ce"])
+def test_whole_network_hessian_matches_a_dense_autograd_hessian(loss):
+    from dnc.realnet import curvature
+
+    config = training.RealNetConfig(**{**TINY, "widths": (2, 2, 2), "d": 3, "L": 2})
+    images, labels = training.load_images("digits", 2)
+    net = config.build(10).double()
+    got = curvature.network_hessian_top(net, images, labels, 5, loss)
+    dense = _dense_data_hessian(net, images, labels, loss)
+    vals, vecs = np.linalg.eigh(dense)
+    want = vals[::-1][:5]
+    np.testing.assert_allclose(got["values"], want, rtol=1e-9, atol=1e-12 * want[0])
+    head = sum(W.numel() for W in net.weights())
+    np.testing.assert_allclose(
+        got["head_share"], np.sum(vecs[-head:, ::-1][:, :5] ** 2, axis=0), rtol=1e-6, atol=1e-9
+    )  # the head's weights are the last parameters of the network
+    assert got["residual"] < 1e-8 and got["dim"] == dense.shape[0]
+    with pytest.raises(ValueError, match="k must be below"):
+        curvature.network_hessian_top(net, images, labels, dense.shape[0], loss)
+    with pytest.raises(ValueError, match="loss"):
+        curvature.network_hessian_top(net, images, labels, 3, "hinge")
+
+
+def test_heldout_images_are_the_ones_not_trained_on_scaled_like_them():
+    train, y_train = training.load_images("digits", 20)
+    held, y_held = training.load_heldout("digits", 20)
+    from dnc import data
+
+    X, y = data.load("digits", standardized=False)
+    assert held.shape[0] + train.shape[0] == X.shape[0]
+    assert np.bincount(y_held).sum() == y.size - y_train.size
+    raw = np.asarray(data.load("digits", n_per_class=20, standardized=False)[0])
+    rows = held.reshape(held.shape[0], -1).double().numpy() * raw.std() + raw.mean()
+    trained = {np.round(r, 9).tobytes() for r in raw}
+    assert not any(np.round(r, 5).tobytes() in trained for r in np.round(rows, 5))
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        training.load_heldout("imagenet", 20)

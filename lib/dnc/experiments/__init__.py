@@ -3,6 +3,7 @@
 - :mod:`~dnc.experiments.paper_a`: the deep linear and ReLU UFM runs of paper A's chapters;
   :mod:`~dnc.experiments.relu_tables`: the ReLU chapter's tables against the paper's;
 - :mod:`~dnc.experiments.paper_a_later`: the later version's cross-entropy and depth runs;
+  :mod:`~dnc.experiments.ce_optimum`: when the simplex ETF is the CE UFM's optimum, and when not;
 - :mod:`~dnc.experiments.realnet`: the real networks' settings and runs;
 - :mod:`~dnc.experiments.paper_b`: paper B's MLP and Deep RFM runs;
   :mod:`~dnc.experiments.paper_b_deviations`: where our settings differ from the authors';

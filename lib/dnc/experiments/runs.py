@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from dnc.experiments import paper_a, paper_a_later, paper_b, realnet
+from dnc.experiments import ce_optimum, paper_a, paper_a_later, paper_b, realnet
 
 
 @dataclass(frozen=True)
@@ -71,11 +71,14 @@ RUNS: tuple[Run, ...] = (
         for s in (0, 1, 2)
     ),
     Run("realnet_ufm", realnet.ufm_run),
+    Run("realnet_ce_ufm", realnet.ce_ufm_run),
+    Run("realnet_full_hessian", realnet.full_hessian_run),
     Run("regularisation_sweep", paper_a.regularisation_sweep),
     Run("deep_linear", paper_a.deep_linear_run),
     Run("varied_lambda", varied_lambda_run),
     Run("one_layer", paper_a.one_layer_run),
     Run("cross_entropy", paper_a_later.cross_entropy_run),
+    Run("ce_lowrank_sweep", ce_optimum.sweep),
     # the depth theorem's runs (paper_a_later.depth_setting().totals), one per total depth
     *(Run(f"depth_T{T}", paper_a_later.depth_run, (T,)) for T in range(12, 2, -1)),
 )

@@ -12,7 +12,7 @@ from dnc.experiments import realnet as experiments
 from dnc.figures import style
 from dnc.figures.registry import figure
 from dnc.realnet import measure
-from dnc.spectra import gradients, hessian
+from dnc.spectra import full_hessian, gradients, hessian
 
 
 def _measured(result, profile):
@@ -117,4 +117,39 @@ def realnet_knockouts(result=None, profile=None, layer: int = 2):
         ax.set_title("Hess$_l$" if name == "Hess" else f"Hess$_l$ − G$_{{{name.split()[1]}}}$")
         ax.set_xlabel("index")
     fig.suptitle(f"Papyan knockouts, layer {layer}, residual network on MNIST")
+    return fig
+
+
+@figure("A", "whole-network Hessian (later version's open question)")
+def realnet_full_hessian_top(result=None, whole=None, profile=None):
+    """Top eigenvalues of the Hessian over all the network's parameters beside its head's.
+
+    Left, on a log axis: the top eigenvalues of the whole network's Hessian (feature map and
+    head, :func:`dnc.experiments.realnet.full_hessian`), of the Hessian over the head's weights
+    alone, and of each single layer Hess_l, for the MSE network of seed 0. Right: the share of
+    each of the whole Hessian's top eigenvectors that lies on the head's weights (log axis).
+    """
+    result = _measured(result, profile)
+    whole = whole or experiments.full_hessian(experiments.setting(profile))
+    H1, Ws = result["params"][0]
+    k = whole["values"].size
+    head = full_hessian.full_hessian_top_eigenvalues(H1, Ws, k)
+    fig, axes = style.new(ncols=2, width=3.4, height=2.8)
+    ax = axes[0, 0]
+    i = np.arange(1, k + 1)
+    ax.semilogy(i, whole["values"], "o-", color=style.PALETTE[0], ms=3, label="whole network")
+    ax.semilogy(i, head, "s-", color=style.PALETTE[1], ms=3, label="head only")
+    for l in range(1, len(Ws) + 1):
+        spec = hessian.layer_hessian_spectrum(H1, Ws, l)[:k]
+        ax.semilogy(i, spec, "-", color=style.PALETTE[1 + l], lw=0.8, label=f"Hess$_{l}$")
+    ax.set_xlabel("eigenvalue index")
+    ax.set_ylabel("eigenvalue (log)")
+    ax.set_xticks(i[::2] if k > 8 else i)
+    ax.legend(fontsize="small", ncol=2, loc="center left")
+    ax = axes[0, 1]
+    ax.semilogy(i, whole["head_share"], "o", color=style.PALETTE[0], ms=3)
+    ax.set_xticks(i[::2] if k > 8 else i)
+    ax.set_xlabel("eigenvector of the whole Hessian")
+    ax.set_ylabel("share on the head's weights (log)")
+    fig.suptitle("Hessian over all parameters (MSE, seed 0)")
     return fig

@@ -6,7 +6,9 @@ features, so every function of :mod:`dnc.spectra.hessian`, :mod:`dnc.spectra.gra
 :func:`layer_table` collects, per layer l = 1..L, the numbers the theorems predict exactly at the
 collapsed optimum:
 
-- ``nc1`` ‖Σ_W Σ_B^†‖_F² of h^(l), ``nc2`` distance of the means to an orthogonal frame,
+- ``nc1`` ‖Σ_W Σ_B^†‖_F² of h^(l), ``nc1_ratio`` tr Σ_W / tr Σ_B (which stays finite and
+  meaningful when the class means span fewer than K − 1 directions, where Σ_B^† amplifies
+  within-class noise along the means' weakest directions), ``nc2`` distance of the means to an orthogonal frame,
   ``nc3`` residual of A^(l) ∝ H̄^(l)ᵀ (UFM: 0);
 - ``hess_count`` outliers of Hess_l (UFM: K²), ``hess_spread`` (λ_1 − λ_{K²})/λ_1 of the top K²
   (UFM: 0), ``hess_gap`` λ_{K²}/λ_{K²+1} (UFM: ∞, floored at 10⁻¹² λ_1), ``hess_top_share``
@@ -39,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from dnc import ufm
+from dnc import metrics, ufm
 from dnc.agop import core as agop
 from dnc.spectra import gradients, hessian, matrices, predictions
 from dnc.spectra.cross_entropy import outlier_groups
@@ -48,6 +50,7 @@ from dnc.ufm import Point, check_loss, collapse
 FLOOR = 1e-12
 KEYS = (
     "nc1",
+    "nc1_ratio",
     "nc2",
     "nc3",
     "hess_count",
@@ -135,6 +138,9 @@ def layer_table(H1, Ws, loss: str = "mse") -> dict[str, np.ndarray]:
     report = collapse.report_at(point)
     out = {k: np.full(L, np.nan) for k in KEYS}
     out["nc1"], out["nc2"], out["nc3"] = report["nc1"], report["orthogonal"], report["dnc3"]
+    out["nc1_ratio"] = np.array(
+        [metrics.nc1(x, point.labels, kind="trace_ratio") for x in point.inputs[:L]]
+    )
     agops = head_agops(Ws)
     off = ~np.eye(K, dtype=bool)
     for i in range(L):
@@ -221,7 +227,7 @@ def kronecker_alignments_at(point: Point, l) -> np.ndarray:
 # layer and seed ("K² outliers"), not numbers to pin by a band.
 COUNT_KEYS = ("hess_count", "weight_count", "ce_large")
 # Positive quantities that vary over decades between seeds: compared on a log scale.
-LOG_KEYS = ("nc1", "nc2", "nc3", "hess_spread", "hess_gap", "hess_prediction", "grad_off",
+LOG_KEYS = ("nc1", "nc1_ratio", "nc2", "nc3", "hess_spread", "hess_gap", "hess_prediction", "grad_off",
             "weight_gap", "ce_rank_gap", "ce_large_gap")  # fmt: skip
 
 
@@ -272,6 +278,7 @@ class SeedTables:
 # What the deep linear UFM's theorems give for each entry at the collapsed optimum.
 PREDICTIONS = {
     "nc1": ("NC1 ‖Σ_W Σ_B^†‖²", "0"),
+    "nc1_ratio": ("NC1 tr Σ_W / tr Σ_B", "0"),
     "nc2": ("NC2 (orthogonal frame)", "0"),
     "nc3": ("NC3 ‖A ∝ H̄ᵀ‖ residual", "0"),
     "hess_count": ("Hess_l outliers", "K²"),
@@ -295,7 +302,7 @@ PREDICTIONS = {
 
 
 # The entries whose theorem value is 0, and those whose value is 1.
-ZERO_KEYS = ("nc1", "nc2", "nc3", "hess_spread", "hess_prediction", "grad_off")
+ZERO_KEYS = ("nc1", "nc1_ratio", "nc2", "nc3", "hess_spread", "hess_prediction", "grad_off")
 ONE_KEYS = ("hess_top_share", "alignment_min", "nfa")
 
 
@@ -329,18 +336,24 @@ def _cell(mean, std=None) -> str:
     return text.replace("e+", "e").replace("e-0", "e-")
 
 
-def comparison_markdown(network, ufm, keys=None) -> str:
+def comparison_markdown(
+    network, ufm, keys=None, ufm_name: str = "deep linear UFM", theorem: bool = True
+) -> str:
     """A Markdown table comparing the network with the theorems and with the trained UFM.
 
-    Each row gives a quantity's theorem value, the trained UFM's range over layers, and the
+    Each row gives a quantity's theorem value (the MSE UFM's collapsed optimum; left out when
+    ``theorem`` is False), the trained UFM's range over layers (column ``ufm_name``), and the
     network's mean ± std over seeds per layer (``network``, ``ufm``: :meth:`SeedTables.summary`).
     """
     keys = [k for k in (keys or KEYS) if not np.all(np.isnan(network[k][0]))]
     L = network[keys[0]].shape[1]
-    head = "| quantity | theorem | deep linear UFM | " + " | ".join(
-        f"l = {l}" for l in range(1, L + 1)
+    head = (
+        "| quantity |"
+        + (" theorem |" if theorem else "")
+        + f" {ufm_name} | "
+        + " | ".join(f"l = {l}" for l in range(1, L + 1))
     )
-    rows = [head + " |", "|" + " --- |" * (3 + L)]
+    rows = [head + " |", "|" + " --- |" * (2 + theorem + L)]
     for k in keys:
         name, value = PREDICTIONS[k]
         lo, hi = np.min(ufm[k][0]), np.max(ufm[k][0])
@@ -349,5 +362,6 @@ def comparison_markdown(network, ufm, keys=None) -> str:
         else:
             ufm_text = f"{_cell(lo)} – {_cell(hi)}"
         cells = [_cell(m, s) for m, s in zip(network[k][0], network[k][1], strict=True)]
-        rows.append(f"| {name} | {value} | {ufm_text} | " + " | ".join(cells) + " |")
+        value = f" {value} |" if theorem else ""
+        rows.append(f"| {name} |{value} {ufm_text} | " + " | ".join(cells) + " |")
     return "\n".join(rows)

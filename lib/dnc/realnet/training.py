@@ -148,6 +148,31 @@ def load_images(dataset: str, n_per_class: int, seed: int = 0, root=None):
     return as_images(X, IMAGE_SHAPES[dataset]), y
 
 
+def load_heldout(dataset: str, n_per_class: int, seed: int = 0, root=None):
+    """(images, labels) of every image of the data set that :func:`load_images` does not draw.
+
+    The training images are those of ``load_images(dataset, n_per_class, seed, root)``; an image
+    is held out when its pixels match none of them. The held-out pixels are scaled with the
+    training images' mean and standard deviation, as the network saw its inputs.
+
+    Raises:
+        ValueError: an unknown data set (or the errors of :func:`dnc.data.load`).
+    """
+    if dataset not in IMAGE_SHAPES:
+        raise ValueError(f"dataset must be one of {sorted(IMAGE_SHAPES)}, got {dataset!r}")
+    X_all, y_all = data.load(dataset, root=root, standardized=False)
+    X_train, _ = data.load(
+        dataset, n_per_class=n_per_class, seed=seed, root=root, standardized=False
+    )
+    trained = {row.tobytes() for row in np.asarray(X_train, dtype=np.float64)}
+    X_all = np.asarray(X_all, dtype=np.float64)
+    keep = np.array([row.tobytes() not in trained for row in X_all])
+    mean, scale = X_train.mean(), X_train.std()
+    X = (X_all[keep] - mean) / scale
+    images = torch.as_tensor(X.reshape(-1, *IMAGE_SHAPES[dataset]), dtype=torch.float32)
+    return images, np.asarray(y_all)[keep]
+
+
 def as_images(X, shape) -> torch.Tensor:
     """Rows of X (N×C·H·W, channel-major) as an N×C×H×W tensor, globally standardised.
 

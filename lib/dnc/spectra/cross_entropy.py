@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from dnc._checks import as_float64, positive_int
 from dnc.spectra.gradients import natural_basis_coefficients
 from dnc.spectra.hessian import papyan_components, top_eigenpairs
 from dnc.ufm.collapse import proportionality_residual
+from dnc.ufm.point import Point
 
 
 def gradient_coefficients(H1, Ws, l, activation: str = "linear") -> np.ndarray:
@@ -74,3 +76,62 @@ def component_shares(H1, Ws, l, sizes, activation: str = "linear") -> dict[str, 
         groups = [energy[a:b].sum() for a, b in zip(edges[:-1], edges[1:], strict=True)]
         out[name] = np.array([*groups, 1.0 - sum(groups)])
     return out
+
+
+def collapsed_hessian_groups(K: int, margin: float, centred: bool = True):
+    """(values, multiplicities): the nonzero eigenvalues of the CE Hess_l at a collapsed point.
+
+    The point: every input of layer l equals its class mean, the logits of class c are
+    t·(e_c − 1/K) so that softmax gives p = a on the true class and b elsewhere, with the margin
+    δ = a − b, and the map A^(l+1) from the layer's output to the logits acts as a multiple of an
+    isometry on 1^⊥. With the means a simplex ETF (``centred``) the eigenvalues are proportional to
+
+        1 + (K−1)δ (once),  1 + (K−2)δ (K−1 times),  1 (K² − 3K + 1 times),
+
+    and with K orthonormal means (collapsed but not centred) to 1 + (K−1)δ (K times) and 1
+    (K(K−2) times). Values are returned relative to the largest, descending.
+
+    Raises:
+        ValueError: K < 3, or a margin outside [0, 1].
+    """
+    K = positive_int(K, "K")
+    if K < 3:
+        raise ValueError(f"K must be at least 3 for three groups, got {K}")
+    margin = as_float64(margin, "margin")
+    if not 0.0 <= margin <= 1.0:
+        raise ValueError(f"margin must lie in [0, 1] (a difference of probabilities), got {margin}")
+    top = 1 + (K - 1) * margin
+    if centred:
+        values, counts = [top, 1 + (K - 2) * margin, 1.0], [1, K - 1, K * K - 3 * K + 1]
+    else:
+        values, counts = [top, 1.0], [K, K * (K - 2)]
+    return np.asarray(values) / top, np.asarray(counts)
+
+
+def collapsed_hessian_kernel(means, margin: float) -> np.ndarray:
+    """The K²×K² matrix Σ_c E S_c E ⊗ μ_c μ_cᵀ / b whose spectrum is that of the collapsed CE Hess_l.
+
+    S_c = diag p_c − p_c p_cᵀ with p_c = b·1 + δ e_c (δ = ``margin``, b = (1 − δ)/K), E = I − 11ᵀ/K;
+    ``means`` holds μ_1 … μ_K as the columns of a K×K matrix (coordinates in their span).
+    """
+    M = np.asarray(means, dtype=np.float64)
+    K = M.shape[1]
+    b = (1.0 - margin) / K
+    E = np.eye(K) - 1.0 / K
+    out = np.zeros((K * K, K * K))
+    for c in range(K):
+        p = b + margin * np.eye(K)[c]
+        S = np.diag(p) - np.outer(p, p)
+        out += np.kron(E @ S @ E, np.outer(M[:, c], M[:, c]))
+    return out / b
+
+
+def softmax_margin(H1, Ws) -> float:
+    """δ = Av_i (p_{i,y_i} − Av_{c≠y_i} p_ic): the mean softmax margin of a linear UFM's outputs."""
+    point = Point(H1, Ws)
+    Z = point.products[0] @ point.H1
+    P = np.exp(Z - Z.max(0))
+    P /= P.sum(0)
+    K, N = P.shape
+    own = P[point.labels, np.arange(N)]
+    return float(np.mean(own - (1.0 - own) / (K - 1)))

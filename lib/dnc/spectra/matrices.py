@@ -255,3 +255,9 @@ def masked_row_overlaps(H1, Ws, activation: str = "linear") -> np.ndarray:
         At, _ = jacobian_factors(H1, Ws, l, activation)
         out.append(np.abs(np.einsum("ica,iea->ice", At, At)).mean(axis=0))
     return np.asarray(out)
+
+
+def numerical_rank(W, rtol: float = 1e-3) -> int:
+    """The number of singular values of W above ``rtol`` × the largest (0 for a zero matrix)."""
+    s = np.linalg.svd(np.asarray(W, dtype=np.float64), compute_uv=False)
+    return int(np.sum(s > rtol * s[0])) if s.size and s[0] > 0 else 0

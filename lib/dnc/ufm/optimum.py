@@ -149,8 +149,9 @@ def ce_collapsed_optimum(K: int, n: int, lambda_Ws, lambda_H) -> tuple[float, fl
 def ce_below_threshold(K: int, n: int, lambda_Ws, lambda_H) -> bool:
     """Whether some collapsed simplex-ETF configuration beats the zero solution (objective log K).
 
-    This is the CE analogue of condition (2) within the collapsed family; it is the exact threshold
-    if the nonzero global minimisers are collapsed simplex ETFs with equal logit margins (as Dang
-    et al. prove for deep linear UFMs); a general proof for every depth we do not know of.
+    This is the CE analogue of condition (2) within the collapsed family. It is the exact threshold
+    only where the nonzero global minimisers are collapsed simplex ETFs with equal logit margins;
+    for deep models lower-rank configurations can do better (Garrod & Keating, arXiv 2410.23169;
+    the chapter "Cross-entropy" trains such cases).
     """
     return ce_collapsed_optimum(K, n, lambda_Ws, lambda_H)[0] > 0.0
