@@ -94,15 +94,14 @@ def markdown_table(header, rows, fmt: str = "{:.4g}") -> str:
     return "\n".join(lines)
 
 
-def glue_table(name: str, rows, header, fmt: str = "{:.4g}") -> str:
-    """Glue a table of computed values as Markdown for a ``{glue:md}`` directive; return it.
+def glue_table(name: str, rows, header, fmt: str = "{:.4g}") -> None:
+    """Glue a table of computed values as Markdown for a ``{glue:md}`` directive.
 
     The directive needs ``:format: myst`` (the page then renders it as a table); the table is
-    built by :func:`markdown_table`.
+    built by :func:`markdown_table`. Nothing is returned, so that a call ending a cell does not
+    also print the table's Markdown source on the page.
     """
-    table = markdown_table(header, rows, fmt)
-    glue_markdown(**{name: table})
-    return table
+    glue_markdown(**{name: markdown_table(header, rows, fmt)})
 
 
 # --- regression references -------------------------------------------------------------------

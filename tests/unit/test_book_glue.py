@@ -90,3 +90,10 @@ def test_check_compares_counts_and_booleans_exactly(tmp_path, monkeypatch):
         book.check("chap", count=10001)
     with pytest.raises(AssertionError, match="ok: 1 != reference True"):
         book.check("chap", ok=1)
+
+
+def test_glue_table_glues_markdown_and_returns_nothing_to_print(glued):
+    out = book.glue_table("t", [[1.0, 2.5]], ["a", "b"])
+    assert out is None  # a cell ending in the call must not show the Markdown source as well
+    ((name, value, display),) = glued
+    assert name == "t" and not display and "| a | b |" in value.data
