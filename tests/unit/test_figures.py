@@ -324,8 +324,11 @@ def test_paper_b_figures_plot_their_results():
         }
         for _ in range(2)
     ]
-    fig = REGISTRY["mlp_layer_nc1_decomposition"].function(result=runs)
+    fig = REGISTRY["mlp_layer_nc1_decomposition"].function(result=runs, K=10)
     assert len(fig.axes) == 4  # one panel per layer
+    (authors,) = fig.axes[-1].child_axes  # the right axis reads NC1 in the authors' code's ÷ K
+    assert "authors" in authors.get_ylabel() and "ours" in fig.axes[0].get_ylabel()
+    np.testing.assert_allclose(authors._functions[0](np.array([10.0, 0.5])), [1.0, 0.05])
     dec = np.stack([r["history_decomposition"] for r in runs])
     for l, ax in enumerate(fig.axes):
         assert len(ax.lines) == 3
@@ -342,10 +345,13 @@ def test_paper_b_figures_plot_their_results():
     for im, G in zip(images, grams, strict=True):
         np.testing.assert_array_equal(im.get_array(), G)
 
-    keys = ("nc1_in", "nc1_agop", "nc2_in", "nc2_agop")
+    metrics_b = ("nc1", "nc2", "nc2_authors")
+    keys = [f"{m}_{stage}" for m in metrics_b for stage in ("in", "agop")]
     nc_runs = [{k: rng.uniform(0.01, 1, 5) for k in keys} for _ in range(3)]
-    fig = REGISTRY["deep_rfm_nc_per_layer"].function(result=nc_runs)
-    for ax, metric in zip(fig.axes, ("nc1", "nc2"), strict=True):
+    fig = REGISTRY["deep_rfm_nc_per_layer"].function(result=nc_runs, K=10)
+    assert "authors" in fig.axes[0].child_axes[0].get_ylabel()  # NC1 ÷ K on the right
+    assert "authors" in fig.axes[2].get_ylabel() and "ours" in fig.axes[1].get_ylabel()
+    for ax, metric in zip(fig.axes, metrics_b, strict=True):
         markers = [ln for ln in ax.lines if ln.get_marker() in ("o", "s")]
         before = np.stack([r[f"{metric}_in"] for r in nc_runs])
         after = np.stack([r[f"{metric}_agop"] for r in nc_runs])
@@ -362,6 +368,9 @@ def test_paper_b_figures_plot_their_results():
         values = np.stack([r[key] for r in runs])
         for l, ln in enumerate(ax.lines):
             np.testing.assert_allclose(ln.get_ydata(), values[:, :, l].mean(0))
+        band = ax.collections[0].get_paths()[0].vertices[:, 1]  # layer 1: mean ± s.d., ddof 1
+        top = values[:, :, 0].mean(0) + values[:, :, 0].std(0, ddof=1)
+        np.testing.assert_allclose(band.max(), top.max())
 
 
 TESTED = (

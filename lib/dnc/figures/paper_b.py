@@ -21,30 +21,59 @@ def _runs(result, default):
 
 
 def _band(ax, x, values, color, label, log=True, **kw):
-    """Mean over seeds (axis 0) with a ±1 std band; on a log axis the band is in log space."""
+    """Mean over seeds (axis 0) with a ±1 s.d. band (ddof 1, as :func:`dnc.book.mean_sd`).
+
+    On a log axis the centre is the geometric mean and the band exp(mean ± s.d.) of the logs;
+    otherwise the arithmetic mean ± s.d.
+    """
     v = np.asarray(values, dtype=np.float64)
+    ddof = 1 if v.shape[0] > 1 else 0
     if log:
         lv = np.log(v)
-        mean, std = lv.mean(0), lv.std(0)
+        mean, std = lv.mean(0), lv.std(0, ddof=ddof)
         centre, lo, hi = np.exp(mean), np.exp(mean - std), np.exp(mean + std)
     else:
-        centre, std = v.mean(0), v.std(0)
+        centre, std = v.mean(0), v.std(0, ddof=ddof)
         lo, hi = centre - std, centre + std
     ax.plot(x, centre, color=color, label=label, **kw)
     if v.shape[0] > 1:
         ax.fill_between(x, lo, hi, color=color, alpha=0.25, lw=0)
 
 
+NC1_OURS = r"NC1, ours: $\mathrm{tr}\,\Sigma_W / \mathrm{tr}\,\Sigma_B$"
+NC1_AUTHORS = r"NC1, authors' code: $\mathrm{tr}\,\Sigma_W / (K\,\mathrm{tr}\,\Sigma_B)$"
+NC2_OURS = "NC2, ours: Frobenius distance of\nnormalised mean Gram from ETF"
+NC2_AUTHORS = "NC2, authors' code: mean squared\nerror of mean cosines vs ETF"
+
+
+def _authors_nc1_axis(ax, K: int):
+    """A right-hand axis reading the left one's NC1 (ours) in the authors' normalisation, ÷ K."""
+    sec = ax.secondary_yaxis("right", functions=(lambda v: v / K, lambda v: v * K))
+    sec.set_ylabel(NC1_AUTHORS)
+    return sec
+
+
+def _classes(runs, K=None) -> int:
+    """The number of classes: ``K`` when given, else one more than the runs' largest label."""
+    if K is not None:
+        return int(K)
+    if "labels" not in runs[0]:
+        raise ValueError("the runs hold no 'labels': pass the number of classes K")
+    return int(np.max(runs[0]["labels"])) + 1
+
+
 @figure("B", 1)
-def mlp_layer_nc1_decomposition(result=None, profile=None):
+def mlp_layer_nc1_decomposition(result=None, profile=None, K=None):
     """NC1 (tr Σ_W / tr Σ_B) of each MLP layer's input, after S Vᵀ, after U and ReLU, over training.
 
-    Plotted against the training epochs, mean ± std over seeds: paper B, Figure 1.
+    Plotted against the training epochs, geometric mean and ±1 s.d. of the logs over seeds:
+    paper B, Figure 1. The left axis reads the book's NC1, the right one the authors' code's
+    (÷ K, ``K`` the number of classes, from the runs' labels when not given).
     """
     runs = _runs(result, lambda: ex.mlp_runs(profile))
     epochs = np.asarray(runs[0]["history_epoch"])
     dec = ex.stack(runs, "history_decomposition")  # seeds × records × depth × 3
-    depth = dec.shape[2]
+    depth, K = dec.shape[2], _classes(runs, K)
     fig, axes = style.new(ncols=depth, width=2.5, height=2.6, sharey=True)
     labels = ("input $h_{l-1}$", r"after $S_l V_l^\top$", r"after $U_l$ and ReLU")
     for l, ax in enumerate(axes[0]):
@@ -53,7 +82,8 @@ def mlp_layer_nc1_decomposition(result=None, profile=None):
         ax.set_yscale("log")
         ax.set_title(f"layer {l + 1}")
         ax.set_xlabel("epoch")
-    axes[0, 0].set_ylabel(r"NC1 $=\mathrm{tr}\,\Sigma_W / \mathrm{tr}\,\Sigma_B$")
+    axes[0, 0].set_ylabel(NC1_OURS)
+    _authors_nc1_axis(axes[0, -1], K)
     axes[0, -1].legend(fontsize=7)
     return fig
 
@@ -77,14 +107,22 @@ def deep_rfm_feature_grams(result=None, profile=None):
 
 
 @figure("B", 3)
-def deep_rfm_nc_per_layer(result=None, profile=None):
+def deep_rfm_nc_per_layer(result=None, profile=None, K=None):
     """NC1 and NC2 of Deep RFM per layer, split into the AGOP step and the random-feature step.
 
-    Mean ± std over seeds: paper B, Figure 3.
+    Geometric mean ± s.d. of the logs over seeds: paper B, Figure 3, whose three curves are X_l,
+    M_l^{1/2} X_l and σ(W_l M_l^{1/2} X_l) before the next layer renormalises its rows (hollow
+    triangles at l + 1, drawn when the runs hold ``<metric>_rf``). NC1 in both normalisations
+    (left axis the book's, right axis the authors' code's ÷ K); NC2 in the book's normalisation
+    and, when the runs hold ``nc2_authors_in``/``nc2_authors_agop``
+    (:func:`dnc.experiments.paper_b.deep_rfm_authors_run`), in the authors' code's.
     """
-    runs = _runs(result, lambda: ex.deep_rfm_runs("mnist", profile))
-    fig, axes = style.new(ncols=2, width=4.2)
-    for ax, metric in zip(axes[0], ("nc1", "nc2"), strict=True):
+    runs = _runs(result, lambda: ex.deep_rfm_authors_runs("mnist", profile))
+    panels = [("nc1", NC1_OURS), ("nc2", NC2_OURS)]
+    if "nc2_authors_in" in runs[0]:
+        panels.append(("nc2_authors", NC2_AUTHORS))
+    fig, axes = style.new(ncols=len(panels), width=4.3)
+    for ax, (metric, ylabel) in zip(axes[0], panels, strict=True):
         before = ex.stack(runs, f"{metric}_in")
         after = ex.stack(runs, f"{metric}_agop")
         L = before.shape[1]
@@ -96,9 +134,15 @@ def deep_rfm_nc_per_layer(result=None, profile=None):
                     label=r"$X_l$ (after RF)")  # fmt: skip
         ax.semilogy(np.arange(L) + 0.5, np.exp(np.log(after).mean(0)), "s",
                     color=style.PALETTE[1], label=r"$M_l^{1/2} X_l$ (after AGOP)")  # fmt: skip
+        if f"{metric}_rf" in runs[0]:  # the authors' third curve: before the rows are renormalised
+            rf = ex.stack(runs, f"{metric}_rf")
+            ax.semilogy(np.arange(L) + 1, np.exp(np.log(rf).mean(0)), "^", mfc="none",
+                        color=style.PALETTE[2],
+                        label=r"$\sigma(W_l M_l^{1/2} X_l)$ (before renormalising)")  # fmt: skip
         ax.set_xlabel("layer $l$")
-        ax.set_ylabel("NC1 (trace ratio)" if metric == "nc1" else "NC2 (ETF)")
-    axes[0, 0].legend()
+        ax.set_ylabel(ylabel)
+    _authors_nc1_axis(axes[0, 0], _classes(runs, K))
+    axes[0, 0].legend(fontsize=7, loc="lower left")
     return fig
 
 
