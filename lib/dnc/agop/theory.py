@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from dnc import metrics
+from dnc import cache, data, metrics
 from dnc._checks import as_labels, as_matrix, positive, positive_int
+from dnc.agop import rfm
 from dnc.agop.core import psd_power
 from dnc.data import one_hot
 
@@ -98,3 +99,183 @@ def random_unit_diagonal_kernel(N: int, seed: int = 0, rank: int | None = None) 
     diff = X[:, None, :] - X[None, :, :]
     dist = np.sqrt(np.clip(np.einsum("ijd,de,ije->ij", diff, M, diff), 0, None))
     return np.exp(-dist / rng.uniform(0.2, 5.0))
+
+
+def agop_gram_step(G, labels, lambda_k: float) -> np.ndarray:
+    """One AGOP step of the simplified Deep RFM: G̃ = s G α αᵀ G, α = (G + λ_k I)⁻¹Yᵀ, tr G̃ = N.
+
+    Lemma A.2 of paper B: at G = c YᵀY + λ_Φ I the columns of Yᵀ are eigenvectors of G (value
+    c n + λ_Φ), so G α = Yᵀ (c n + λ_Φ)/(c n + λ_Φ + λ_k) and G̃ ∝ YᵀY: collapse is a fixed point.
+    """
+    G = _gram(G)
+    lab = as_labels(labels, G.shape[0])
+    Ga = G @ np.linalg.solve(G + positive(lambda_k, "lambda_k") * np.eye(G.shape[0]), one_hot(lab))
+    Gt = Ga @ Ga.T
+    return Gt * G.shape[0] / np.trace(Gt)
+
+
+def collapse_distance(G, labels) -> float:
+    """Relative distance of a Gram from the collapsed ones: min ‖G − a YᵀY − b 11ᵀ‖_F / ‖G‖_F.
+
+    Zero exactly when G(i, j) depends only on whether i and j share a class (the columns of the
+    features sit at their class means); the 11ᵀ term absorbs a common offset (uncentred data).
+    """
+    G = _gram(G)
+    lab = as_labels(labels, G.shape[0])
+    Y = one_hot(lab)
+    basis = np.stack([(Y @ Y.T).ravel(), np.ones(G.size)], axis=1)
+    coef = np.linalg.lstsq(basis, G.ravel(), rcond=None)[0]
+    return float(np.linalg.norm(G.ravel() - basis @ coef) / np.linalg.norm(G))
+
+
+def linearisation(kernel_matrix, G) -> dict:
+    """Fit k(i, j) ≈ a + b G(i, j) + λ [i = j] (El Karoui's linearisation) to a kernel matrix.
+
+    a, b by least squares over the off-diagonal entries; λ = mean_i (k(i, i) − a − b G(i, i)),
+    the identity part left on the diagonal. Returns a, b, λ, the relative deviation λ/b (the
+    λ_k or λ_Φ of Theorem 5.4 when tr G = N) and the R² of the off-diagonal fit.
+    """
+    Km, G = _gram(kernel_matrix, "kernel_matrix"), _gram(G)
+    if Km.shape != G.shape:
+        raise ValueError(f"kernel_matrix and G must have the same shape, got {Km.shape}, {G.shape}")
+    off = ~np.eye(G.shape[0], dtype=bool)
+    b, a = np.polyfit(G[off], Km[off], 1)
+    resid = Km[off] - (a + b * G[off])
+    r2 = 1 - resid @ resid / np.sum((Km[off] - Km[off].mean()) ** 2)
+    lam = float(np.mean(np.diag(Km) - a - b * np.diag(G)))
+    return {"a": float(a), "b": float(b), "lam": lam, "relative": lam / float(b), "r2": float(r2)}
+
+
+def linear_interpolator_agop(X, labels) -> np.ndarray:
+    """AGOP BBᵀ of the minimum-norm linear interpolator x ↦ Bᵀx, B = X⁺Y_oh (rows of X are samples).
+
+    A linear map has the constant Jacobian Bᵀ, so its AGOP is BBᵀ; if X has full row rank,
+    XB = Y_oh and the dot-product kernel k_M(x, z) = xᵀMz with M = BBᵀ gives
+    k_M(X, X) = X BBᵀ Xᵀ = Y_oh Y_ohᵀ = I_K ⊗ 1_n1_nᵀ = k* (samples ordered by class).
+    """
+    X = as_matrix(X, "X")
+    B = np.linalg.pinv(X) @ one_hot(as_labels(labels, X.shape[0]))
+    return B @ B.T
+
+
+def distance_ratio(X, labels, M=None) -> float:
+    """Smallest between-class ‖x_i − x_j‖²_M over the largest within-class one (rows of X)."""
+    X = as_matrix(X, "X")
+    lab = as_labels(labels, X.shape[0])
+    Z = X if M is None else X @ psd_power(M, 0.5)
+    sq = np.sum(Z**2, axis=1)
+    d2 = np.clip(sq[:, None] + sq[None, :] - 2 * Z @ Z.T, 0, None)
+    same = lab[:, None] == lab[None, :]
+    return float(d2[~same].min() / d2[same].max())
+
+
+def random_feature_products(x, z, width: int, draws: int, seed: int = 0) -> np.ndarray:
+    """``draws`` samples of Φ(x)ᵀΦ(z) = Σ_j ReLU(w_jᵀx) ReLU(w_jᵀz), w_j ~ N(0, I/p), p = width.
+
+    The W of Deep RFM's random-feature step. Each sample is a mean of p i.i.d. terms of mean
+    κ(x, z)/p·p = κ (the arc-cosine kernel), so its standard deviation is σ₁/√p, σ₁ that of
+    one term ReLU(gᵀx) ReLU(gᵀz), g ~ N(0, I) (Proposition 5.1's concentration).
+    """
+    x, z = np.asarray(x, dtype=np.float64).ravel(), np.asarray(z, dtype=np.float64).ravel()
+    p, R = positive_int(width, "width"), positive_int(draws, "draws")
+    rng = np.random.default_rng(seed)
+    out = np.empty(R)
+    for r in range(R):
+        W = rng.standard_normal((p, x.size)) / np.sqrt(p)
+        out[r] = np.maximum(W @ x, 0) @ np.maximum(W @ z, 0)
+    return out
+
+
+def top_alignment(k, y) -> tuple[float, float, bool]:
+    """(λ₁, (v₁ᵀy)²/‖y‖², v₁ of one sign) for the top eigenpair (λ₁, v₁) of a kernel matrix k.
+
+    Perron–Frobenius: for entry-wise positive k, v₁ can be taken positive, so for balanced ±1
+    labels (v₁ᵀy)² ≤ max_{v ≥ 0, ‖v‖ = 1} (vᵀy)² = ‖y_+‖² = N/2: the alignment is at most 1/2.
+    "One sign" allows entries down to −1e−10 (round-off where k is nearly block diagonal).
+    """
+    k = _gram(k, "k")
+    y = np.asarray(y, dtype=np.float64).ravel()
+    w, V = np.linalg.eigh(k)
+    v = V[:, -1] * np.sign(V[:, -1].sum())
+    return float(w[-1]), float((v @ y) ** 2 / (y @ y)), bool(v.min() > -1e-10)
+
+
+def near_collapsed_kernel(n_per_class: int, noise: float, seed: int = 0, bandwidth: float = 0.5):
+    """Laplace kernel exp(−‖x_i − x_j‖/L) on two tight clusters: x_i = e_{y_i} + noise·g_i.
+
+    g_i ~ N(0, I/D) in D = 2n dimensions; as noise → 0 the kernel tends to
+    I_2 ⊗ 1_n1_nᵀ + e^{−√2/L}(11ᵀ − I_2 ⊗ 1_n1_nᵀ), and to k* as L → 0 as well.
+    """
+    n = positive_int(n_per_class, "n_per_class")
+    rng = np.random.default_rng(seed)
+    D = 2 * n
+    X = np.repeat(np.eye(2, D), n, axis=0) + noise * rng.standard_normal((2 * n, D)) / np.sqrt(D)
+    sq = np.sum(X**2, axis=1)
+    dist = np.sqrt(np.clip(sq[:, None] + sq[None, :] - 2 * X @ X.T, 0, None))
+    np.fill_diagonal(dist, 0.0)
+    return np.exp(-dist / positive(bandwidth, "bandwidth"))
+
+
+def measured_hypotheses(
+    dataset: str = "mnist",
+    n_per_class: int = 15,
+    layers: int = 4,
+    seed: int = 0,
+    width: int = 512,
+    bandwidth: float = rfm.BANDWIDTH,
+) -> dict:
+    """Theorem 5.4's quantities measured on a real Deep RFM (:func:`dnc.agop.rfm.deep_rfm`), cached.
+
+    Per layer l (rows of X_l unit norm, G_l = X_l X_lᵀ, tr G_l = N): ``lambda_k`` =
+    :func:`linearisation` of the Laplace kernel matrix in G_l, relative; ``lambda_phi`` = that of
+    the realised random-feature Gram (scaled to trace N) in the AGOP-projected Gram G̃_l (scaled to
+    trace N); ``min_eig`` = λ_min(G_l) (Assumption 5.3 asks ≥ λ_Φ); ``collapse_agop`` =
+    :func:`collapse_distance` of G̃_l; ``r2_k``, ``r2_phi`` the fits' R²; ``D``, ``N``.
+    """
+    cfg = dict(dataset=dataset, n_per_class=int(n_per_class), layers=int(layers), seed=int(seed),
+               width=int(width), bandwidth=float(bandwidth))  # fmt: skip
+
+    def compute(_checkpoint):
+        X, y = data.load(dataset, n_per_class=cfg["n_per_class"], seed=cfg["seed"])
+        out = rfm.deep_rfm(X, y, layers=cfg["layers"], width=cfg["width"],
+                           bandwidth=cfg["bandwidth"], seed=cfg["seed"], progress=False)  # fmt: skip
+        N = len(y)
+        rows = {k: [] for k in ("lambda_k", "lambda_phi", "r2_k", "r2_phi", "min_eig",
+                                "collapse_agop")}  # fmt: skip
+        for l in range(cfg["layers"]):
+            Xl, Xa, Xn = out["X"][l], out["agop_out"][l], out["rf_out"][l]
+            G = Xl @ Xl.T
+            lin_k = linearisation(rfm.laplace_kernel(Xl, Xl, bandwidth=cfg["bandwidth"]), G)
+            Ga, Gn = Xa @ Xa.T, Xn @ Xn.T
+            lin_p = linearisation(Gn * N / np.trace(Gn), Ga * N / np.trace(Ga))
+            rows["lambda_k"].append(lin_k["relative"])
+            rows["lambda_phi"].append(lin_p["relative"])
+            rows["r2_k"].append(lin_k["r2"])
+            rows["r2_phi"].append(lin_p["r2"])
+            rows["min_eig"].append(np.linalg.eigvalsh(G)[0])
+            rows["collapse_agop"].append(collapse_distance(Ga, y))
+        arrays = {k: np.array(v) for k, v in rows.items()}
+        arrays["D"], arrays["N"] = np.array(X.shape[1]), np.array(N)
+        return arrays, {}
+
+    arrays, _ = cache.cached("agop_theory_hypotheses", cfg, compute)
+    return arrays
+
+
+def exponential_floor_fit(values, skip: int = 1, grid: int = 400) -> tuple[float, float, float]:
+    """Fit v_l ≈ A e^{−r l} + ε over l ≥ ``skip``: (r, ε, R² of log(v_l − ε) linear in l).
+
+    ε is chosen on a grid of ``grid`` values in [0, min v) to maximise the R² of
+    :func:`exponential_rate` on v − ε (ε = 0 is the plain exponential fit); the floor ε of
+    Theorem 5.4 shows as ε > 0 with a faster rate r.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    tail = v[skip:]
+    if tail.size < 3 or np.any(tail <= 0):
+        raise ValueError("need at least 3 positive values after skip")
+    best = (*exponential_rate(v, skip=skip), 0.0)
+    for eps in np.linspace(0, tail.min(), positive_int(grid, "grid"), endpoint=False)[1:]:
+        rate, r2 = exponential_rate(v - eps, skip=skip, floor=0.0)
+        if r2 > best[1]:
+            best = (rate, r2, float(eps))
+    return best[0], best[2], best[1]
