@@ -167,7 +167,8 @@ def static_checks(site: Path, pages: list[Path]) -> tuple[list[str], dict]:
 PAGE_REPORT = r"""
 const done = arguments[arguments.length - 1];
 (async () => {
-  const report = {formulas: 0, math_errors: [], raw_tex: [], images: 0, broken_images: [], mathjax: null};
+  const report = {formulas: 0, math_errors: [], raw_tex: [], images: 0, broken_images: [], mathjax: null,
+                  wide_math: []};
   const wantsMath = [...document.scripts].some(s => /mathjax/i.test(s.src));
   if (wantsMath) {
     const t0 = Date.now();
@@ -186,6 +187,15 @@ const done = arguments[arguments.length - 1];
           report.math_errors.push(item.math.slice(0, 120));
         }
       }
+    }
+  }
+  // A display equation wider than its column is cut off or scrolls at this window width.
+  for (const c of document.querySelectorAll('mjx-container[display="true"]')) {
+    const math = c.querySelector("mjx-math");
+    const width = math ? math.getBoundingClientRect().width : 0;
+    if (width > c.clientWidth + 1) {
+      report.wide_math.push(`${Math.round(width)} px in a ${c.clientWidth} px column: ` +
+                            (c.textContent || "").slice(0, 60));
     }
   }
   const main = document.querySelector("main") || document.body;
@@ -267,6 +277,7 @@ def browser_checks(site: Path, pages: list[Path]) -> tuple[list[str], dict]:
             failures += [f"{name}: MathJax error in {m!r}" for m in report["math_errors"]]
             failures += [f"{name}: raw TeX left in the text: ...{t}..." for t in report["raw_tex"]]
             failures += [f"{name}: image {s!r} did not load" for s in report["broken_images"]]
+            failures += [f"{name}: equation wider than the page, {w}" for w in report["wide_math"]]
             for entry in driver.get_log("performance"):
                 message = json.loads(entry["message"])["message"]
                 if message["method"] == "Network.requestWillBeSent":
