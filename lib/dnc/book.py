@@ -56,7 +56,21 @@ def mean_sd(values, digits: int = 2) -> str:
     x = np.asarray(values, dtype=np.float64).ravel()
     if x.size < 2:
         raise ValueError(f"mean ± s.d. needs at least two values, got {x.size}")
-    return f"{significant(x.mean(), digits)} ± {significant(x.std(ddof=1), digits)}"
+    return plus_minus(x.mean(), x.std(ddof=1), digits)
+
+
+def plus_minus(mean: float, sd: float, digits: int = 2) -> str:
+    """'mean ± sd', both to ``digits`` significant figures (:func:`significant`): the book's one ± style.
+
+    When the mean is written in scientific notation, so is the standard deviation (2.3e+5 ± 8.0e+4,
+    not 2.3e+5 ± 80000).
+    """
+    text = significant(mean, digits)
+    if "e" in text and math.isfinite(float(sd)) and sd != 0:
+        return f"{text} ± " + f"{float(sd):.{digits - 1}e}".replace("e-0", "e-").replace(
+            "e+0", "e+"
+        )
+    return f"{text} ± {significant(sd, digits)}"
 
 
 def significant(x: float, digits: int = 3) -> str:

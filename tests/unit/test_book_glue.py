@@ -97,3 +97,10 @@ def test_glue_table_glues_markdown_and_returns_nothing_to_print(glued):
     assert out is None  # a cell ending in the call must not show the Markdown source as well
     ((name, value, display),) = glued
     assert name == "t" and not display and "| a | b |" in value.data
+
+
+def test_plus_minus_has_one_style():
+    assert book.plus_minus(360.2, 90.1) == "360 ± 90"
+    assert book.plus_minus(2.3e5, 8e4) == "2.3e+5 ± 8.0e+4"  # both scientific, not '± 80000'
+    assert book.plus_minus(1.0, 5e-9) == "1.0 ± 5.0e-9"
+    assert book.mean_sd([1.0, 2.0, 3.0]) == book.plus_minus(2.0, 1.0) == "2.0 ± 1.0"

@@ -43,6 +43,7 @@ import torch
 
 from dnc import metrics, ufm
 from dnc.agop import core as agop
+from dnc.book import plus_minus, significant
 from dnc.spectra import gradients, hessian, matrices, predictions
 from dnc.spectra.cross_entropy import outlier_groups
 from dnc.ufm import Point, check_loss, collapse
@@ -332,8 +333,7 @@ def knockout_table(params, l: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
 def _cell(mean, std=None) -> str:
     if np.isnan(mean):
         return "–"
-    text = f"{mean:.3g}" if std is None else f"{mean:.3g} ± {std:.1g}"
-    return text.replace("e+", "e").replace("e-0", "e-")
+    return significant(mean, 3) if std is None else plus_minus(mean, std)
 
 
 def comparison_markdown(
