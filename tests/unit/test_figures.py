@@ -463,8 +463,9 @@ def test_realnet_figures_plot_the_measurements(linear_run):
     assert len(dots) == len(params) * L
     for b, (h, ws) in enumerate(params):
         for l in range(1, L + 1):
-            want = measure.kronecker_alignments(h, ws, l).ravel()
+            want = np.maximum(1 - measure.kronecker_alignments(h, ws, l).ravel(), 1e-16)
             np.testing.assert_allclose(dots[b * L + l - 1].get_ydata(), want)
+    assert ax.get_yscale() == "log"
 
     fig = realnet.realnet_gradient_coefficients(result=result, layer=2)
     images = [a.images[0] for a in fig.axes if a.images]
