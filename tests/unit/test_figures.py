@@ -513,8 +513,9 @@ def test_phase_diagrams_mark_every_run_by_its_outcome(name):
         j, i = int(np.argmin(abs(ratios - x))), int(y)
         marker = {"collapsed optimum": "o", "zero solution": "x"}.get(outcome[i, j], "^")
         assert ln.get_marker() == marker
-    misses = [ln for ln in ax.lines if ln.get_marker() == "."]
+    misses = [ln for ln in ax.lines if ln.get_marker() == "s"]  # a frame around each miss
     assert len(misses) == 1 and misses[0].get_xdata()[0] == ratios[0]
+    assert misses[0].get_markersize() >= 10  # large enough to see around the run's own mark
 
 
 def test_effective_rank_plots_both_tracks():

@@ -157,8 +157,8 @@ def regularisation_threshold_sweep(sweep=None, profile=None):
             alpha=0.8,
             label="gradient descent" if k == 0 else None,
         )
-    ax.axvline(1.0, color=style.BULK, ls=":", label="condition (2) boundary")
-    ax.set_xlabel("left side of (2) / right side")
+    ax.axvline(1.0, color=style.BULK, ls=":", label="bound of the regularisation condition")
+    ax.set_xlabel("regularisation condition: left side / right side")
     ax.set_ylabel("singular values of $W_L\\cdots W_1H_1$")
     ax.legend(fontsize=8)
     return fig

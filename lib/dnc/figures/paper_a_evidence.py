@@ -6,7 +6,7 @@ effective rank over training (its open question 3).
 
 from __future__ import annotations
 
-from matplotlib.ticker import NullFormatter, ScalarFormatter
+from matplotlib.ticker import LogLocator, NullFormatter, NullLocator, ScalarFormatter
 
 from dnc.experiments import paper_a as experiments
 from dnc.figures import style
@@ -35,7 +35,7 @@ def _phase_figure(activation: str, classes, profile):
     ratio, widths = classes["ratio"], classes["width"]
     end = experiments.branch_end_ratio(s["K"], s["n"], s["L"])
     ax.axvspan(ratio.min() / 1.5, 1.0, color=style.PALETTE[2], alpha=0.08, lw=0)
-    ax.axvline(1.0, color=style.BULK, ls=":", label="condition (2) boundary")
+    ax.axvline(1.0, color=style.BULK, ls=":", label="bound of the regularisation condition")
     ax.axvline(end, color=style.BULK, ls="--", label="end of the local branch")
     seen = set()
     for i in range(len(widths)):
@@ -56,7 +56,17 @@ def _phase_figure(activation: str, classes, profile):
                 **kw,
             )
             if name != classes["predicted"][i, j]:
-                ax.plot(ratio[j], i, ".", color=style.OUTLIER, ms=3)
+                ax.plot(
+                    ratio[j],
+                    i,
+                    "s",
+                    ms=12,
+                    mfc="none",
+                    mec="k",
+                    mew=0.8,
+                    label="ends off the closed form's optimum" if "off" not in seen else None,
+                )
+                seen.add("off")
     ax.set_xscale("log")
     R1 = regularisation_ratio(s["K"], s["n"], [1.0] * s["L"], 1.0)  # the ratio at λ = 1
     q = s["L"] + 1
@@ -64,9 +74,11 @@ def _phase_figure(activation: str, classes, profile):
         "top", functions=(lambda r: (r / R1) ** (1 / q), lambda lam: R1 * lam**q)
     )
     top.set_xlabel("common λ")
+    top.xaxis.set_major_locator(LogLocator(base=10.0, numticks=4))  # a few decades, no overlap
+    top.xaxis.set_minor_locator(NullLocator())
     ax.set_yticks(range(len(widths)), [f"d = {d}" for d in widths])
     ax.set_ylim(-0.6, len(widths) - 0.4)
-    ax.set_xlabel("left side of condition (2) / right side (common λ)")
+    ax.set_xlabel("regularisation condition: left side / right side")
     ax.set_title(
         f"{dict(linear='linear', relu='ReLU')[activation]} deep UFM, K = {s['K']}, n = {s['n']}, L = {s['L']}, {s['epochs']} epochs"
     )
