@@ -114,6 +114,16 @@ def sweep_setting(profile: str | None = None) -> dict:
     return choose(quick, paper, profile)
 
 
+def sweep_point(ratio: float, profile: str | None = None) -> tuple[float, TrainResult]:
+    """(λ, the cached run) of the sweep at one ratio of condition (2): a common λ on every layer."""
+    s = sweep_setting(profile)
+    lam = lambda_for_ratio(s["K"], s["n"], s["L"], ratio)
+    config = UFMConfig(K=s["K"], n=s["n"], d=s["d"], L=s["L"], lambda_W=lam, lambda_H=lam, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # above the threshold on purpose
+        return lam, train_cached(config, s["epochs"], s["lr"], log_every=s["epochs"])
+
+
 def regularisation_sweep(profile: str | None = None) -> dict[str, np.ndarray]:
     """Train at each ratio of condition (2) (left side over bound) and compare with the optimum.
 
@@ -128,11 +138,7 @@ def regularisation_sweep(profile: str | None = None) -> dict[str, np.ndarray]:
         k: [] for k in ("ratio", "lam", "s_learned", "s_optimal", "s_local", "loss", "loss_optimal")
     }
     for ratio in s["ratios"]:
-        lam = lambda_for_ratio(K, n, L, ratio)
-        config = UFMConfig(K=K, n=n, d=s["d"], L=L, lambda_W=lam, lambda_H=lam, seed=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # above the threshold on purpose
-            result = train_cached(config, s["epochs"], s["lr"], log_every=s["epochs"])
+        lam, result = sweep_point(ratio, profile)
         H, Ws = result.params()
         opt = ufm.linear_optimum(K, n, [lam] * L, lam)
         out["ratio"].append(ratio)
@@ -327,15 +333,11 @@ def sweep_class_means(profile: str | None = None) -> dict[str, np.ndarray]:
     largest, descending; NaN where the run ended at the zero solution.
     """
     s = sweep_setting(profile)
-    K, n, L = s["K"], s["n"], s["L"]
+    K, n = s["K"], s["n"]
     keys = ("ratio", "rank", "norm_ratio", "frame_distance", "gram_eigenvalues")
     out = {k: [] for k in keys}
     for ratio in s["ratios"]:
-        lam = lambda_for_ratio(K, n, L, ratio)
-        config = UFMConfig(K=K, n=n, d=s["d"], L=L, lambda_W=lam, lambda_H=lam, seed=0)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # above the threshold on purpose
-            result = train_cached(config, s["epochs"], s["lr"], log_every=s["epochs"])
+        _, result = sweep_point(ratio, profile)
         H, Ws = result.params()
         sv = np.linalg.svd(ufm.layer_inputs(H, Ws)[-1], compute_uv=False)
         means = H.reshape(H.shape[0], K, n).mean(axis=2)
