@@ -3,12 +3,26 @@
 Without a browser (always): every internal link and anchor resolves; every ``<img>`` file exists and
 no page shows the same picture twice (same file or same bytes); every page with math loads MathJax
 from the book's own ``_static`` and nothing (script, stylesheet, image) from the network; every
-executed chapter offers its ``.ipynb``, with outputs, for download.
+executed chapter offers its ``.ipynb``, with outputs, for download. In the text a reader gets (the
+prose and cell outputs in ``<main>``; code cell inputs and scripts left out):
+
+* no raw Markdown table: a line of ``|``-separated cells followed by a delimiter line such as
+  ``|---|---|`` means a table was printed as its source (e.g. a ``text/plain`` output, or a
+  ``{glue:md}`` without ``:format: myst``) instead of rendered;
+* no over-precise number: a decimal (a number with a decimal point, optionally with an exponent)
+  with :data:`MAX_DIGITS` or more significant digits (leading zeros do not count, trailing zeros
+  after the point do: ``1.000000000000``, ``3.0000000000`` and ``0.12345678`` fail, ``0.0001234``
+  and ``1.2345e-07`` pass). Integers never fail (years, citation and equation numbers, counts
+  such as 2061), nor does a decimal glued to an identifier (``arXiv:2402.13728``, ``v1.26.4``,
+  ``pnas.2015509117``: preceded by a letter, digit, ``.``, ``:`` or ``/``, or with a second point).
 
 In headless Chromium (when installed; ``DNC_REQUIRE_BROWSER=1`` makes its absence an error), served
-from a localhost ``http.server`` with the network otherwise unused: every page loads; MathJax
-typesets every formula without an error or an undefined macro; no raw TeX delimiters are left in
-the text; every image has loaded; no request leaves localhost; the console has no error.
+from a localhost ``http.server`` with the network otherwise unused, at a 1280 px wide window: every
+page loads; MathJax typesets every formula without an error or an undefined macro; no raw TeX
+delimiters are left in the text; every image has loaded; no display equation is wider than its
+column; no figure is drawn more than :data:`MAX_IMAGE_SCALE` × as wide as it is shown (its
+``naturalWidth`` against its displayed width: a wider PNG is shrunk, and its text with it, below
+reading size); no request leaves localhost; the console has no error.
 Prints one summary line and exits non-zero on any failure.
 """
 
@@ -30,6 +44,12 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 MATHJAX = "_static/mathjax/tex-chtml.js"
+MAX_IMAGE_SCALE = 1.5  # a figure's PNG may be at most this many times as wide as it is shown
+MAX_DIGITS = 8  # a decimal with this many significant digits or more is over-precise
+# A header row of |-separated cells, then a delimiter row: |---|---| (colons for alignment allowed).
+RAW_TABLE = re.compile(r"\|[^\n]*\|[ \t]*\n[ \t]*\|(?:[ \t]*:?-{3,}:?[ \t]*\|)+")
+# A run of digits and points, with an optional exponent, not glued to an identifier before it.
+NUMBER = re.compile(r"(?<![\w.:/])\d[\d.]*(?:[eE][-+−]?\d+)?")
 SKIP_DIRS = {"_static", "_sources", "_images", "_downloads"}
 CHROMIUM_FLAGS = (
     "--headless=new",
@@ -76,6 +96,103 @@ class Page(HTMLParser):
             self.shows_outputs = True
 
 
+class ReaderText(HTMLParser):
+    """The page's text as a reader gets it (in ``<main>``): prose and cell outputs, no code inputs.
+
+    ``prose`` is one string, ``outputs`` one string per cell output block.
+    """
+
+    SKIP_TAGS = {"script", "style", "template"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.prose_parts, self.outputs = [], []
+        self._article = self._skip = self._output = None  # [tag, depth] while inside one
+
+    @staticmethod
+    def _enter(state, tag):
+        if state is not None and state[0] == tag:
+            state[1] += 1
+
+    @staticmethod
+    def _leave(state, tag):
+        """The state after an end tag: None once the element it tracks has closed."""
+        if state is not None and state[0] == tag:
+            state[1] -= 1
+            if state[1] == 0:
+                return None
+        return state
+
+    def handle_starttag(self, tag, attrs):
+        for state in (self._article, self._skip, self._output):
+            self._enter(state, tag)
+        classes = (dict(attrs).get("class") or "").split()
+        if self._article is None:
+            if tag == "main":
+                self._article = [tag, 1]
+            return
+        if self._skip is None:
+            code = "cell_input" in classes or (
+                any(c.startswith("highlight-") for c in classes) and "output" not in classes
+            )
+            if tag in self.SKIP_TAGS or code:
+                self._skip = [tag, 1]
+            elif self._output is None and "cell_output" in classes:
+                self._output = [tag, 1]
+                self.outputs.append("")
+
+    def handle_endtag(self, tag):
+        self._skip = self._leave(self._skip, tag)
+        self._output = self._leave(self._output, tag)
+        self._article = self._leave(self._article, tag)
+
+    def handle_data(self, data):
+        if self._article is None or self._skip is not None:
+            return
+        if self._output is not None:
+            self.outputs[-1] += data
+        else:
+            self.prose_parts.append(data)
+
+    @property
+    def prose(self) -> str:
+        return "".join(self.prose_parts)
+
+
+def significant_digits(number: str) -> int:
+    """Significant digits of a decimal's mantissa: leading zeros left out, trailing ones kept."""
+    mantissa = re.split(r"[eE]", number)[0]
+    return len(mantissa.replace(".", "").lstrip("0"))
+
+
+def text_failures(name, html: str) -> list[str]:
+    """Raw Markdown tables and over-precise decimals in the text of one page (see the docstring)."""
+    reader = ReaderText()
+    reader.feed(html)
+    failures = []
+    for where, text in [("the prose", reader.prose)] + [
+        ("a cell output", o) for o in reader.outputs
+    ]:
+        table = RAW_TABLE.search(text)
+        if table:
+            failures.append(f"{name}: a raw Markdown table in {where}: {table.group(0)[:80]!r}")
+    seen = set()
+    for text in [reader.prose, *reader.outputs]:
+        for m in NUMBER.finditer(text):
+            number = m.group(0).removesuffix(".")  # a point ending the sentence
+            if number.count(".") != 1 or number in seen:
+                continue  # an integer, a version (1.26.4), or seen already
+            digits = significant_digits(number)
+            if digits >= MAX_DIGITS:
+                seen.add(number)
+                context = " ".join(text[max(0, m.start() - 40) : m.end() + 20].split())
+                failures.append(
+                    f"{name}: {number} has {digits} significant digits (at most"
+                    f" {MAX_DIGITS - 1}): ...{context}..."
+                )
+    return failures
+
+
 def is_external(url: str) -> bool:
     return bool(re.match(r"^([a-z][a-z0-9+.-]*:|//)", url, flags=re.I))
 
@@ -108,6 +225,7 @@ def static_checks(site: Path, pages: list[Path]) -> tuple[list[str], dict]:
             if "site-packages" in block:
                 failures.append(f"{name}: a library warning is printed into the page")
                 break
+        failures += text_failures(name, html)
         for href in page.links:
             if is_external(href) or href.startswith("#") and not href[1:]:
                 continue
@@ -166,9 +284,10 @@ def static_checks(site: Path, pages: list[Path]) -> tuple[list[str], dict]:
 # Runs in the page once it has loaded: waits for MathJax, then reports what a reader would see.
 PAGE_REPORT = r"""
 const done = arguments[arguments.length - 1];
+const MAX_IMAGE_SCALE = @MAX_IMAGE_SCALE@;
 (async () => {
   const report = {formulas: 0, math_errors: [], raw_tex: [], images: 0, broken_images: [], mathjax: null,
-                  wide_math: []};
+                  wide_math: [], wide_images: []};
   const wantsMath = [...document.scripts].some(s => /mathjax/i.test(s.src));
   if (wantsMath) {
     const t0 = Date.now();
@@ -214,11 +333,19 @@ const done = arguments[arguments.length - 1];
   for (const img of main.querySelectorAll("img")) {
     report.images += 1;
     if (!img.complete) await new Promise(r => { img.onload = img.onerror = r; setTimeout(r, 5000); });
-    if (!(img.complete && img.naturalWidth > 0)) report.broken_images.push(img.getAttribute("src"));
+    if (!(img.complete && img.naturalWidth > 0)) { report.broken_images.push(img.getAttribute("src")); continue; }
+    // A figure drawn much wider than it is shown is shrunk, its text with it, below reading size.
+    const shown = img.getBoundingClientRect().width;
+    if (shown > 0 && img.naturalWidth > MAX_IMAGE_SCALE * shown) {
+      const figure = img.closest("figure");
+      const number = figure && figure.querySelector(".caption-number");
+      const label = number ? number.textContent.trim() : img.getAttribute("src").split("/").pop();
+      report.wide_images.push(`${label} is ${img.naturalWidth} px wide, shown at ${Math.round(shown)} px`);
+    }
   }
   done(report);
 })();
-"""
+""".replace("@MAX_IMAGE_SCALE@", str(MAX_IMAGE_SCALE))
 
 
 def find_browser() -> tuple[str | None, str | None]:
@@ -278,6 +405,10 @@ def browser_checks(site: Path, pages: list[Path]) -> tuple[list[str], dict]:
             failures += [f"{name}: raw TeX left in the text: ...{t}..." for t in report["raw_tex"]]
             failures += [f"{name}: image {s!r} did not load" for s in report["broken_images"]]
             failures += [f"{name}: equation wider than the page, {w}" for w in report["wide_math"]]
+            failures += [
+                f"{name}: figure drawn wider than {MAX_IMAGE_SCALE} × its display: {w}"
+                for w in report["wide_images"]
+            ]
             for entry in driver.get_log("performance"):
                 message = json.loads(entry["message"])["message"]
                 if message["method"] == "Network.requestWillBeSent":

@@ -67,16 +67,18 @@ def knockout_title(name: str, count: int) -> str:
 def knockout_figure(spectra: dict, K: int, title: str, top_only: bool):
     """One panel per knockout spectrum, its expected outliers (:func:`knockout_outlier_counts`) red.
 
-    Each panel is a histogram on a log axis, or (``top_only``) the top K² + 3 eigenvalues as
-    bars. Raises ValueError unless ``spectra`` holds exactly the four knockout spectra.
+    The four panels are a 2 × 2 grid that fits the book's column. Each is a histogram on a log
+    axis with the red count written above the red bars, or (``top_only``) the top K² + 3
+    eigenvalues as bars. Raises ValueError unless ``spectra`` holds exactly the four knockout
+    spectra.
     """
     counts = knockout_outlier_counts(K)
     if set(spectra) != set(counts):
         raise ValueError(f"knockout spectra must be {sorted(counts)}, got {sorted(spectra)}")
     floor = style.spectrum_floor(spectra.values())
     edges = style.log_bins(floor, max(float(v.max()) for v in spectra.values()))
-    fig, axes = style.new(ncols=len(spectra), width=3.0, height=2.9, sharey=not top_only)
-    for ax, (name, vals) in zip(axes[0], spectra.items(), strict=True):
+    fig, axes = style.new(ncols=2, nrows=2, width=3.2, height=2.3, sharex=True, sharey=not top_only)
+    for i, (ax, (name, vals)) in enumerate(zip(axes.flat, spectra.items(), strict=True)):
         ax.set_label(f"knockout {name}")
         style.spectrum_panel(
             ax,
@@ -87,9 +89,15 @@ def knockout_figure(spectra: dict, K: int, title: str, top_only: bool):
             edges=edges,
             top=K * K + 3 if top_only else None,
         )
-    if not top_only:
-        axes[0, 0].set_ylabel("count (log)")
-    fig.suptitle(f"{title} ({style.floor_note(floor)})")
+        if i < 2:
+            ax.set_xlabel("")
+        if i % 2:
+            ax.set_ylabel("")
+        elif not top_only:
+            ax.set_ylabel("count (log)")
+    label = "expected outliers" if top_only else "expected outliers (count above)"
+    style.spectrum_legend(fig, floor, label)
+    fig.suptitle(title)
     return fig
 
 
@@ -160,7 +168,7 @@ def regularisation_threshold_sweep(sweep=None, profile=None):
     ax.axvline(1.0, color=style.BULK, ls=":", label="bound of the regularisation condition")
     ax.set_xlabel("regularisation condition: left side / right side")
     ax.set_ylabel("singular values of $W_L\\cdots W_1H_1$")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=style.MIN_FONT)
     return fig
 
 

@@ -30,7 +30,7 @@ def _phase_figure(activation: str, classes, profile):
     classes = classes or phase.classify_runs(
         experiments.phase_runs(activation, profile), s["ratios"]
     )
-    fig, axes = style.new(width=6.4, height=3.0)
+    fig, axes = style.new(width=style.COLUMN_WIDTH, height=4.4)
     ax = axes[0, 0]
     ratio, widths = classes["ratio"], classes["width"]
     end = experiments.branch_end_ratio(s["K"], s["n"], s["L"])
@@ -80,9 +80,11 @@ def _phase_figure(activation: str, classes, profile):
     ax.set_ylim(-0.6, len(widths) - 0.4)
     ax.set_xlabel("regularisation condition: left side / right side")
     ax.set_title(
-        f"{dict(linear='linear', relu='ReLU')[activation]} deep UFM, K = {s['K']}, n = {s['n']}, L = {s['L']}, {s['epochs']} epochs"
+        f"{dict(linear='linear', relu='ReLU')[activation]} deep UFM, K = {s['K']}, n = {s['n']},"
+        f" L = {s['L']}, {s['epochs']} epochs",
+        fontsize=10,
     )
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.legend(loc="outside lower center", ncols=2, fontsize=style.MIN_FONT)
     return fig
 
 
@@ -118,7 +120,7 @@ def effective_rank_over_training(linear=None, relu=None, profile=None):
     ):
         runs[name] = tracks or effective_rank.tracks(experiments.run(setting), setting.layer)
     K = experiments.relu_setting(profile).config.K
-    fig, axes = style.new(ncols=2, width=4.2)
+    fig, axes = style.new(ncols=2, width=3.2)
     for ax, (name, tr) in zip(axes[0], runs.items(), strict=True):
         ax.semilogx(tr["epochs"], tr["weights"], color=style.PALETTE[0], label="$W_l^\\top W_l$")
         ax.semilogx(tr["epochs"], tr["hessian"], color=style.OUTLIER, label="Hess$_l$")
@@ -130,5 +132,5 @@ def effective_rank_over_training(linear=None, relu=None, profile=None):
         ax.set_xlabel("epoch")
         ax.set_title(f"{name} deep UFM")
     axes[0, 0].set_ylabel("effective rank")
-    axes[0, 0].legend(fontsize=8)
+    axes[0, 0].legend(fontsize=style.MIN_FONT)
     return fig

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
 
 from dnc.experiments import paper_a as experiments
 from dnc.experiments import paper_a_later as experiments_later
@@ -28,7 +29,7 @@ def mse_ce_spectra_over_training(mse=None, ce=None, profile=None, epochs=None, l
     epochs = setting.figure_epochs if epochs is None else epochs
     epochs = style.check_epochs(ce, style.check_epochs(mse, epochs))
     shades = plt.get_cmap("viridis")(np.linspace(0.0, 0.9, len(epochs)))
-    fig, axes = style.new(ncols=2, width=4.2, height=3.3, sharey=True)
+    fig, axes = style.new(ncols=2, width=3.2, height=3.2, sharey=True)
     top = 2 * K * K
     for ax, run, loss in ((axes[0, 0], mse, "mse"), (axes[0, 1], ce, "ce")):
         for color, epoch in zip(shades, epochs, strict=True):
@@ -46,9 +47,12 @@ def mse_ce_spectra_over_training(mse=None, ce=None, profile=None, epochs=None, l
         for mark in (K, (K - 1) ** 2, K * K):
             ax.axvline(mark + 0.5, color=style.BULK, lw=0.6, ls=":")
         ax.set_title(f"{loss.upper()} loss")
-        ax.set_xlabel("index $i$ (dotted: after $K$, $(K-1)^2$, $K^2$)")
+        ax.set_xlabel("index $i$")
     axes[0, 0].set_ylabel(f"$\\lambda_i$(Hess$_{l}$)")
-    axes[0, 1].legend(fontsize=7)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    handles.append(Line2D([], [], color=style.BULK, lw=0.6, ls=":"))
+    labels.append("after $K$, $(K-1)^2$, $K^2$")
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=style.MIN_FONT)
     return fig
 
 
@@ -60,7 +64,7 @@ def full_hessian_gap_against_depth(sweep=None, profile=None):
     layers.
     """
     sweep = sweep if sweep is not None else experiments_later.depth_sweep(profile)
-    fig, axes = style.new(ncols=2, width=4.2, height=3.2, sharey=True)
+    fig, axes = style.new(ncols=2, width=3.2, height=3.2, sharey=True)
     for ax, schedule in zip(axes[0], experiments_later.SCHEDULES, strict=True):
         for i, Lbar in enumerate(sorted(set(sweep["Lbar"].tolist()))):
             pick = (sweep["schedule"] == schedule) & (sweep["Lbar"] == Lbar)
@@ -89,7 +93,8 @@ def full_hessian_gap_against_depth(sweep=None, profile=None):
         ax.set_xticks([1, 2, 3, 4, 6, 10])
         ax.set_xticklabels(["1", "2", "3", "4", "6", "10"])
     axes[0, 0].set_ylabel("relative to $\\lambda_1(\\mathrm{Hess}_{L,L})$")
-    axes[0, 1].legend(fontsize=7, ncols=2)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=3, fontsize=style.MIN_FONT)
     return fig
 
 
@@ -104,11 +109,11 @@ def full_hessian_inheritance_against_depth(inheritance=None, profile=None):
     (:func:`dnc.experiments.paper_a_later.depth_inheritance`).
     """
     inh = inheritance if inheritance is not None else experiments_later.depth_inheritance(profile)
-    fig, axes = style.new(ncols=3, width=3.2, height=3.0)
+    fig, axes = style.new(ncols=3, width=style.COLUMN_WIDTH / 3, height=3.0)
     panels = (
-        ("deviation", "spectra over their $\\lambda_1$: max difference"),
-        ("outside", "1 − overlap with layer-wise predictions"),
-        ("separation", "$\\lambda_{K^2+1}/\\lambda_{K^2}$ (whole Hessian)"),
+        ("deviation", "spectra over their $\\lambda_1$:\nmax difference"),
+        ("outside", "1 − overlap with\nlayer-wise predictions"),
+        ("separation", "$\\lambda_{K^2+1}/\\lambda_{K^2}$\n(whole Hessian)"),
     )
     values = {
         "deviation": inh["deviation"],
@@ -127,7 +132,8 @@ def full_hessian_inheritance_against_depth(inheritance=None, profile=None):
                 label=f"{schedule} $\\lambda$",
                 gid=f"{key} {schedule}",
             )
-        ax.set_title(title, fontsize=8)
+        ax.set_title(title, fontsize=style.MIN_FONT)
         ax.set_xlabel("total depth $T$")
-    axes[0, 0].legend(fontsize=7)
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=style.MIN_FONT)
     return fig

@@ -11,6 +11,8 @@ from dnc.figures.registry import figure
 from dnc.spectra import gradients, matrices
 from dnc.ufm import tracking
 
+COEFFICIENT_FLOOR = 1e-16  # f̃_cc' below this is round-off; drawn at the floor on a log axis
+
 
 def _spectra_figure(result, setting, epochs, l, spectrum, n_outliers, name):
     c = result.config
@@ -23,7 +25,10 @@ def _spectra_figure(result, setting, epochs, l, spectrum, n_outliers, name):
 def gradient_natural_basis_coefficients(result=None, profile=None, *, epochs=None, layer=None):
     """Coefficients f̃_cc' of g̃^(l) on μ_c^(l+1) ⊗ μ_c'^(l) over early training.
 
-    Paper A, Figure 7.
+    Paper A, Figure 7, on a log value axis: the off-diagonal coefficients decay towards zero
+    through several decades, which a linear axis (the paper's) flattens onto 0. Values below
+    :data:`COEFFICIENT_FLOOR` are drawn at it. The legend names the two families of lines,
+    diagonal (solid) and off-diagonal (dashed), and 1/K (dotted).
     """
     setting, result = deep_linear_run(result, profile)
     K, l = result.config.K, figure_layer(setting, layer)
@@ -32,8 +37,14 @@ def gradient_natural_basis_coefficients(result=None, profile=None, *, epochs=Non
         lambda H, Ws: gradients.natural_basis_coefficients(H, Ws, l),
         style.check_epochs(result, setting.early_epochs if epochs is None else epochs),
     )
-    fig, ax = style.pairwise_over_epochs(epochs, f, "\\tilde f", emphasise_diagonal=True)
-    ax.axhline(1 / K, color="k", lw=0.6, ls=":")
+    fig, _ = style.pairwise_over_epochs(
+        epochs,
+        f,
+        "\\tilde f",
+        emphasise_diagonal=True,
+        log_floor=COEFFICIENT_FLOOR,
+        reference=(1 / K, "$1/K$"),
+    )
     return fig
 
 
@@ -148,5 +159,5 @@ def gradient_top_fraction_over_training(result=None, profile=None, *, epochs=Non
     ax.set_xlabel("epoch (symlog)")
     ax.set_ylabel("$f_{top} = \\|P_{top} g\\|^2 / \\|g\\|^2$")
     ax.set_ylim(0, 1.05)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=style.MIN_FONT)
     return fig

@@ -103,7 +103,7 @@ def relu_outlier_convergence(result=None, profile=None, tracks=None, *, layer=No
     """
     setting, result = _relu(result, profile)
     tracks = tracks or convergence_tracks(result, figure_layer(setting, layer))
-    fig, axes = style.new(ncols=2, width=4.2)
+    fig, axes = style.new(ncols=2, width=3.2)
     ax = axes[0, 0]
     ax.loglog(
         tracks["epochs"],
@@ -119,7 +119,7 @@ def relu_outlier_convergence(result=None, profile=None, tracks=None, *, layer=No
     )
     ax.set_xlabel("epoch")
     ax.set_ylabel("relative spread of the outliers")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=style.MIN_FONT)
     ax = axes[0, 1]
     ax.loglog(tracks["epochs"], np.maximum(tracks["nc1"], 1e-300), color=style.BULK)
     ax.set_xlabel("epoch")

@@ -7,6 +7,7 @@ the deep linear UFM.
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.lines import Line2D
 
 from dnc.experiments import realnet as experiments
 from dnc.figures import style
@@ -25,17 +26,22 @@ def _measured(result, profile):
 def realnet_hessian_outliers(result=None, profile=None):
     """Spectra of the linear layers' Hessians Hess_l of a trained residual network on MNIST.
 
-    The top K² are red (paper A, later version: the MNIST outlier spectra).
+    The top K² are red, their count written above them (paper A, later version: the MNIST
+    outlier spectra); one panel per layer, in rows that fit the book's column.
     """
     result = _measured(result, profile)
     H1, Ws = result["params"][0]
     K = Ws[-1].shape[0]
     spectra = [hessian.layer_hessian_spectrum(H1, Ws, l) for l in range(1, len(Ws) + 1)]
     floor = style.spectrum_floor(spectra)
-    fig, axes = style.new(ncols=len(Ws), width=3.0, height=2.8)
-    for l, (ax, spec) in enumerate(zip(axes[0], spectra, strict=True), start=1):
+    rows, cols = style.grid_shape(len(Ws))
+    fig = style.blank(style.COLUMN_WIDTH, 2.3 * rows + 0.9)
+    axes, _ = style.panel_grid(fig, len(Ws), spare=False)
+    for l, (ax, spec) in enumerate(zip(axes, spectra, strict=True), start=1):
         style.spectrum_panel(ax, spec, K * K, f"Hess$_{l}$", floor=floor)
-    axes[0, 0].set_ylabel("count (log)")
+        if (l - 1) % cols == 0:
+            ax.set_ylabel("count (log)")
+    style.spectrum_legend(fig, floor, f"top $K^2$ = {K * K} (count above)")
     fig.suptitle("Linear layers of a residual network on MNIST (MSE, seed 0)")
     return fig
 
@@ -75,7 +81,7 @@ def realnet_alignment_beside_ufm(result=None, profile=None):
     ax.set_xlabel("layer $l$")
     ax.set_ylabel("$1 - f_{cc'}$ (log)")
     ax.set_xticks(np.arange(1, len(Ws) + 1))
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=style.MIN_FONT)
     return fig
 
 
@@ -87,11 +93,11 @@ def realnet_gradient_coefficients(result=None, profile=None, layer: int = 2):
     """
     result = _measured(result, profile)
     panels = [("network", result["params"][0]), ("deep linear UFM", result["ufm_params"][0])]
-    fig, axes = style.new(ncols=2, width=3.4, height=3.0)
+    fig, axes = style.new(ncols=2, width=3.2, height=3.0)
     for ax, (name, (H1, Ws)) in zip(axes[0], panels, strict=True):
         ft = gradients.natural_basis_coefficients(H1, Ws, layer)
         image = ax.imshow(ft, cmap="viridis", vmin=0, vmax=max(ft.max(), 1e-12))
-        ax.set_title(f"{name}, layer {layer}")
+        ax.set_title(f"{name}, layer {layer}", fontsize=10)
         ax.set_xlabel("$c'$")
         ax.set_ylabel("$c$")
         fig.colorbar(image, ax=ax, shrink=0.8)
@@ -103,21 +109,51 @@ def realnet_knockouts(result=None, profile=None, layer: int = 2):
     """Top eigenvalues of Hess_l of the residual network and of Hess_l minus Papyan's components.
 
     One panel per component removed (class, cross-class, within-class), as paper A's Figure 6
-    for the UFM.
+    for the UFM, in a 2 × 2 grid. The eigenvalues above the largest gap among the top K² + K + 1
+    (:func:`dnc.spectra.hessian.outlier_count`, the chapter's count) are red, their count
+    written beside the dashed line at the gap.
     """
     result = _measured(result, profile)
     H1, Ws = result["params"][0]
     K = Ws[-1].shape[0]
     spectra = hessian.knockout_spectra(H1, Ws, layer)
-    fig, axes = style.new(ncols=len(spectra), width=3.0, height=2.8)
-    for ax, (name, vals) in zip(axes[0], spectra.items(), strict=True):
-        top = vals[: K * K + 2 * K]
-        ax.semilogy(
-            np.arange(1, top.size + 1), np.maximum(top, 1e-16 * vals[0]), ".", color=style.OUTLIER
-        )
+    rows, cols = style.grid_shape(len(spectra))
+    fig = style.blank(style.COLUMN_WIDTH, 2.3 * rows + 0.9)
+    axes, _ = style.panel_grid(fig, len(spectra), spare=False)
+    for i, (ax, (name, vals)) in enumerate(zip(axes, spectra.items(), strict=True)):
+        top = np.maximum(vals[: K * K + 2 * K], 1e-16 * vals[0])
+        index = np.arange(1, top.size + 1)
+        ax.semilogy(index, top, ".", color=style.BULK)
+        found = hessian.outlier_count(vals, K * K + K)
+        ax.semilogy(index[:found], top[:found], ".", color=style.OUTLIER)
         ax.axvline(K * K + 0.5, color=style.BULK, ls=":")
-        ax.set_title("Hess$_l$" if name == "Hess" else f"Hess$_l$ − G$_{{{name.split()[1]}}}$")
-        ax.set_xlabel("index")
+        ax.axvline(found + 0.5, color=style.OUTLIER, lw=0.8, ls="--")
+        ax.annotate(
+            f"{found}",
+            (found + 0.5, 0.5),
+            xycoords=("data", "axes fraction"),
+            xytext=(-4, 0),
+            textcoords="offset points",
+            ha="right",
+            color=style.OUTLIER,
+            fontsize=11,
+            fontweight="bold",
+            gid="outlier count",
+        )
+        ax.set_title(
+            "Hess$_l$" if name == "Hess" else f"Hess$_l$ − G$_{{{name.split()[1]}}}$",
+            fontsize=10,
+        )
+        if i + cols >= len(spectra):
+            ax.set_xlabel("index $i$")
+        if i % cols == 0:
+            ax.set_ylabel("$\\lambda_i$ (log)")
+    handles = [
+        Line2D([], [], ls="none", marker=".", color=style.OUTLIER, label="above the largest gap"),
+        Line2D([], [], ls="none", marker=".", color=style.BULK, label="below it"),
+        Line2D([], [], color=style.BULK, ls=":", label=f"$K^2$ = {K * K}"),
+    ]
+    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=style.MIN_FONT)
     fig.suptitle(f"Papyan knockouts, layer {layer}, residual network on MNIST")
     return fig
 
@@ -136,7 +172,7 @@ def realnet_full_hessian_top(result=None, whole=None, profile=None):
     H1, Ws = result["params"][0]
     k = whole["values"].size
     head = full_hessian.full_hessian_top_eigenvalues(H1, Ws, k)
-    fig, axes = style.new(ncols=2, width=3.4, height=2.8)
+    fig, axes = style.new(ncols=2, width=3.2, height=3.3)
     ax = axes[0, 0]
     i = np.arange(1, k + 1)
     ax.semilogy(i, whole["values"], "o-", color=style.PALETTE[0], ms=3, label="whole network")
@@ -147,11 +183,11 @@ def realnet_full_hessian_top(result=None, whole=None, profile=None):
     ax.set_xlabel("eigenvalue index")
     ax.set_ylabel("eigenvalue (log)")
     ax.set_xticks(i[::2] if k > 8 else i)
-    ax.legend(fontsize="small", ncol=2, loc="center left")
+    fig.legend(loc="outside lower center", ncols=3, fontsize=style.MIN_FONT)
     ax = axes[0, 1]
     ax.semilogy(i, whole["head_share"], "o", color=style.PALETTE[0], ms=3)
     ax.set_xticks(i[::2] if k > 8 else i)
     ax.set_xlabel("eigenvector of the whole Hessian")
-    ax.set_ylabel("share on the head's weights (log)")
+    ax.set_ylabel("share on the head's weights (log)", fontsize=style.MIN_FONT)
     fig.suptitle("Hessian over all parameters (MSE, seed 0)")
     return fig
