@@ -123,3 +123,43 @@ def _torch_eig_for_pyhessian():
             del torch.eig
         else:
             torch.eig = previous
+
+
+def xrfm_layer(X, T, W, bandwidth: float, ridge: float):
+    """One Deep RFM layer built on xrfm's RFM step (the PyPI successor of the authors' ``rfm``
+    library), as paper B's deep_rfm.py builds it on theirs: unit rows, one RFM step, then the
+    random features ReLU(X M^{1/2} Wᵀ) with xrfm's M^{1/2}. Returns (features, α, M/max M).
+
+    The RFM step is ``RFM.fit_predictor`` (Laplace kernel matrix, ridge added to its diagonal,
+    ``torch.linalg.solve``: xrfm's default solver, an LU) and ``RFM.fit_M`` (the AGOP over all N
+    points in one batch, scaled by its largest entry, and its square root by an SVD), after the
+    set-up that ``RFM.fit`` does. ``RFM.fit(iters=1)`` itself would add a second solve and the
+    validation predictions: it refits the predictor after the AGOP. X, T, W are float64 tensors.
+    """
+    from xrfm.rfm_src import RFM
+    from xrfm.rfm_src.kernels import LaplaceKernel
+
+    N, D = X.shape
+    X = X / X.norm(dim=1, keepdim=True)
+    model = RFM(LaplaceKernel(bandwidth=bandwidth, exponent=1.0), device="cpu", verbose=False)
+    # What RFM.fit sets before its loop, with fit's defaults except: one iteration, no early
+    # stopping (it needs validation data), AGOP on all N points.
+    model._initialize_fit_parameters(
+        iters=1,
+        method="lstsq",
+        reg=ridge,
+        verbose=False,
+        M_batch_size=None,
+        total_points_to_sample=N,
+        ep_epochs=None,
+        tuning_metric="mse",
+        early_stop_rfm=False,
+        early_stop_multiplier=1.1,
+        center_grads=False,
+        prefit_eigenpro=True,
+        solver=None,
+    )
+    model.adapt_params_to_data(N, D)
+    model.fit_predictor(X, T)
+    model.fit_M(X, T.shape[1])
+    return torch.relu(X @ model.sqrtM @ W.T), model.weights, model.M

@@ -32,6 +32,8 @@ TARGETS = {
     "hessian_top9_relu_paper_vs_pyhessian": 50.0,
     "gram_spectrum_relu_d65_vs_floor": 0.77,
     "gd_step_relu_paper_vs_floor": 0.77,
+    "deep_rfm_layer_mnist_5k_vs_floor": 0.77,
+    "deep_rfm_layer_mnist_5k_vs_xrfm": 1.0,
 }
 
 
@@ -544,6 +546,131 @@ def bench_deep_rfm_layer(n_per_class: int = 500, device: str = "cpu", dtype=torc
     }
 
 
+def deep_rfm_layer_ours(X, T, W):
+    """One layer of :func:`dnc.agop.rfm.deep_rfm`: the library calls it makes per layer, in its
+    order, without its per-layer diagnostics (training accuracy, NC1/NC2). W is the layer's random
+    matrix (deep_rfm draws it from its generator); returns (features, α, M)."""
+    from dnc.agop import rfm
+    from dnc.agop.core import psd_power
+    from dnc.data import normalize_rows
+
+    X = normalize_rows(X)
+    alpha = rfm.fit(X, T, None, rfm.BANDWIDTH, rfm.RIDGE)
+    M = rfm.laplace_agop(X, alpha, None, rfm.BANDWIDTH)
+    Xa = X @ psd_power(M, 0.5)
+    return np.maximum(Xa @ W.T, 0.0), alpha, M
+
+
+def deep_rfm_layer_floor(X, T, W, bandwidth: float, ridge: float):
+    """The least work of a Deep RFM layer, as bare torch float64 calls on tensors: unit rows; the
+    N×N distances once (``torch.cdist``), the Laplace kernel and the AGOP's weights c_ij = k_ij/‖x_i −
+    x_j‖ from them (elementwise); Cholesky and the two triangular solves (``cholesky_solve``) of
+    (K + μI)α = T; the AGOP's products as three matmuls: a = Cα (N×K), B = C[α_k x_i]_k (N×N by
+    N×KD, the dominant K·N²·D), S = GᵀG for the stacked (KN)×D matrix G_k = diag(a_k)X − B_k; the
+    square root by ``eigh``; the random features ReLU(X M^{1/2} Wᵀ). Returns (features, α, M)."""
+    N, D = X.shape
+    K = T.shape[1]
+    X = X / X.norm(dim=1, keepdim=True)
+    dist = torch.cdist(X, X)
+    kernel = torch.exp(dist / -bandwidth)
+    C = torch.where(dist > 0, kernel / dist, 0.0)
+    del dist
+    kernel.diagonal().add_(ridge)
+    alpha = torch.cholesky_solve(T, torch.linalg.cholesky(kernel))
+    del kernel
+    a = C @ alpha
+    B = C @ (alpha[:, :, None] * X[:, None, :]).reshape(N, K * D)
+    G = (a[:, :, None] * X[:, None, :]).sub_(B.view(N, K, D)).view(N * K, D)
+    M = (G.T @ G).div_(N * bandwidth**2)
+    vals, vecs = torch.linalg.eigh(M)
+    root = (vecs * vals.clamp_min(0).sqrt()) @ vecs.T
+    return torch.relu(X @ root @ W.T), alpha, M
+
+
+def _relative(ours, other) -> float:
+    """max |ours − other| / max |ours|, both as float64 numpy arrays."""
+    ours, other = np.asarray(ours, dtype=np.float64), np.asarray(other, dtype=np.float64)
+    return float(np.max(np.abs(ours - other)) / np.max(np.abs(ours)))
+
+
+def bench_deep_rfm_layer_vs(n_per_class: int = 500, rounds: int = 3):
+    """One Deep RFM layer at MNIST size (the 5,000-image sample, D = 784, K = 10, width 512,
+    L = rfm.BANDWIDTH, μ = rfm.RIDGE, float64, CPU) against its floor
+    (:func:`deep_rfm_layer_floor`) and against a layer on xrfm's RFM step
+    (:func:`peers.xrfm_layer`), in the same alternating rounds; also the whole
+    ``deep_rfm(layers=1)`` with its diagnostics. All on one thread (torch and BLAS), as
+    ``dnc prefetch`` runs Deep RFM (one process per core, one thread each); on this shared 2-core
+    VM a second thread mostly waits for a busy core. Two records: ratio = floor / ours and
+    xrfm / ours. The random matrix W is drawn once, outside the timings, on every side."""
+    import peers
+
+    from dnc import data
+    from dnc.agop import rfm
+
+    X, y = data.load("mnist", n_per_class=n_per_class, seed=0)
+    T = rfm.targets(y)
+    N, D = X.shape
+    width = 512
+    # deep_rfm(seed=0)'s first random matrix, so that "ours" is its layer 0 exactly
+    W = np.random.default_rng(0).standard_normal((width, D)) / np.sqrt(width)
+    Xt, Tt, Wt = (torch.from_numpy(np.ascontiguousarray(A)) for A in (X, T, W))
+    L, mu = rfm.BANDWIDTH, rfm.RIDGE
+    fns = {
+        "ours": lambda: deep_rfm_layer_ours(X, T, W),
+        "floor": lambda: deep_rfm_layer_floor(Xt, Tt, Wt, L, mu),
+        "deep_rfm": lambda: rfm.deep_rfm(X, y, layers=1, keep=[], progress=False),
+    }
+    try:
+        import xrfm
+
+        fns["xrfm"] = lambda: peers.xrfm_layer(Xt, Tt, Wt, L, mu)
+        xrfm_label = f"xrfm {xrfm.__version__}: RFM.fit_predictor + RFM.fit_M, then the features"
+    except ImportError as err:
+        xrfm_label = f"xrfm not installed ({err})"
+    with device.one_blas_thread(), torch_threads(1):
+        mine = deep_rfm_layer_ours(X, T, W)
+        checks = {"floor": deep_rfm_layer_floor(Xt, Tt, Wt, L, mu)}
+        if "xrfm" in fns:
+            checks["xrfm"] = peers.xrfm_layer(Xt, Tt, Wt, L, mu)
+        times = median_times(fns, rounds)
+    size = (
+        f"N={N} D={D} K={T.shape[1]} width {width}, L={L} ridge={mu}, float64, "
+        "1 thread (torch and BLAS), per layer"
+    )
+    common = {"ours_s": times["ours"], "device": "cpu", "size": size}
+    common["deep_rfm_layer_s"] = times["deep_rfm"]  # deep_rfm(layers=1): with its diagnostics
+    floor_f, floor_alpha, floor_M = (t.numpy() for t in checks["floor"])
+    records = [
+        {
+            "name": "deep_rfm_layer_mnist_5k_vs_floor",
+            **common,
+            "peer": "floor: bare torch float64 cdist, exp, Cholesky + cholesky_solve, three AGOP "
+            "matmuls, eigh, the feature matmuls",
+            "peer_s": times["floor"],
+            "ratio": times["floor"] / times["ours"],
+            "max_relative_alpha_error": _relative(mine[1], floor_alpha),
+            "max_relative_agop_error": _relative(mine[2], floor_M),
+            "max_relative_feature_error": _relative(mine[0], floor_f),
+        }
+    ]
+    record = {"name": "deep_rfm_layer_mnist_5k_vs_xrfm", **common, "peer": xrfm_label}
+    if "xrfm" in fns:
+        _, alpha, M = (t.numpy() for t in checks["xrfm"])
+        # xrfm scales the AGOP by its largest entry: compare M/max M
+        record.update(
+            peer_s=times["xrfm"],
+            ratio=times["xrfm"] / times["ours"],
+            max_relative_alpha_error=_relative(mine[1], alpha),
+            max_relative_agop_error=_relative(mine[2] / mine[2].max(), M),
+            accuracy_note="xrfm's M is the AGOP divided by its largest entry (ours: by N·L²), so "
+            "its features are ours times a constant; M is compared after the same scaling",
+        )
+    else:
+        record.update(peer_s=None, ratio=None)
+    records.append(record)
+    return [_with_target(r) for r in records]
+
+
 def _load_average(count: int = 1) -> str:
     """The first ``count`` load averages of /proc/loadavg (1, 5, 15 min), or "unknown"."""
     try:
@@ -616,6 +743,7 @@ def main(argv: list[str] | None = None) -> int:
                     (name, lambda k=kind, t=tool, a=activation: bench_vs_peer_tool(k, t, a, "cuda"))
                 )
     jobs.append(("deep_rfm_layer_mnist_5k", bench_deep_rfm_layer))
+    jobs.append(("deep_rfm_layer_mnist_5k_vs_floor_xrfm", bench_deep_rfm_layer_vs))
     if cuda:
         from dnc import data
 
@@ -635,10 +763,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.only is not None and not any(name.startswith(p) for p in args.only):
             continue
         print(f"[bench] {name} ...", flush=True)
-        record = job()
-        if record is not None:
-            record["load_average_1min"] = _load_average()  # the machine's load as it was timed
-            records.append(record)
+        out = job()  # a record, a list of records (one timing for several), or None
+        for record in out if isinstance(out, list) else [out]:
+            if record is not None:
+                record["load_average_1min"] = _load_average()  # the load as it was timed
+                records.append(record)
     load = _load_average(3)
     meta = {
         "name": "_meta",
