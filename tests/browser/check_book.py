@@ -17,12 +17,22 @@ prose and cell outputs in ``<main>``; code cell inputs and scripts left out):
   ``pnas.2015509117``: preceded by a letter, digit, ``.``, ``:`` or ``/``, or with a second point).
 
 In headless Chromium (when installed; ``DNC_REQUIRE_BROWSER=1`` makes its absence an error), served
-from a localhost ``http.server`` with the network otherwise unused, at a 1280 px wide window: every
-page loads; MathJax typesets every formula without an error or an undefined macro; no raw TeX
-delimiters are left in the text; every image has loaded; no display equation is wider than its
-column; no figure is drawn more than :data:`MAX_IMAGE_SCALE` × as wide as it is shown (its
-``naturalWidth`` against its displayed width: a wider PNG is shrunk, and its text with it, below
-reading size); no request leaves localhost; the console has no error.
+from a localhost ``http.server`` with the network otherwise unused, each page loaded once in a 1280
+px wide window: every page loads; MathJax typesets every formula without an error or an undefined
+macro; no raw TeX delimiters are left in the text; every image has loaded; no request leaves
+localhost; the console has no error. Then the layout, at each width of :data:`WIDTHS` (1280 px, a
+desktop; 768 px, a tablet in portrait: the same page, the window resized and the layout left to
+settle before it is measured):
+
+* no display equation is wider than its column (it would be cut off, or scroll within itself);
+* no figure is drawn more than :data:`MAX_IMAGE_SCALE` × as wide as it is shown (its
+  ``naturalWidth`` against its displayed width: a wider PNG is shrunk, and its text with it, below
+  reading size);
+* the page does not scroll sideways: the document is no wider than the window less its vertical
+  scrollbar (``scrollWidth`` against ``clientWidth`` of ``<html>``); the failure names the
+  elements that stick out. A wide table or equation that scrolls within its own box is fine here.
+
+A figure or equation that fails at several widths is one failure, its message giving each width.
 Prints one summary line and exits non-zero on any failure.
 """
 
@@ -45,6 +55,10 @@ from urllib.parse import unquote, urlsplit
 
 MATHJAX = "_static/mathjax/tex-chtml.js"
 MAX_IMAGE_SCALE = 1.5  # a figure's PNG may be at most this many times as wide as it is shown
+# Window widths (px) at which the layout is checked: a desktop, and a tablet in portrait. The first
+# is the one each page is loaded at.
+WIDTHS = (1280, 768)
+WINDOW_HEIGHT = 900
 MAX_DIGITS = 8  # a decimal with this many significant digits or more is over-precise
 # A header row of |-separated cells, then a delimiter row: |---|---| (colons for alignment allowed).
 RAW_TABLE = re.compile(r"\|[^\n]*\|[ \t]*\n[ \t]*\|(?:[ \t]*:?-{3,}:?[ \t]*\|)+")
@@ -62,7 +76,7 @@ CHROMIUM_FLAGS = (
     "--disable-sync",
     "--disable-extensions",
     "--disable-default-apps",
-    "--window-size=1280,900",
+    f"--window-size={WIDTHS[0]},{WINDOW_HEIGHT}",
 )
 
 
@@ -281,13 +295,12 @@ def static_checks(site: Path, pages: list[Path]) -> tuple[list[str], dict]:
     return failures, {"links": n_links, "images": n_images}
 
 
-# Runs in the page once it has loaded: waits for MathJax, then reports what a reader would see.
+# Runs in the page once it has loaded: waits for MathJax and the images, then reports what a reader
+# would see that does not depend on the window's width.
 PAGE_REPORT = r"""
 const done = arguments[arguments.length - 1];
-const MAX_IMAGE_SCALE = @MAX_IMAGE_SCALE@;
 (async () => {
-  const report = {formulas: 0, math_errors: [], raw_tex: [], images: 0, broken_images: [], mathjax: null,
-                  wide_math: [], wide_images: []};
+  const report = {formulas: 0, math_errors: [], raw_tex: [], images: 0, broken_images: [], mathjax: null};
   const wantsMath = [...document.scripts].some(s => /mathjax/i.test(s.src));
   if (wantsMath) {
     const t0 = Date.now();
@@ -308,15 +321,6 @@ const MAX_IMAGE_SCALE = @MAX_IMAGE_SCALE@;
       }
     }
   }
-  // A display equation wider than its column is cut off or scrolls at this window width.
-  for (const c of document.querySelectorAll('mjx-container[display="true"]')) {
-    const math = c.querySelector("mjx-math");
-    const width = math ? math.getBoundingClientRect().width : 0;
-    if (width > c.clientWidth + 1) {
-      report.wide_math.push(`${Math.round(width)} px in a ${c.clientWidth} px column: ` +
-                            (c.textContent || "").slice(0, 60));
-    }
-  }
   const main = document.querySelector("main") || document.body;
   const copy = main.cloneNode(true);
   copy.querySelectorAll("pre, code, script, style, mjx-container, .highlight, .MathJax")
@@ -333,15 +337,93 @@ const MAX_IMAGE_SCALE = @MAX_IMAGE_SCALE@;
   for (const img of main.querySelectorAll("img")) {
     report.images += 1;
     if (!img.complete) await new Promise(r => { img.onload = img.onerror = r; setTimeout(r, 5000); });
-    if (!(img.complete && img.naturalWidth > 0)) { report.broken_images.push(img.getAttribute("src")); continue; }
-    // A figure drawn much wider than it is shown is shrunk, its text with it, below reading size.
+    if (!(img.complete && img.naturalWidth > 0)) report.broken_images.push(img.getAttribute("src"));
+  }
+  done(report);
+})();
+"""
+
+# Runs after PAGE_REPORT, once per width of WIDTHS (arguments[0]) after the window was resized to
+# it: waits for the layout to settle, then measures equations, figures and the page's own width.
+LAYOUT_REPORT = r"""
+const width = arguments[0], done = arguments[arguments.length - 1];
+const MAX_IMAGE_SCALE = @MAX_IMAGE_SCALE@;
+(async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  const frame = () => new Promise(r => { requestAnimationFrame(() => r()); setTimeout(r, 100); });
+  const root = document.documentElement;
+  const main = document.querySelector("main") || document.body;
+  const t0 = Date.now();
+  while (window.innerWidth !== width && Date.now() - t0 < 5000) await sleep(20);
+  // The resize reflows the page and may start the theme's transitions (its sidebars slide): wait
+  // for those to end, then for the page to measure the same in two frames in a row.
+  let last = "", same = 0;
+  while (same < 2 && Date.now() - t0 < 10000) {
+    await frame();
+    const running = document.getAnimations().filter(a => a.playState === "running" &&
+        a.effect && isFinite(a.effect.getComputedTiming().endTime));
+    if (running.length) {
+      await Promise.race([Promise.all(running.map(a => a.finished.catch(() => null))), sleep(2000)]);
+    }
+    const state = [window.innerWidth, root.clientWidth, root.scrollWidth, root.scrollHeight,
+                   main.getBoundingClientRect().width].join();
+    same = state === last ? same + 1 : 0;
+    last = state;
+  }
+  const report = {width: window.innerWidth, wide_math: [], wide_images: [], overflow: null};
+  // A display equation wider than its column is cut off or scrolls at this window width.
+  const tex = new Map();
+  if (window.MathJax && MathJax.startup && MathJax.startup.document) {
+    for (const item of MathJax.startup.document.math) tex.set(item.typesetRoot, item.math);
+  }
+  const short = t => (t || "").replace(/\s+/g, " ").trim().slice(0, 80);
+  [...document.querySelectorAll('mjx-container[display="true"]')].forEach((c, i) => {
+    const math = c.querySelector("mjx-math");
+    const w = math ? math.getBoundingClientRect().width : 0;
+    if (w > c.clientWidth + 1) {
+      report.wide_math.push({key: i, width: Math.round(w), column: c.clientWidth,
+                             tex: short(tex.get(c) || c.textContent)});
+    }
+  });
+  // A figure drawn much wider than it is shown is shrunk, its text with it, below reading size.
+  for (const img of main.querySelectorAll("img")) {
+    if (!(img.complete && img.naturalWidth > 0)) continue;  // PAGE_REPORT reports it
     const shown = img.getBoundingClientRect().width;
     if (shown > 0 && img.naturalWidth > MAX_IMAGE_SCALE * shown) {
       const figure = img.closest("figure");
       const number = figure && figure.querySelector(".caption-number");
-      const label = number ? number.textContent.trim() : img.getAttribute("src").split("/").pop();
-      report.wide_images.push(`${label} is ${img.naturalWidth} px wide, shown at ${Math.round(shown)} px`);
+      const src = img.getAttribute("src");
+      report.wide_images.push({key: src, natural: img.naturalWidth, shown: Math.round(shown),
+                               label: number ? number.textContent.trim() : src.split("/").pop()});
     }
+  }
+  // The page scrolls sideways: name the outermost elements that stick out past the window's right
+  // edge, leaving out those inside a box that clips or scrolls them (e.g. a table in its scrollable
+  // container; the box is named itself if it sticks out) and those fixed to the window.
+  if (root.scrollWidth > root.clientWidth) {
+    const limit = root.clientWidth + 0.5, out = new Set();
+    for (const el of document.body.querySelectorAll("*")) {
+      const r = el.getBoundingClientRect();
+      if (!(r.width > 0 && r.right + window.scrollX > limit)) continue;
+      let contained = getComputedStyle(el).position === "fixed";
+      for (let a = el.parentElement; a && a !== document.body && !contained; a = a.parentElement) {
+        const style = getComputedStyle(a);
+        contained = style.position === "fixed" || style.overflowX !== "visible";
+      }
+      if (!contained) out.add(el);
+    }
+    const outermost = [...out].filter(el => {
+      for (let a = el.parentElement; a; a = a.parentElement) if (out.has(a)) return false;
+      return true;
+    });
+    report.overflow = {content: root.scrollWidth, window: root.clientWidth, sticking: outermost.slice(0, 3).map(el => {
+      const container = el.closest("mjx-container");
+      const what = el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
+          [...el.classList].slice(0, 2).map(c => "." + c).join("");
+      const text = short(container ? tex.get(container) : el.textContent).slice(0, 50);
+      return `${what} to ${Math.round(el.getBoundingClientRect().right + window.scrollX)} px` +
+             (text ? ` (${JSON.stringify(text)})` : "");
+    }), more: Math.max(0, outermost.length - 3)};
   }
   done(report);
 })();
@@ -363,6 +445,42 @@ def find_browser() -> tuple[str | None, str | None]:
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
+
+
+def layout_failures(driver, name: str) -> list[str]:
+    """The layout checks at each width of :data:`WIDTHS`, the page already loaded and typeset.
+
+    An equation or figure that fails at several widths is one failure that lists them.
+    """
+    # (kind, key) -> (text before, text after, [what it measures at each width it fails at])
+    failures, wide = [], {}
+    for width in WIDTHS:
+        if driver.get_window_size()["width"] != width:
+            driver.set_window_size(width, WINDOW_HEIGHT)
+        report = driver.execute_async_script(LAYOUT_REPORT, width)
+        if report["width"] != width:
+            failures.append(f"{name}: the window is {report['width']} px wide, not {width} px")
+            continue
+        for m in report["wide_math"]:
+            detail = f"at {width} px: {m['width']} px in a {m['column']} px column"
+            entry = ("equation wider than its column (", f"): {m['tex']}", [])
+            wide.setdefault(("math", m["key"]), entry)[2].append(detail)
+        for i in report["wide_images"]:
+            head = (
+                f"figure drawn wider than {MAX_IMAGE_SCALE} × its display: {i['label']} is"
+                f" {i['natural']} px wide, shown at "
+            )
+            detail = f"{i['shown']} px in a {width} px window"
+            wide.setdefault(("image", i["key"]), (head, "", []))[2].append(detail)
+        if report["overflow"]:
+            o = report["overflow"]
+            more = f" and {o['more']} more" if o["more"] else ""
+            failures.append(
+                f"{name}: at {width} px the page scrolls sideways: {o['content']} px of content in"
+                f" {o['window']} px; sticking out: {'; '.join(o['sticking']) or '?'}{more}"
+            )
+    failures += [f"{name}: {head}{'; '.join(d)}{tail}" for head, tail, d in wide.values()]
+    return failures
 
 
 def browser_checks(site: Path, pages: list[Path]) -> tuple[list[str], dict]:
@@ -389,6 +507,8 @@ def browser_checks(site: Path, pages: list[Path]) -> tuple[list[str], dict]:
     try:
         for path in pages:
             name = str(path.relative_to(site))
+            if driver.get_window_size()["width"] != WIDTHS[0]:
+                driver.set_window_size(WIDTHS[0], WINDOW_HEIGHT)
             driver.get(base + name)
             deadline = time.time() + 30  # index.html redirects: wait for the page it lands on
             while driver.execute_script("return document.readyState") != "complete":
@@ -404,11 +524,7 @@ def browser_checks(site: Path, pages: list[Path]) -> tuple[list[str], dict]:
             failures += [f"{name}: MathJax error in {m!r}" for m in report["math_errors"]]
             failures += [f"{name}: raw TeX left in the text: ...{t}..." for t in report["raw_tex"]]
             failures += [f"{name}: image {s!r} did not load" for s in report["broken_images"]]
-            failures += [f"{name}: equation wider than the page, {w}" for w in report["wide_math"]]
-            failures += [
-                f"{name}: figure drawn wider than {MAX_IMAGE_SCALE} × its display: {w}"
-                for w in report["wide_images"]
-            ]
+            failures += layout_failures(driver, name)
             for entry in driver.get_log("performance"):
                 message = json.loads(entry["message"])["message"]
                 if message["method"] == "Network.requestWillBeSent":
