@@ -15,6 +15,8 @@
 - **Clean console.** No script is included twice, and the theme gets a valid colour mode.
 - **Colab install cell.** With a repository URL, each downloadable notebook starts with a cell
   that installs ``dnc`` from the repository when, and only when, it runs on Colab.
+- **Status page last.** ``book/status`` tells, from the execution cache, which chapters ran in
+  this build: it is read after every other page, and re-read at every build.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ MATHJAX_ENTRY = "tex-chtml.js"  # TeX input, CommonHTML output; extensions autol
 MATHJAX_SKIP = ("tex-svg", "tex-mml", "mml-", "tex-chtml-full", "node-main.js", "latest.js")
 PROVIDERS = ("binderhub_url", "colab_url")
 COLAB_TAG = "colab-install"
+STATUS_PAGE = "book/status"  # reads the execution cache that the other pages' execution writes
 
 
 def mathjax_source() -> Path:
@@ -119,6 +122,23 @@ def colab_to_published_notebook(app: Sphinx, pagename, templatename, context, do
                 )
 
 
+def status_last(docnames: list[str]) -> None:
+    """Move the status page to the end of ``docnames``, in place (Sphinx reads them sorted)."""
+    if STATUS_PAGE in docnames:
+        docnames.remove(STATUS_PAGE)
+        docnames.append(STATUS_PAGE)
+
+
+def read_status_last(app: Sphinx, env, docnames: list[str]) -> None:
+    """Read (and so execute) the status page after the chapters whose execution it reports."""
+    status_last(docnames)
+
+
+def reread_status(app: Sphinx, env, added, changed, removed) -> list[str]:
+    """Re-read the status page at every build: its table must not be an earlier build's."""
+    return [STATUS_PAGE]
+
+
 def executed_notebook(app: Sphinx, docname: str) -> Path:
     return Path(app.outdir).parent / "jupyter_execute" / f"{docname}.ipynb"
 
@@ -169,6 +189,8 @@ def finish(app: Sphinx, exc) -> None:
 def setup(app: Sphinx) -> dict:
     app.add_config_value("dnc_pages_branch", "gh-pages", "html")
     app.connect("config-inited", configure)
+    app.connect("env-get-outdated", reread_status)
+    app.connect("env-before-read-docs", read_status_last)
     app.connect("html-page-context", offer_notebook, priority=500)
     app.connect("html-page-context", colab_to_published_notebook, priority=502)
     app.connect("html-page-context", drop_duplicate_scripts, priority=499)

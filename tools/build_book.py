@@ -13,6 +13,7 @@ is built either way: the tests (``make test``) are where a mismatch fails.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import os
 import shutil
@@ -88,7 +89,13 @@ def main() -> int:
     print(f"[build_book] {stamp}", flush=True)
     start = time.time()
     # No progress bars or cache notes in the rendered pages: the prefetch above computed the runs.
-    book_env = {**os.environ, "DNC_REFERENCE_REPORT": str(REPORT), "DNC_PROGRESS": "off"}
+    # book/status.md tells the chapters executed from now on from those taken from the cache.
+    book_env = {
+        **os.environ,
+        "DNC_REFERENCE_REPORT": str(REPORT),
+        "DNC_PROGRESS": "off",
+        "DNC_BUILD_STARTED": datetime.datetime.now(datetime.UTC).isoformat(),
+    }
     result = subprocess.run(command, cwd=ROOT, env=book_env)
     print(f"[build_book] finished in {time.time() - start:.0f} s, exit code {result.returncode}")
     if result.returncode == 0:

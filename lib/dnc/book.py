@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import math
 import numbers
 import os
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -116,6 +118,108 @@ def glue_table(name: str, rows, header, fmt: str = "{:.4g}") -> None:
     also print the table's Markdown source on the page.
     """
     glue_markdown(**{name: markdown_table(header, rows, fmt)})
+
+
+# --- how each chapter of this edition was executed (book/status.md) ---------------------------
+
+
+def book_root(start=None) -> Path:
+    """The first folder at or above ``start`` (default: the working directory) with a ``_toc.yml``.
+
+    Raises:
+        FileNotFoundError: no such folder (a notebook run outside a checkout).
+    """
+    here = Path.cwd() if start is None else Path(start).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "_toc.yml").is_file():
+            return folder
+    raise FileNotFoundError(f"no _toc.yml at or above {here}")
+
+
+def book_chapters(root) -> dict[str, Path]:
+    """The notebooks of ``root/_toc.yml``, in its order, as {``{doc}`` role: source file}.
+
+    A page is a notebook when its front matter names a kernel; the role renders as the page's
+    title, linked.
+    """
+    root = Path(root)
+    toc = (root / "_toc.yml").read_text()
+    names = re.findall(r"^\s*(?:-\s*)?(?:file|root):\s*(\S+)\s*$", toc, flags=re.M)
+    pages = {f"{{doc}}`/{name}`": root / f"{name}.md" for name in names}
+    return {
+        role: path
+        for role, path in pages.items()
+        if path.is_file() and "kernelspec:" in path.read_text()[:600]
+    }
+
+
+def _utc(moment: datetime.datetime) -> datetime.datetime:
+    """``moment`` in UTC; a naive time (as jupyter-cache's database returns them) is taken as UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=datetime.UTC)
+    return moment.astimezone(datetime.UTC)
+
+
+def execution_table(cache_dir, started, chapters) -> str:
+    """How each chapter of this build was executed, as Markdown for ``{glue:md}`` (``:format: myst``).
+
+    A row per chapter, from the newest record of its source file in the jupyter-cache at
+    ``cache_dir`` (myst-nb's execution cache): "executed in this build" when the record was made
+    at or after ``started``, else "from the cache of" the record's date; and the execution's run
+    time in seconds, to 3 significant figures. A chapter without a record (never executed through
+    the cache, as a page with ``execution_mode: force``) is "not in the execution cache". Without
+    ``started`` (the page executed outside ``tools/build_book.py``) a sentence above the table says
+    that which chapters ran in this build is unknown, and each row gives its record's date.
+
+    Args:
+        cache_dir: the jupyter-cache folder (the book's ``_build/.jupyter_cache``); a missing
+            folder is an empty cache, and is not created.
+        started: the build's start: a datetime, an ISO 8601 string (``$DNC_BUILD_STARTED``), or
+            None or "" when unknown; a time without a timezone is UTC.
+        chapters: {Markdown of the chapter's first cell: its source file}, in the table's order.
+
+    Returns:
+        The Markdown: the table, after the sentence when ``started`` is unknown.
+
+    Raises:
+        ValueError: ``started`` is a string but not an ISO 8601 time.
+    """
+    if isinstance(started, str):
+        started = datetime.datetime.fromisoformat(started.strip()) if started.strip() else None
+    start = None if started is None else _utc(started)
+    newest = {}
+    if Path(cache_dir).is_dir():
+        # local: jupyter-cache comes with the optional `book` extras
+        from jupyter_cache import get_cache
+
+        for record in get_cache(str(cache_dir)).list_cache_records():
+            source = Path(record.uri).resolve()
+            if source not in newest or _utc(record.created) > _utc(newest[source].created):
+                newest[source] = record
+    rows = []
+    for label, path in chapters.items():
+        record = newest.get(Path(path).resolve())
+        if record is None:
+            rows.append((label, "not in the execution cache", "—"))
+            continue
+        made = _utc(record.created)
+        date = f"{made:%Y-%m-%d %H:%M} UTC"
+        if start is None:
+            how = f"cached on {date}"
+        elif made >= start:
+            how = "executed in this build"
+        else:
+            how = f"from the cache of {date}"
+        seconds = (record.data or {}).get("execution_seconds")
+        rows.append((label, how, "—" if seconds is None else significant(float(f"{seconds:.3g}"))))
+    table = markdown_table(("chapter", "execution", "run time (s)"), rows)
+    if start is None:
+        return (
+            "The build's start time is unknown (this page was not executed by "
+            "`tools/build_book.py`), so which chapters ran in this build cannot be told; each "
+            "row gives the date of the chapter's execution in the cache.\n\n" + table
+        )
+    return table
 
 
 # --- regression references -------------------------------------------------------------------

@@ -66,6 +66,16 @@ def test_install_cell_runs_only_on_colab(monkeypatch):
     assert len(calls) == 1 and calls[0][0][-1] == "dnc @ git+https://github.com/org/repo"
 
 
+def test_status_page_is_read_last_and_at_every_build():
+    docnames = ["book/agop_mechanism", "book/status", "book/weight_spectra"]
+    assert book_ext.status_last(docnames) is None  # in place: Sphinx reads the list it handed out
+    assert docnames == ["book/agop_mechanism", "book/weight_spectra", "book/status"]
+    unchanged = ["book/intro", "book/relu_ufm"]
+    book_ext.status_last(unchanged)
+    assert unchanged == ["book/intro", "book/relu_ufm"]
+    assert book_ext.reread_status(None, None, set(), set(), set()) == ["book/status"]
+
+
 def page(body, head=""):
     return f"<html><head>{head}</head><body><main>{body}</main></body></html>"
 
