@@ -251,6 +251,37 @@ def nc1_authors(H, labels) -> float:
     return nc1(H, labels, kind="trace_ratio") / K
 
 
+def trace_fractions(H, labels, authors: bool = False) -> tuple[float, float]:
+    """(tr Σ_W / tr Σ_T, tr Σ_B / tr Σ_T), Σ_T = (1/N) Σ_i (h_i − μ_G)(h_i − μ_G)ᵀ.
+
+    With balanced classes Σ_T = Σ_W + Σ_B and the two fractions add up to 1. ``authors=True``
+    gives paper B's code's values (``get_class_variance`` in nc_nn.py, plotted in App. B.3):
+    Σ_W and Σ_T there are divided by K·N and Σ_B by K, so its second fraction is K times ours
+    (for balanced classes) and the two add up to 1 only after dividing that one by K.
+
+    Args:
+        H: d×N feature matrix, one column per sample.
+        labels: Length-N integer labels holding the classes 0..K−1, K ≥ 2, each at least once.
+        authors: Whether to normalise as paper B's code does.
+
+    Returns:
+        The two ratios as floats.
+
+    Raises:
+        ValueError: all features coincide (tr Σ_T = 0), or the checks on ``H`` and ``labels`` fail.
+    """
+    H, lab, classes = _features(H, labels)
+    K, N = classes.size, H.shape[1]
+    total = float(np.sum((H - global_mean(H, lab)[:, None]) ** 2))
+    if total <= 0:
+        raise ValueError("all features coincide: tr Σ_T = 0, the fractions are undefined")
+    within = float(np.trace(within_class_covariance(H, lab))) * N
+    between = float(np.trace(between_class_covariance(H, lab)))
+    if authors:
+        return within / total, between * K * N / total
+    return within / total, between * N / total
+
+
 def nc2_authors(H, labels) -> float:
     """Paper B's code's NC2: mean_{c,c′} (cos∠(μ̃_c, μ̃_c′) − S_cc′)² over the K×K entries.
 

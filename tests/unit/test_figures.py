@@ -46,6 +46,26 @@ def close_figures():
     plt.close("all")
 
 
+@pytest.fixture(autouse=True)
+def figures_fit_the_column(monkeypatch):
+    """Every figure a test draws fits the book's column, its text readable there.
+
+    The book shows a figure at most ~660 px wide: a PNG more than 1.5 × wider, or text under
+    9 pt at the size shown, fails (:func:`dnc.figures.style.readability`).
+    """
+    made, blank = [], style.blank
+
+    def recording(*args, **kwargs):
+        fig = blank(*args, **kwargs)
+        made.append(fig)
+        return fig
+
+    monkeypatch.setattr(style, "blank", recording)
+    yield
+    for fig in made:
+        assert style.readability(fig) == [], fig.get_suptitle()
+
+
 # --- reading a drawn figure back ---------------------------------------------------------------
 
 
@@ -321,20 +341,51 @@ def test_paper_b_figures_plot_their_results():
             "history_decomposition": rng.uniform(0.01, 1, (5, 4, 3)),  # records × depth × parts
             "history_nfa": rng.uniform(0, 1, (5, 3)),
             "history_nfa_sqrt": rng.uniform(0, 1, (5, 3)),
+            "history_nc2_decomposition_authors": rng.uniform(0.01, 1, (5, 4, 3)),
+            "history_trace_fractions": rng.uniform(0.01, 1, (5, 5, 2)),
+            "history_trace_fractions_authors": rng.uniform(0.01, 10, (5, 5, 2)),
+            "history_epoch_loss": rng.uniform(0.01, 1, 40),
         }
         for _ in range(2)
     ]
+    for name, key in (
+        ("mlp_layer_nc1_decomposition", "history_decomposition"),
+        ("mlp_layer_nc2_decomposition", "history_nc2_decomposition_authors"),
+    ):
+        fig = REGISTRY[name].function(result=runs, **({"K": 10} if "nc1" in name else {}))
+        panels = [ax for ax in fig.axes if ax.axison]
+        assert len(panels) == 4  # one panel per layer, the spare cells hold the legend
+        dec = np.stack([r[key] for r in runs])
+        for l, ax in enumerate(panels):
+            assert len(ax.lines) == 3
+            for j, ln in enumerate(ax.lines):
+                np.testing.assert_array_equal(ln.get_xdata(), runs[0]["history_epoch"])
+                np.testing.assert_allclose(ln.get_ydata(), gmean(dec[:, :, l, j]))
     fig = REGISTRY["mlp_layer_nc1_decomposition"].function(result=runs, K=10)
-    assert len(fig.axes) == 4  # one panel per layer
-    (authors,) = fig.axes[-1].child_axes  # the right axis reads NC1 in the authors' code's ÷ K
-    assert "authors" in authors.get_ylabel() and "ours" in fig.axes[0].get_ylabel()
+    panels = [ax for ax in fig.axes if ax.axison]
+    assert "ours" in panels[0].get_ylabel()
+    (authors,) = panels[2].child_axes  # each row's right axis reads the authors' code's ÷ K
+    assert "authors" in authors.get_ylabel()
     np.testing.assert_allclose(authors._functions[0](np.array([10.0, 0.5])), [1.0, 0.05])
-    dec = np.stack([r["history_decomposition"] for r in runs])
-    for l, ax in enumerate(fig.axes):
-        assert len(ax.lines) == 3
-        for j, ln in enumerate(ax.lines):
-            np.testing.assert_array_equal(ln.get_xdata(), runs[0]["history_epoch"])
-            np.testing.assert_allclose(ln.get_ydata(), gmean(dec[:, :, l, j]))
+
+    ratios = (1.0, 4.0)
+    sweep = rng.uniform(0.01, 1, (2, 6))
+    real = [{"nc1_in": np.exp(-0.5 * np.arange(8)) * (1 + 0.01 * rng.standard_normal(8))}]
+    fig = REGISTRY["nc1_decay_against_depth"].function(sweep=sweep, ratios=ratios, real=real)
+    left, right = fig.axes[:2]
+    for ln, curve in zip(left.lines, sweep, strict=True):
+        np.testing.assert_array_equal(ln.get_ydata(), curve)
+    np.testing.assert_array_equal(right.lines[0].get_ydata(), real[0]["nc1_in"])
+    fitted = right.lines[1].get_ydata()  # the exponential fitted from layer 2 on: factor e^{-0.5}
+    np.testing.assert_allclose(fitted[1:] / fitted[:-1], np.exp(-0.5), rtol=0.02)
+
+    fig = REGISTRY["mlp_variance_and_loss"].function(result=runs)
+    left, right = fig.axes[:2]
+    fractions = np.stack([r["history_trace_fractions_authors"] for r in runs])[:, :, -1, :]
+    np.testing.assert_allclose(left.lines[0].get_ydata(), gmean(fractions[:, :, 0]))
+    loss = np.stack([r["history_epoch_loss"] for r in runs])
+    np.testing.assert_allclose(right.lines[0].get_ydata(), gmean(loss))
+    np.testing.assert_array_equal(right.lines[0].get_xdata(), np.arange(1, 41))
 
     grams = rng.uniform(-1, 1, (3, 6, 6))
     fig = REGISTRY["deep_rfm_feature_grams"].function(
@@ -351,7 +402,7 @@ def test_paper_b_figures_plot_their_results():
     fig = REGISTRY["deep_rfm_nc_per_layer"].function(result=nc_runs, K=10)
     assert "authors" in fig.axes[0].child_axes[0].get_ylabel()  # NC1 ÷ K on the right
     assert "authors" in fig.axes[2].get_ylabel() and "ours" in fig.axes[1].get_ylabel()
-    for ax, metric in zip(fig.axes, metrics_b, strict=True):
+    for ax, metric in zip(fig.axes[:3], metrics_b, strict=True):
         markers = [ln for ln in ax.lines if ln.get_marker() in ("o", "s")]
         before = np.stack([r[f"{metric}_in"] for r in nc_runs])
         after = np.stack([r[f"{metric}_agop"] for r in nc_runs])
@@ -386,6 +437,9 @@ TESTED = (
         "nc1_over_training",
         "class_mean_gram",
         "mlp_layer_nc1_decomposition",
+        "mlp_layer_nc2_decomposition",
+        "mlp_variance_and_loss",
+        "nc1_decay_against_depth",
         "deep_rfm_feature_grams",
         "deep_rfm_nc_per_layer",
         "random_feature_distance_ratio",
@@ -577,3 +631,36 @@ def test_full_hessian_inheritance_plots_each_measure_per_schedule():
             np.maximum(1e-6 * np.arange(10)[pick], 1e-16),
         )
         np.testing.assert_allclose(lines[f"separation {sched}"].get_ydata(), 1e-3)
+
+
+# --- the book's column -------------------------------------------------------------------------
+
+
+def test_readability_flags_wide_figures_and_small_text():
+    fig = plt.figure(figsize=(12, 3))  # a plain figure: nothing raises its text
+    ax = fig.add_subplot()
+    ax.set_title("tiny", fontsize=6)
+    problems = style.readability(fig)
+    assert any("shown at 660 px" in p for p in problems)
+    assert any("'tiny'" in p for p in problems)
+    fig = plt.figure(figsize=(5, 3))
+    fig.add_subplot().set_title("small", fontsize=8)
+    assert [p for p in style.readability(fig) if "'small'" in p]
+    plt.close("all")
+
+
+def test_book_figures_fit_the_column_and_raise_small_text():
+    fig, axes = style.new(ncols=4, width=3.0)  # asked 12 inches: narrowed to the column
+    assert fig.get_figwidth() == style.COLUMN_WIDTH
+    axes[0, 0].legend(handles=[matplotlib.lines.Line2D([], [], label="x")], fontsize=6)
+    assert style.readability(fig) == []  # drawing raised the legend's 6 pt to 9 pt
+    assert axes[0, 0].get_legend().get_texts()[0].get_fontsize() == style.MIN_FONT
+
+
+@pytest.mark.parametrize(("n", "shape"), [(1, (1, 1)), (3, (1, 3)), (4, (2, 2)), (5, (2, 3))])
+def test_panel_grid_fills_rows_and_offers_the_spare_cell(n, shape):
+    assert style.grid_shape(n) == shape
+    fig = style.blank(style.COLUMN_WIDTH, 4)
+    axes, spare = style.panel_grid(fig, n)
+    assert len(axes) == n
+    assert (spare is None) == (shape[0] * shape[1] == n)

@@ -52,4 +52,4 @@ def test_the_stochastic_chapters_are_those_that_pin_seeds():
 def test_the_second_pass_prefetches_runs_that_exist():
     from dnc.experiments import runs as prefetch
 
-    assert len(prefetch.select(kernels.STOCHASTIC_RUNS)) == 9
+    assert len(prefetch.select(kernels.STOCHASTIC_RUNS)) == 12

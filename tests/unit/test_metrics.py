@@ -125,3 +125,25 @@ def test_the_authors_normalisations_as_their_code_computes_them():
     etf = np.eye(K) - np.ones((K, K)) / K
     collapsed = np.repeat(5.0 * etf, n, axis=1)
     assert metrics.nc2_authors(collapsed, labels) < 1e-28 and metrics.nc2(collapsed, labels) < 1e-14
+
+
+def test_trace_fractions_as_the_authors_code_computes_them():
+    """App. B.3's tr Σ_W/tr Σ_T and tr Σ_B/tr Σ_T: ours add up to 1, the authors' B one is K×."""
+    rng = np.random.default_rng(4)
+    K, n, d = 3, 7, 5
+    labels = np.repeat(np.arange(K), n)
+    H = rng.standard_normal((d, K * n)) + 2 * np.repeat(rng.standard_normal((d, K)), n, axis=1)
+    X, N = H.T, K * n
+    means = np.stack([X[labels == c].mean(0) for c in range(K)])
+    mu_g = means.mean(0)
+    sigma_b = (means - mu_g).T @ (means - mu_g) / K
+    sigma_w = sum((X[labels == c] - means[c]).T @ (X[labels == c] - means[c]) for c in range(K))
+    sigma_t = sum((X[labels == c] - mu_g).T @ (X[labels == c] - mu_g) for c in range(K))
+    sigma_w, sigma_t = sigma_w / (K * N), sigma_t / (K * N)
+    w, b = metrics.trace_fractions(H, labels, authors=True)
+    assert np.isclose(w, np.trace(sigma_w) / np.trace(sigma_t), rtol=1e-13)
+    assert np.isclose(b, np.trace(sigma_b) / np.trace(sigma_t), rtol=1e-13)
+    ours = metrics.trace_fractions(H, labels)
+    assert np.isclose(sum(ours), 1.0, rtol=1e-13) and np.isclose(ours[1] * K, b, rtol=1e-13)
+    with pytest.raises(ValueError, match="coincide"):
+        metrics.trace_fractions(np.ones((d, K * n)), labels)

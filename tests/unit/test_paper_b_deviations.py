@@ -52,3 +52,16 @@ def test_verdicts_follow_the_seed_spread():
 def test_unknown_kind_is_named():
     with pytest.raises(ValueError, match="'cnn'"):
         deviation_table("cnn")
+
+
+def test_mlp_effect_compares_the_two_optimisers_over_seeds():
+    from dnc.experiments.paper_b_deviations import mlp_effect
+
+    authors = dict(share=np.array([80.0, 81.0, 79.0]), nc1_out=np.array([0.7, 0.72, 0.68]))
+    same = dict(share=np.array([80.5, 79.5, 80.0]), nc1_out=np.array([0.71, 0.69, 0.7]))
+    apart = dict(share=np.array([60.0, 61.0, 59.0]), nc1_out=np.array([0.7, 0.72, 0.68]))
+    assert mlp_effect(authors, same).startswith("no, ")
+    assert mlp_effect(authors, apart).startswith("yes, ")
+    cell = mlp_effect(authors, apart)
+    table = deviation_table("mlp", profile="quick", measured=FAKE, mlp=cell)
+    assert table.count(cell) == 2  # the initialisation and the optimiser rows

@@ -213,7 +213,7 @@ def test_paper_b_figures_are_registered_once_each():
     from dnc.figures.registry import REGISTRY
 
     numbers = sorted(s.number for s in REGISTRY.values() if s.paper == "B")
-    assert numbers == ["1", "2", "3", "4"]
+    assert numbers == ["1", "2", "3", "4", "App. B.3"]
     fig = paper_b.random_feature_distance_ratio(points=50)
     assert len(fig.axes) == 2
 
@@ -230,7 +230,8 @@ def test_deep_rfm_step_accounting_on_a_hand_made_run():
     out = deep_rfm_steps.summary([run])
     assert out["agop_lower"] == 3 and out["agop_count"] == 3
     assert out["rf_raise"] == 1 and out["rf_count"] == 2  # 0.5 → 0.75 raises, 0.375 → 0.3 lowers
-    assert out["agop_nc2_lower"] == 2 and out["rf_nc2_lower"] == 1 and out["rf_nc2_layers"] == [3]
+    assert out["agop_nc2_lower"] == 2 and out["rf_nc2_lower"] == 1 and out["rf_nc2_layers"] == [2]
+    assert "renorm_nc1" not in out  # no features before normalisation: map and normalisation as one
     assert out["factor"] == pytest.approx(1 / 0.15)
     within, between = deep_rfm_steps.gram_blocks(
         np.array([[1, 0.9, -0.5], [0.9, 1, -0.4], [-0.5, -0.4, 1]]), [0, 0, 1]
@@ -238,6 +239,16 @@ def test_deep_rfm_step_accounting_on_a_hand_made_run():
     assert within == pytest.approx(0.9) and between == pytest.approx(-0.45)
     with pytest.raises(ValueError, match="metric"):
         deep_rfm_steps.step_reductions(run, "nc3")
+    # with the features before the row normalisation, the RF map and the normalisation separate
+    run |= {"nc1_rf": np.array([0.8, 0.3, 0.2]), "nc2_rf": np.array([0.5, 0.25, 0.1])}
+    out = deep_rfm_steps.summary([run])
+    assert out["rf_raise"] == 2 and out["rf_count"] == 3  # 0.5 → 0.8 and 0.15 → 0.2 raise it
+    np.testing.assert_allclose(
+        deep_rfm_steps.renormalisation(run, "nc1"), np.log([0.8 / 0.75, 1.0])
+    )
+    assert out["renorm_nc1"] == pytest.approx(1 - 0.75 / 0.8)
+    assert out["renorm_nc2"] == pytest.approx(0.2)  # 0.25 → 0.2 entering layer 3
+    assert out["rf_nc2_lower"] == 1 and out["rf_nc2_layers"] == [2]  # 0.3 → 0.25 in layer 2
 
 
 def test_ridge_keeps_a_collapsed_float32_system_solvable():

@@ -1,8 +1,8 @@
 """Bias-free ReLU MLP f(x) = W_{L+1} σ(W_L ⋯ σ(W_1 x)), trained with MSE on ±1 targets.
 
 Paper B's network as the authors' code builds it: L = 5 hidden layers of width 512, no biases,
-Xavier-uniform hidden weights with gain 0.1, PyTorch's default readout, Adam (lr 5e-5, batch
-128) on the mean squared error (mean over samples and outputs) to targets 1/−1.
+Xavier-uniform hidden weights, PyTorch's default readout, trained in batches of 128 on the mean
+squared error (mean over samples and outputs) to targets 1/−1, by SGD or Adam.
 :func:`layer_nc1_decomposition` splits each hidden layer h_l = σ(U S Vᵀ h_{l−1}) into its input
 h_{l−1}, the right singular part S Vᵀ h_{l−1}, and the output after U and σ, and measures
 NC1 = tr Σ_W / tr Σ_B on each.
@@ -83,45 +83,73 @@ def train_mlp(
     target_off: float = -1.0,
     threads: int | None = 1,
     progress: bool | None = None,
+    optimizer: str = "adam",
 ):
-    """Train :class:`MLP` by Adam on the mean squared error to targets 1/``target_off``.
+    """Train :class:`MLP` by ``optimizer`` ("adam" or plain "sgd") on the mean squared error.
 
-    The loss is mean_{i,k} (f_k(x_i) − t_ik)², as torch's ``MSELoss``. Returns (model, history)
-    with history arrays ``epoch``, ``loss``, ``accuracy``, ``nc1`` (records × (depth+1): NC1 =
-    tr Σ_W/tr Σ_B of the input and of every hidden layer's output), ``nc2`` (the same, NC2
-    against the simplex ETF), ``nfa`` and ``nfa_sqrt``
+    The loss is mean_{i,k} (f_k(x_i) − t_ik)² to targets 1/``target_off``, as torch's
+    ``MSELoss``. Returns (model, history) with history arrays ``epoch``, ``loss``, ``accuracy``
+    (full batch, at the recorded epochs), ``epoch_loss`` (epochs: the mean minibatch loss of each
+    epoch, as the authors' code logs it), ``nc1`` (records × (depth+1): NC1 = tr Σ_W/tr Σ_B of
+    the input and of every hidden layer's output), ``nc2`` (the same, NC2 against the simplex
+    ETF), ``nc2_authors`` (the same, paper B's code's NC2, :func:`dnc.metrics.nc2_authors`),
+    ``trace_fractions`` and ``trace_fractions_authors`` (records × (depth+1) × 2,
+    :func:`dnc.metrics.trace_fractions`), ``nfa`` and ``nfa_sqrt``
     (records × depth: ρ(W_lᵀW_l, AGOP_l) and ρ(W_lᵀW_l, AGOP_l^{1/2}) for the hidden layers, as
-    the authors' code measures them) and ``decomposition`` (records × depth × 3, see
-    :func:`layer_nc1_decomposition`). Runs on the GPU when one is present, else on ``threads``
-    CPU threads (1 by default: float32 sums split across threads round differently, so Adam's
-    trajectory, and every pinned number, would depend on the machine's core count).
+    the authors' code measures them), ``decomposition`` (records × depth × 3, see
+    :func:`layer_nc1_decomposition`) and ``nc2_decomposition``, ``nc2_decomposition_authors``
+    (the same three stages measured by NC2, ours and the authors'). Runs on the GPU when one is present, else on ``threads``
+    CPU threads (1 by default: float32 sums split across threads round differently, so the
+    trajectory, and every pinned number, would depend on the machine's core count); the
+    measurements at the recorded epochs, in float64, use every thread torch had on entry.
     ``progress``: False for none, else as ``$DNC_PROGRESS`` says (:func:`dnc.progress.bar`).
     """
+    measure_threads = torch.get_num_threads()
     with torch_threads(threads):
         return _train_mlp(X, y, width, depth, init_gain, lr, epochs, batch_size, seed,
-                          record_every, target_off, progress)  # fmt: skip
+                          record_every, target_off, progress, optimizer,
+                          measure_threads)  # fmt: skip
+
+
+OPTIMIZERS = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}
 
 
 def _train_mlp(
     X, y, width, depth, init_gain, lr, epochs, batch_size, seed, record_every, target_off,
-    progress=None,
+    progress=None, optimizer="adam", measure_threads=None,
 ):  # fmt: skip
     X = as_matrix(X, "X")
     lab = class_labels(y, X.shape[0], "y")
     epochs, batch_size = positive_int(epochs, "epochs"), positive_int(batch_size, "batch_size")
     record_every = positive_int(record_every, "record_every")
     positive(lr, "lr")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
     dev = choose_device()
     torch.manual_seed(whole(seed, "seed"))
     Xt = torch.as_tensor(X, dtype=torch.float32, device=dev)
     T = torch.as_tensor(one_hot(lab, off=float(target_off)), dtype=torch.float32, device=dev)
     model = MLP(X.shape[1], width, T.shape[1], depth, init_gain).to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    opt = OPTIMIZERS[optimizer](model.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(seed)
     history = {"epoch": [], "loss": [], "accuracy": [], "nc1": [], "nfa": [], "nfa_sqrt": []}
-    history["decomposition"], history["nc2"] = [], []
+    for key in (
+        "decomposition",
+        "nc2",
+        "nc2_authors",
+        "trace_fractions",
+        "trace_fractions_authors",
+        "nc2_decomposition",
+        "nc2_decomposition_authors",
+    ):
+        history[key] = []
+    epoch_loss = []
 
     def record(epoch):
+        with torch_threads(measure_threads):  # measurements only: the trajectory stays 1-thread
+            _record(epoch)
+
+    def _record(epoch):
         with torch.no_grad():
             out = model(Xt)
             history["loss"].append(float(((out - T) ** 2).mean()))
@@ -131,26 +159,38 @@ def _train_mlp(
         feats = [h.cpu().double().numpy().T for h in hs]
         history["nc1"].append([metrics.nc1(H, lab, kind="trace_ratio") for H in feats])
         history["nc2"].append([metrics.nc2(H, lab, frame="etf") for H in feats])
+        history["nc2_authors"].append([metrics.nc2_authors(H, lab) for H in feats])
+        history["trace_fractions"].append([metrics.trace_fractions(H, lab) for H in feats])
+        history["trace_fractions_authors"].append(
+            [metrics.trace_fractions(H, lab, authors=True) for H in feats]
+        )
         G = hidden_agops(model, Xt)
         Ws = [layer.weight.detach().cpu().double().numpy() for layer in model.layers[:-1]]
         history["nfa"].append([nfa_correlation(W, g, 1.0) for W, g in zip(Ws, G, strict=True)])
         history["nfa_sqrt"].append([nfa_correlation(W, g, 0.5) for W, g in zip(Ws, G, strict=True)])
-        history["decomposition"].append(_decompose(Ws, hs, lab))
+        stages = _stages(Ws, hs)
+        history["decomposition"].append(_decompose(stages, lab))
+        history["nc2_decomposition"].append(_decompose(stages, lab, _nc2_etf))
+        history["nc2_decomposition_authors"].append(_decompose(stages, lab, metrics.nc2_authors))
 
     record(0)
     bar = progress_bar(epochs, f"MLP width {width} depth {depth} seed {seed}", progress)
     for epoch in range(1, epochs + 1):
         perm = torch.randperm(Xt.shape[0], generator=gen).to(dev)
+        total = 0.0
         for i in range(0, Xt.shape[0], batch_size):
             idx = perm[i : i + batch_size]
             loss = ((model(Xt[idx]) - T[idx]) ** 2).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
+            total += float(loss.detach()) * len(idx)
+        epoch_loss.append(total / Xt.shape[0])
         if epoch % record_every == 0 or epoch == epochs:
             record(epoch)
         bar.update(1)
     bar.close()
+    history["epoch_loss"] = epoch_loss
     return model.cpu(), {k: np.asarray(v, dtype=np.float64) for k, v in history.items()}
 
 
@@ -195,18 +235,27 @@ def layer_nc1_decomposition(model: MLP, X, y) -> np.ndarray:
     with torch.no_grad():
         hs = model.layer_inputs(torch.as_tensor(X).float())
     Ws = [layer.weight.detach().double().numpy() for layer in model.layers[:-1]]
-    return _decompose(Ws, hs, lab)
+    return _decompose(_stages(Ws, hs), lab)
 
 
-def _decompose(Ws, hs, lab) -> np.ndarray:
-    hs = [h.detach().cpu().double().numpy() for h in hs]
-    out = np.zeros((len(Ws), 3))
+def _nc1_trace_ratio(H, lab) -> float:
+    return metrics.nc1(H, lab, kind="trace_ratio")
+
+
+def _nc2_etf(H, lab) -> float:
+    return metrics.nc2(H, lab, frame="etf")
+
+
+def _stages(Ws, hs) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """For every hidden layer the d×N features h_{l−1}, S_l V_lᵀ h_{l−1} and h_l, in float64."""
+    hs = [h.detach().cpu().double().numpy().T for h in hs]
+    out = []
     for l, W in enumerate(Ws):
         _, s, Vt = np.linalg.svd(W, full_matrices=False)
-        svh = (s[:, None] * Vt) @ hs[l].T
-        out[l] = [
-            metrics.nc1(hs[l].T, lab, kind="trace_ratio"),
-            metrics.nc1(svh, lab, kind="trace_ratio"),
-            metrics.nc1(hs[l + 1].T, lab, kind="trace_ratio"),
-        ]
+        out.append((hs[l], (s[:, None] * Vt) @ hs[l], hs[l + 1]))
     return out
+
+
+def _decompose(stages, lab, metric=_nc1_trace_ratio) -> np.ndarray:
+    """A depth × 3 array: ``metric`` of h_{l−1}, of S_l V_lᵀ h_{l−1} and of h_l, layer by layer."""
+    return np.array([[metric(H, lab) for H in layer] for layer in stages])

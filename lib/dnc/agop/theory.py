@@ -55,6 +55,23 @@ def simplified_deep_rfm(G0, labels, lambda_k: float, lambda_phi: float, layers: 
     return {"nc1": np.array(out["nc1"]), "nc1_agop": np.array(out["nc1_agop"]), "G": G}
 
 
+def mixture_gram(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(G_0, labels): a Gaussian class mixture (K = 3, 20 per class, D = 100) as a start Gram.
+
+    G_0 = XXᵀ scaled to trace N, plus 0.1 I (the smallest eigenvalue the recursion keeps).
+    """
+    X, y = data.gaussian_mixture(K=3, n_per_class=20, D=100, separation=1.0, seed=seed)
+    return X @ X.T * len(y) / np.trace(X @ X.T) + 0.1 * np.eye(len(y)), y
+
+
+def ratio_sweep(G0, labels, ratios, lambda_phi: float = 0.1, layers: int = 12) -> np.ndarray:
+    """NC1 of G̃_l (ratios × layers) from :func:`simplified_deep_rfm` at λ_k = ratio · λ_Φ."""
+    return np.array([
+        simplified_deep_rfm(G0, labels, r * lambda_phi, lambda_phi, layers)["nc1_agop"]
+        for r in np.asarray(ratios, dtype=np.float64)
+    ])  # fmt: skip
+
+
 def exponential_rate(values, skip: int = 1, floor: float = 1e-12) -> tuple[float, float]:
     """Least-squares fit log v_l ≈ a − r·l over l ≥ ``skip`` (values above ``floor``): (r, R²)."""
     v = np.asarray(values, dtype=np.float64)
@@ -260,6 +277,14 @@ def measured_hypotheses(
 
     arrays, _ = cache.cached("agop_theory_hypotheses", cfg, compute)
     return arrays
+
+
+def exponential_curve(values, skip: int = 1) -> np.ndarray:
+    """The fitted e^{a − r·l} of :func:`exponential_rate` (same fit), at every layer l."""
+    v = np.asarray(values, dtype=np.float64)
+    idx = np.arange(v.size)
+    slope, intercept = np.polyfit(idx[skip:], np.log(v[skip:]), 1)
+    return np.exp(intercept + slope * idx)
 
 
 def exponential_floor_fit(values, skip: int = 1, grid: int = 400) -> tuple[float, float, float]:

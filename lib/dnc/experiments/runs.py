@@ -64,6 +64,10 @@ RUNS: tuple[Run, ...] = (
         {"bandwidth": 10.0},
     ),  # fmt: skip
     *(Run(f"paper_b_mlp_seed{s}", paper_b.mlp_run, kwargs={"seed": s}) for s in (0, 1, 2)),
+    *(
+        Run(f"paper_b_mlp_adam_seed{s}", paper_b.mlp_run, kwargs={"seed": s, "variant": "adam"})
+        for s in (0, 1, 2)
+    ),
     # the chapter "Real networks": one entry per (loss, seed) of realnet.setting()
     *(
         Run(f"realnet_{loss}_seed{s}", realnet.network_run, (loss, s))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from dnc.agop import rfm
+from dnc.agop import theory as th
 from dnc.experiments import paper_b as ex
 from dnc.figures import style
 from dnc.figures.registry import figure
@@ -40,10 +41,10 @@ def _band(ax, x, values, color, label, log=True, **kw):
         ax.fill_between(x, lo, hi, color=color, alpha=0.25, lw=0)
 
 
-NC1_OURS = r"NC1, ours: $\mathrm{tr}\,\Sigma_W / \mathrm{tr}\,\Sigma_B$"
+NC1_OURS = "NC1, ours"
 NC1_AUTHORS = r"NC1, authors' code: $\mathrm{tr}\,\Sigma_W / (K\,\mathrm{tr}\,\Sigma_B)$"
-NC2_OURS = "NC2, ours: Frobenius distance of\nnormalised mean Gram from ETF"
-NC2_AUTHORS = "NC2, authors' code: mean squared\nerror of mean cosines vs ETF"
+NC2_OURS = "NC2, ours"
+NC2_AUTHORS = "NC2, authors' code"
 
 
 def _authors_nc1_axis(ax, K: int):
@@ -62,29 +63,99 @@ def _classes(runs, K=None) -> int:
     return int(np.max(runs[0]["labels"])) + 1
 
 
+STAGES = ("input $h_{l-1}$", r"after $S_l V_l^\top$", r"after $U_l$ and ReLU")
+
+
+def _stage_grid(epochs, dec, ylabel: str, log: bool = True):
+    """One panel per hidden layer (2 rows × 3 columns, the sixth holding the legend).
+
+    ``dec`` is seeds × records × depth × 3: the metric at the three stages of each layer.
+    """
+    depth = dec.shape[2]
+    ncols = 3
+    nrows = -(-(depth + 1) // ncols)
+    fig, axes = style.new(ncols=ncols, nrows=nrows, width=2.3, height=2.0, sharey=True)
+    flat = axes.ravel()
+    for l in range(depth):
+        ax = flat[l]
+        for j, label in enumerate(STAGES):
+            _band(ax, epochs, dec[:, :, l, j], style.PALETTE[j], label, log=log)
+        if log:
+            ax.set_yscale("log")
+        ax.set_title(f"layer {l + 1}")
+        if l >= depth - ncols:
+            ax.set_xlabel("epoch")
+    for ax in flat[depth:]:
+        ax.axis("off")
+    flat[depth].legend(*flat[0].get_legend_handles_labels(), loc="center", frameon=False)
+    for row in axes:
+        row[0].set_ylabel(ylabel)
+    return fig, axes
+
+
 @figure("B", 1)
 def mlp_layer_nc1_decomposition(result=None, profile=None, K=None):
     """NC1 (tr Σ_W / tr Σ_B) of each MLP layer's input, after S Vᵀ, after U and ReLU, over training.
 
     Plotted against the training epochs, geometric mean and ±1 s.d. of the logs over seeds:
-    paper B, Figure 1. The left axis reads the book's NC1, the right one the authors' code's
+    paper B, Figure 1. The left axes read the book's NC1, the right ones the authors' code's
     (÷ K, ``K`` the number of classes, from the runs' labels when not given).
     """
     runs = _runs(result, lambda: ex.mlp_runs(profile))
     epochs = np.asarray(runs[0]["history_epoch"])
     dec = ex.stack(runs, "history_decomposition")  # seeds × records × depth × 3
-    depth, K = dec.shape[2], _classes(runs, K)
-    fig, axes = style.new(ncols=depth, width=2.5, height=2.6, sharey=True)
-    labels = ("input $h_{l-1}$", r"after $S_l V_l^\top$", r"after $U_l$ and ReLU")
-    for l, ax in enumerate(axes[0]):
-        for j, label in enumerate(labels):
-            _band(ax, epochs, dec[:, :, l, j], style.PALETTE[j], label)
-        ax.set_yscale("log")
-        ax.set_title(f"layer {l + 1}")
-        ax.set_xlabel("epoch")
-    axes[0, 0].set_ylabel(NC1_OURS)
-    _authors_nc1_axis(axes[0, -1], K)
-    axes[0, -1].legend(fontsize=7)
+    K = _classes(runs, K)
+    fig, axes = _stage_grid(epochs, dec, "NC1, ours")
+    for row in axes:
+        visible = [ax for ax in row if ax.axison]
+        _authors_nc1_axis(visible[-1], K).set_ylabel("authors' code (÷ K)")
+    return fig
+
+
+@figure("book")
+def mlp_layer_nc2_decomposition(result=None, profile=None):
+    """NC2 of each MLP layer's input, after S Vᵀ and after U and ReLU, over training.
+
+    The authors' code's NC2 (:func:`dnc.metrics.nc2_authors`), geometric mean and ±1 s.d. of the
+    logs over seeds: the per-layer NC2 split their nc_nn.py computes beside Figure 1's NC1.
+    """
+    runs = _runs(result, lambda: ex.mlp_runs(profile))
+    epochs = np.asarray(runs[0]["history_epoch"])
+    dec = ex.stack(runs, "history_nc2_decomposition_authors")
+    fig, _ = _stage_grid(epochs, dec, "NC2, authors' code")
+    return fig
+
+
+@figure("B", "App. B.3")
+def mlp_variance_and_loss(result=None, profile=None):
+    """The last hidden layer's tr Σ_W/tr Σ_T and tr Σ_B/tr Σ_T over training, and the loss.
+
+    Paper B, App. B.3 (its third panel, the NFA correlations, is :func:`nfa_over_training`).
+    Solid: the authors' code's normalisation (Σ_W, Σ_T over K·N, Σ_B over K, so its Σ_B ratio
+    is K times the between-class share of the variance); dashed: ours, the two shares of
+    tr Σ_T, adding up to 1. Loss: the mean minibatch loss of each epoch, as their code logs it.
+    Geometric mean ± s.d. of the logs over seeds.
+    """
+    runs = _runs(result, lambda: ex.mlp_runs(profile))
+    epochs = np.asarray(runs[0]["history_epoch"])
+    authors = ex.stack(runs, "history_trace_fractions_authors")[:, :, -1, :]  # last layer
+    ours = ex.stack(runs, "history_trace_fractions")[:, :, -1, :]
+    fig, axes = style.new(ncols=2, width=3.4, height=2.8)
+    ax = axes[0, 0]
+    names = (r"$\mathrm{tr}\,\Sigma_W / \mathrm{tr}\,\Sigma_T$",
+             r"$\mathrm{tr}\,\Sigma_B / \mathrm{tr}\,\Sigma_T$")  # fmt: skip
+    for j, name in enumerate(names):
+        _band(ax, epochs, authors[:, :, j], style.PALETTE[j], name + " (authors')")
+        _band(ax, epochs, ours[:, :, j], style.PALETTE[j], name + " (ours)", ls="--")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_title("last hidden layer")
+    ax.legend(fontsize="small")
+    loss = ex.stack(runs, "history_epoch_loss")
+    _band(axes[0, 1], np.arange(1, loss.shape[1] + 1), loss, style.PALETTE[3], None)
+    axes[0, 1].set_yscale("log")
+    axes[0, 1].set_xlabel("epoch")
+    axes[0, 1].set_ylabel("training loss (mean MSE)")
     return fig
 
 
@@ -96,13 +167,17 @@ def deep_rfm_feature_grams(result=None, profile=None):
     """
     result = result if result is not None else ex.deep_rfm_run("mnist", profile)
     grams, layers = np.asarray(result["grams"]), np.asarray(result["gram_layers"])
-    fig, axes = style.new(ncols=len(layers), width=2.6, height=2.6)
-    for ax, G, l in zip(axes[0], grams, layers, strict=True):
+    rows, cols = style.grid_shape(len(layers))
+    fig, axes = style.new(ncols=cols, nrows=rows, width=2.5, height=2.5)
+    flat = axes.ravel()
+    for ax, G, l in zip(flat, grams, layers, strict=False):
         im = ax.imshow(G, vmin=-1, vmax=1, cmap="RdBu_r", interpolation="nearest")
         ax.set_title(f"layer {l + 1} input")
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(im, ax=axes[0, -1], shrink=0.8)
+    for ax in flat[len(layers) :]:
+        ax.axis("off")
+    fig.colorbar(im, ax=list(flat[: len(layers)]), shrink=0.6)
     return fig
 
 
@@ -115,14 +190,17 @@ def deep_rfm_nc_per_layer(result=None, profile=None, K=None):
     triangles at l + 1, drawn when the runs hold ``<metric>_rf``). NC1 in both normalisations
     (left axis the book's, right axis the authors' code's ÷ K); NC2 in the book's normalisation
     and, when the runs hold ``nc2_authors_in``/``nc2_authors_agop``
-    (:func:`dnc.experiments.paper_b.deep_rfm_authors_run`), in the authors' code's.
+    (:func:`dnc.experiments.paper_b.deep_rfm_run`), in the authors' code's.
     """
-    runs = _runs(result, lambda: ex.deep_rfm_authors_runs("mnist", profile))
+    runs = _runs(result, lambda: ex.deep_rfm_runs("mnist", profile))
     panels = [("nc1", NC1_OURS), ("nc2", NC2_OURS)]
     if "nc2_authors_in" in runs[0]:
         panels.append(("nc2_authors", NC2_AUTHORS))
-    fig, axes = style.new(ncols=len(panels), width=4.3)
-    for ax, (metric, ylabel) in zip(axes[0], panels, strict=True):
+    fig, grid = style.new(ncols=2, nrows=2, width=3.2, height=2.5)
+    axes = grid.ravel()
+    for ax in axes[len(panels) :]:
+        ax.axis("off")
+    for ax, (metric, ylabel) in zip(axes, panels, strict=False):
         before = ex.stack(runs, f"{metric}_in")
         after = ex.stack(runs, f"{metric}_agop")
         L = before.shape[1]
@@ -141,8 +219,8 @@ def deep_rfm_nc_per_layer(result=None, profile=None, K=None):
                         label=r"$\sigma(W_l M_l^{1/2} X_l)$ (before renormalising)")  # fmt: skip
         ax.set_xlabel("layer $l$")
         ax.set_ylabel(ylabel)
-    _authors_nc1_axis(axes[0, 0], _classes(runs, K))
-    axes[0, 0].legend(fontsize=7, loc="lower left")
+    _authors_nc1_axis(axes[0], _classes(runs, K)).set_ylabel("NC1, authors' code (÷ K)")
+    axes[-1].legend(*axes[0].get_legend_handles_labels(), loc="center", frameon=False)
     return fig
 
 
@@ -178,7 +256,7 @@ def nfa_over_training(result=None, profile=None):
     """
     runs = _runs(result, lambda: ex.mlp_runs(profile))
     epochs = np.asarray(runs[0]["history_epoch"])
-    fig, axes = style.new(ncols=2, width=4.2, sharey=True)
+    fig, axes = style.new(ncols=2, width=3.4, height=2.8, sharey=True)
     for ax, key, p in zip(
         axes[0], ("history_nfa", "history_nfa_sqrt"), ("", "^{1/2}"), strict=True
     ):
@@ -189,4 +267,42 @@ def nfa_over_training(result=None, profile=None):
         ax.set_title(rf"$\rho(W_l^\top W_l,\ \mathrm{{AGOP}}_l{p})$")
     axes[0, 0].set_ylabel("NFA correlation")
     axes[0, 1].legend(ncol=2, fontsize=7)
+    return fig
+
+
+DECAY_RATIOS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+
+
+@figure("book")
+def nc1_decay_against_depth(sweep=None, ratios=DECAY_RATIOS, real=None, profile=None):
+    """NC1 against depth, log axis: Theorem 5.4's Gram recursion and the real Deep RFM.
+
+    Left: NC1 of G̃_l from :func:`dnc.agop.theory.ratio_sweep` at each λ_k/λ_Φ in ``ratios``
+    (``sweep``: ratios × layers; None computes it on :func:`dnc.agop.theory.mixture_gram`).
+    Right: NC1 of X_l of the real Deep RFM runs on MNIST (one line per seed) with each seed's
+    least-squares exponential from layer 2 on (:func:`dnc.agop.theory.exponential_curve`).
+    """
+    if sweep is None:
+        G0, y = th.mixture_gram()
+        sweep = th.ratio_sweep(G0, y, ratios)
+    runs = _runs(real, lambda: ex.deep_rfm_runs("mnist", profile))
+    fig, axes = style.new(ncols=2, width=3.2, height=2.8)
+    left, right = axes[0]
+    colours = style.PALETTE
+    for i, (ratio, curve) in enumerate(zip(ratios, np.asarray(sweep), strict=True)):
+        left.semilogy(
+            np.arange(1, curve.size + 1), curve, color=colours[i % 10], label=f"{ratio:g}"
+        )
+    left.legend(title=r"$\lambda_k/\lambda_\Phi$", ncol=2, fontsize="small")
+    left.set_title("Gram recursion (Thm 5.4)")
+    for i, run in enumerate(runs):
+        v = np.asarray(run["nc1_in"])
+        layers = np.arange(1, v.size + 1)
+        right.semilogy(layers, v, "o", ms=3, color=colours[i], label=f"seed {i}")
+        right.semilogy(layers, th.exponential_curve(v), "-", lw=0.8, color=colours[i])
+    right.legend(fontsize="small")
+    right.set_title("Deep RFM, MNIST")
+    for ax in (left, right):
+        ax.set_xlabel("layer $l$")
+    left.set_ylabel("NC1, ours")
     return fig
