@@ -1,10 +1,13 @@
 """Turn the chapters into notebooks for ``pytest --nbval-lax``, and re-record their references.
 
-``prepare OUT``: write OUT/<chapter>.ipynb for every chapter. Each chapter pins its headline
-numbers itself, in hidden cells that call ``dnc.book.check`` against
-``tests/reference/<profile>/<chapter>.json``; nbval runs the notebooks and a value that moved fails
-its cell. ``refresh REF [CHAPTER ...]``: execute the chapters (all, or those named) with
-``DNC_REFERENCE=record``, so that their ``check`` calls store the values in ``REF/<profile>/``.
+``prepare OUT``: write OUT/<NN>_<chapter>.ipynb for every chapter, NN its place in _toc.yml, so
+that pytest, which runs a folder's files in name order, executes them in the book's order: a
+chapter that reads other chapters' runs (the pages of verdicts at the end of each part) runs
+after the chapters that compute them. Each chapter pins its headline numbers itself, in hidden
+cells that call ``dnc.book.check`` against ``tests/reference/<profile>/<chapter>.json``; nbval
+runs the notebooks and a value that moved fails its cell. ``refresh REF [CHAPTER ...]``: execute
+the chapters (all, or those named) with ``DNC_REFERENCE=record``, so that their ``check`` calls
+store the values in ``REF/<profile>/``.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ def prepare(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("*.ipynb"):
         old.unlink()
-    for chapter in chapter_files():
-        nbformat.write(jupytext.read(chapter), out / f"{chapter.stem}.ipynb")
+    for place, chapter in enumerate(chapter_files(), start=1):
+        nbformat.write(jupytext.read(chapter), out / f"{place:02d}_{chapter.stem}.ipynb")
         print(f"prepared {chapter.stem}")
 
 
