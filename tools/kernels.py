@@ -31,7 +31,7 @@ from chapters import stochastic_chapters
 # The prefetch entries (dnc.experiments.runs.RUNS) of the stochastic chapters' minibatch training.
 STOCHASTIC_RUNS = tuple(
     f"{kind}_seed{seed}"
-    for kind in ("paper_b_mlp", "paper_b_mlp_adam", "realnet_mse", "realnet_ce")
+    for kind in ("paper_b_mlp", "paper_b_mlp_adam", "realnet_mse", "realnet_ce", "probe_mlp")
     for seed in (0, 1, 2)
 )
 GENERIC = {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"}

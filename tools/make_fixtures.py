@@ -42,9 +42,10 @@ def realnet_measurements(config: dict, state: dict, K: int, loss: str) -> dict:
     net.load_state_dict(
         {k: torch.as_tensor(np.asarray(v, dtype=np.float64)) for k, v in state.items()}
     )
-    images, _ = training.load_images(config.dataset, config.n_per_class)
+    images, labels = training.load_images(config.dataset, config.n_per_class)
+    report = measure.network_report(net, images, labels, loss)
+    out = {k: v.tolist() for k, v in measure.layer_table(report).items()}
     H1, Ws = measure.head_params(net, images)
-    out = {k: v.tolist() for k, v in measure.layer_table(H1, Ws, loss).items()}
     if loss == "mse":
         out["knockouts"], out["within_share"] = measure.knockouts(
             H1, Ws, experiments.setting("quick").layer

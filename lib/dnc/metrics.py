@@ -136,8 +136,19 @@ def nc1(H, labels, kind: str = "trace") -> float:
     if kind not in NC1_KINDS:
         raise ValueError(f"kind must be one of {NC1_KINDS}, got {kind!r}")
     H, lab, classes = _features(H, labels)
-    sw = within_class_covariance(H, lab)
-    sb = between_class_covariance(H, lab)
+    return nc1_of(
+        within_class_covariance(H, lab), between_class_covariance(H, lab), classes.size, kind
+    )
+
+
+def nc1_of(sw, sb, K: int, kind: str = "trace") -> float:
+    """:func:`nc1` from Σ_W and Σ_B themselves (as streamed class statistics give them).
+
+    Raises:
+        ValueError: ``kind`` is not one of :data:`NC1_KINDS`.
+    """
+    if kind not in NC1_KINDS:
+        raise ValueError(f"kind must be one of {NC1_KINDS}, got {kind!r}")
     if kind == "trace_ratio":
         tb = np.trace(sb)
         return float(np.trace(sw) / tb) if tb > 0 else float("inf")
@@ -147,7 +158,7 @@ def nc1(H, labels, kind: str = "trace") -> float:
     if kind == "trace":
         # tr(Σ_W V Λ⁻¹ Vᵀ) = Σ_k v_kᵀ Σ_W v_k / λ_k: a sum of non-negative terms.
         quad = np.einsum("ik,ij,jk->k", vecs, sw, vecs)
-        return float(np.sum(np.clip(quad, 0.0, None) / vals) / classes.size)
+        return float(np.sum(np.clip(quad, 0.0, None) / vals) / K)
     product = (sw @ vecs) / vals @ vecs.T
     return float(np.sum(product**2))
 
@@ -172,7 +183,12 @@ def frame_gram(K: int, frame: str) -> np.ndarray:
 
 
 def _frame_means(H, labels, frame: str) -> np.ndarray:
-    means = class_means(H, labels)
+    return _centred(class_means(H, labels), frame)
+
+
+def _centred(means, frame: str) -> np.ndarray:
+    """The means as the frame compares them: centred by their mean for ``"etf"``, raw otherwise."""
+    means = np.asarray(means, dtype=np.float64)
     if frame not in FRAMES:
         raise ValueError(f"frame must be one of {FRAMES}, got {frame!r}")
     if frame == "etf":
@@ -195,7 +211,16 @@ def class_mean_cosines(H, labels, frame: str = "etf") -> np.ndarray:
         ValueError: ``frame`` is not one of :data:`FRAMES`, a (centred) class mean is zero, or
             the checks on ``H`` and ``labels`` fail (see :func:`class_means`).
     """
-    means = _frame_means(H, labels, frame)
+    return mean_cosines(class_means(H, labels), frame)
+
+
+def mean_cosines(means, frame: str = "etf") -> np.ndarray:
+    """:func:`class_mean_cosines` from the d×K class means themselves.
+
+    Raises:
+        ValueError: ``frame`` is not one of :data:`FRAMES`, or a (centred) class mean is zero.
+    """
+    means = _centred(means, frame)
     norms = np.linalg.norm(means, axis=0)
     if np.any(norms == 0):
         raise ValueError("a class mean is zero, so its direction (and NC2) is undefined")
@@ -221,7 +246,16 @@ def nc2(H, labels, frame: str = "etf") -> float:
         ValueError: ``frame`` is not one of :data:`FRAMES`, every class mean is zero, or the
             checks on ``H`` and ``labels`` fail (see :func:`class_means`).
     """
-    means = _frame_means(H, labels, frame)
+    return nc2_of_means(class_means(H, labels), frame)
+
+
+def nc2_of_means(means, frame: str = "etf") -> float:
+    """:func:`nc2` from the d×K class means themselves.
+
+    Raises:
+        ValueError: ``frame`` is not one of :data:`FRAMES`, or every (centred) class mean is zero.
+    """
+    means = _centred(means, frame)
     gram = means.T @ means
     scale = np.linalg.norm(gram)
     if scale == 0:
@@ -299,7 +333,16 @@ def nc2_authors(H, labels) -> float:
     Raises:
         ValueError: a centred class mean is zero, or the checks on ``H`` and ``labels`` fail.
     """
-    cos = class_mean_cosines(H, labels, frame="etf")
+    return nc2_authors_of_means(class_means(H, labels))
+
+
+def nc2_authors_of_means(means) -> float:
+    """:func:`nc2_authors` from the d×K class means themselves.
+
+    Raises:
+        ValueError: a centred class mean is zero.
+    """
+    cos = mean_cosines(means, frame="etf")
     K = cos.shape[0]
     simplex = np.eye(K) * K / (K - 1) - np.ones((K, K)) / (K - 1)
     return float(np.mean((cos - simplex) ** 2))

@@ -186,3 +186,31 @@ def masked_relu_hessian(masks_1: list[sp.Matrix], masks_2: list[sp.Matrix], K: i
         loss += sum(r**2 for r in A_tilde * W2 * x - Y[:, i]) / (2 * N)
         formula += sp.kronecker_product(A_tilde.T * A_tilde, x * x.T) / N
     return sp.hessian(loss, list(W2)), formula
+
+
+def linear_layer_hessian_gap(d_out: int = 2, d_in: int = 3) -> sp.Matrix:
+    """∂²ℓ/∂(vec W)² − C ⊗ hhᵀ for ℓ = g(Wh + b), g a cubic in z with free coefficients.
+
+    C = ∇²g at z = Wh + b; vec W is row-major. The result is the zero matrix exactly when the
+    layer Hessian of a linear layer is C ⊗ hhᵀ whatever follows it (g stands for the rest of the
+    network and the loss; a cubic has a Hessian that varies with z, as a network's does).
+    """
+    W, h, b = (
+        symbolic_matrix("w", d_out, d_in),
+        symbolic_matrix("h", d_in, 1),
+        symbolic_matrix("b", d_out, 1),
+    )
+    z = sp.Matrix(sp.symbols(f"z0:{d_out}", real=True))
+    terms = [z[i] for i in range(d_out)]
+    terms += [z[i] * z[j] for i in range(d_out) for j in range(i, d_out)]
+    terms += [
+        z[i] * z[j] * z[k] for i in range(d_out) for j in range(i, d_out) for k in range(j, d_out)
+    ]
+    g = sum(sp.Symbol(f"c{m}", real=True) * t for m, t in enumerate(terms))
+    C = sp.hessian(g, list(z))
+    at = dict(zip(z, W * h + b, strict=True))
+    loss = g.subs(at, simultaneous=True)
+    weights = list(W)  # row-major
+    return sp.expand(
+        sp.hessian(loss, weights) - sp.kronecker_product(C.subs(at, simultaneous=True), h * h.T)
+    )

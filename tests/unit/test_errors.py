@@ -30,7 +30,7 @@ OWNED = {
     "experiments/paper_b.py",
 }
 # The subpackages read here (figures/ and realnet/ are tested by their own files).
-SCANNED = ("", "ufm/", "spectra/", "agop/", "experiments/")
+SCANNED = ("", "ufm/", "spectra/", "agop/", "experiments/", "probe/")
 # A bare ``raise`` re-raises (cache.save_arrays: test_cache.test_a_failed_write_leaves_no_file);
 # book.check's AssertionError lists the differing values (test_book_setup checks each kind).
 MESSAGES_WITHOUT_TEXT = {("cache.py", None), ("book.py", "AssertionError")}

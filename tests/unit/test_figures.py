@@ -455,8 +455,32 @@ TESTED = (
         "linear_phase_diagram",
         "relu_phase_diagram",
         "effective_rank_over_training",
+        "probe_summary",
     }
 )
+
+
+def test_probe_summary_draws_what_the_reports_hold():
+    import torch
+    from torch import nn
+
+    from dnc import probe
+    from dnc.figures import probe as probe_figures
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 5))
+    y = np.repeat(np.arange(3), 10)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 6), nn.ReLU(), nn.Linear(6, 3)).double()
+    reports = [probe.measure(model, (X, y), ["0", "2"], heldout=(X, y)) for _ in range(2)]
+    fig = probe_figures.probe_summary(result=reports)
+    ax_nc, ax_hess, ax_align = fig.axes
+    assert ax_nc.get_yscale() == "log" and ax_hess.get_yscale() == "log"
+    np.testing.assert_allclose(ax_nc.lines[0].get_ydata(), reports[0].table()["nc1_ratio"])
+    top = reports[0].layers["2"]["hessian_top"]
+    np.testing.assert_allclose(ax_hess.lines[1].get_ydata(), np.maximum(top / top[0], 1e-12))
+    np.testing.assert_allclose(ax_align.lines[0].get_ydata(), reports[0].table()["hess_overlap"])
+    assert probe_figures.probe_summary(result=reports[0]).axes[0].lines[0].get_ydata().size == 2
 
 
 def test_mse_ce_spectra_plot_both_losses_at_every_epoch(linear_run):
@@ -502,6 +526,10 @@ def test_realnet_figures_plot_the_measurements(linear_run):
 
     params = [linear_run.params(60), linear_run.params(25)]
     result = {"params": params, "ufm_params": [linear_run.params(60)]}
+    result["reports"] = {
+        "mse": [measure.ufm_report(h, ws) for h, ws in params],
+        "ufm": [measure.ufm_report(*linear_run.params(60))],
+    }
     H1, Ws = params[0]
     L, K = len(Ws), Ws[-1].shape[0]
 
@@ -517,7 +545,7 @@ def test_realnet_figures_plot_the_measurements(linear_run):
     assert len(dots) == len(params) * L
     for b, (h, ws) in enumerate(params):
         for l in range(1, L + 1):
-            want = np.maximum(1 - measure.kronecker_alignments(h, ws, l).ravel(), 1e-16)
+            want = np.maximum(1 - predictions.predicted_alignments(h, ws, l).ravel(), 1e-16)
             np.testing.assert_allclose(dots[b * L + l - 1].get_ydata(), want)
     assert ax.get_yscale() == "log"
 

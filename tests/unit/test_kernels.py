@@ -45,11 +45,11 @@ def test_the_real_capability_is_the_one_torch_uses_here():
 
 def test_the_stochastic_chapters_are_those_that_pin_seeds():
     names = {c.stem for c in stochastic_chapters()}
-    assert {"real_networks", "agop_mechanism", "agop_theory"} <= names
+    assert {"real_networks", "agop_mechanism", "agop_theory", "probe"} <= names
     assert "hessian_kronecker" not in names  # closed forms and float64: deterministic
 
 
 def test_the_second_pass_prefetches_runs_that_exist():
     from dnc.experiments import runs as prefetch
 
-    assert len(prefetch.select(kernels.STOCHASTIC_RUNS)) == 12
+    assert len(prefetch.select(kernels.STOCHASTIC_RUNS)) == 15

@@ -79,27 +79,29 @@ def test_images_of_wrong_size_and_data_directory_without_files(tmp_path):
         training.train_network(config, torch.zeros(4, 1, 28, 28), [0, 1, 0, 1])
 
 
-def test_head_agops_and_kronecker_alignments_match_the_general_routes():
+def test_the_probe_on_a_linear_head_matches_the_general_routes():
     torch.manual_seed(0)
     head = LinearHead(6, 5, 3, 3).double()
     Ws = [layer.weight.detach().numpy() for layer in head.layers]
     rng = np.random.default_rng(0)
     H1 = rng.standard_normal((6, 12))
+    report = measure.ufm_report(H1, Ws)
     general = agop.layer_agops(head, H1.T)
-    for mine, ref in zip(measure.head_agops(Ws), general, strict=True):
-        np.testing.assert_allclose(mine, ref, rtol=1e-10, atol=1e-12)
-    for l in (1, 2, 3):
+    for l, (entry, ref) in enumerate(zip(report.layers.values(), general, strict=True), start=1):
+        assert entry["hess_route"] == "Kronecker closed form"
+        np.testing.assert_allclose(entry["agop"], ref, rtol=1e-10, atol=1e-12)
         np.testing.assert_allclose(
-            measure.kronecker_alignments(H1, Ws, l),
-            predictions.predicted_alignments(H1, Ws, l),
-            rtol=1e-10,
+            entry["alignments"], predictions.predicted_alignments(H1, Ws, l), rtol=1e-10
         )
+        spec = hessian.layer_hessian_spectrum(H1, Ws, l)
+        np.testing.assert_allclose(entry["hessian_top"], spec[: entry["hessian_top"].size],
+                                   rtol=1e-10, atol=1e-13 * spec[0])  # fmt: skip
 
 
 def test_layer_table_gives_the_theorems_values_on_a_trained_ufm():
     config = UFMConfig(K=3, n=4, d=6, L=3, lambda_W=5e-3, lambda_H=5e-3)
     H1, Ws = train_ufm(config, 20000, 0.5).params()
-    table = measure.layer_table(H1, Ws)
+    table = measure.layer_table(measure.ufm_report(H1, Ws))
     assert np.all(table["hess_count"] == 9)
     assert np.all(table["weight_count"] == 3)
     assert table["alignment_min"].min() > 1 - 1e-6
@@ -107,7 +109,8 @@ def test_layer_table_gives_the_theorems_values_on_a_trained_ufm():
     np.testing.assert_allclose(table["grad_diag_min"], 1 / 3, rtol=1e-4)
     assert table["grad_off"].max() < 1e-6
     assert table["nfa"].min() > 1 - 1e-6
-    assert np.all(np.isnan(measure.layer_table(H1, Ws, loss="ce")["hess_count"]))
+    ce_table = measure.layer_table(measure.ufm_report(H1, Ws, loss="ce"))
+    assert np.all(np.isnan(ce_table["hess_count"]))
     assert np.all(np.isnan(table["ce_rank_gap"]))
     assert measure.largest_deviation(measure.SeedTables([table])) < 1e-4
     far = {**table, "alignment_min": table["alignment_min"] - 0.3}
@@ -118,33 +121,11 @@ def test_layer_table_gives_the_theorems_values_on_a_trained_ufm():
         _ = stacked.hess_gapp
 
 
-@pytest.mark.parametrize("loss", ["mse", "ce"])
-def test_layer_table_checks_and_runs_the_model_once(loss):
-    """Validation at the door: one check of (H1, Ws), one forward pass, one Jacobian per layer."""
-    import cProfile
-    import pstats
-
-    from dnc.ufm import model as ufm_model
-
-    rng = np.random.default_rng(0)
-    H1 = rng.standard_normal((5, 12))
-    Ws = [rng.standard_normal((5, 5)), rng.standard_normal((5, 5)), rng.standard_normal((3, 5))]
-    profiler = cProfile.Profile()
-    profiler.runcall(measure.layer_table, H1, Ws, loss)
-    calls = {
-        func[2]: stats[1]
-        for func, stats in pstats.Stats(profiler).stats.items()
-        if func[0] == ufm_model.__file__ or func[2] == "_jacobian_factors"
-    }
-    assert calls["check_params"] == 1 and calls["forward_pass"] == 1
-    assert "layer_inputs" not in calls
-    assert calls["_jacobian_factors"] == 3
-
-
 def test_layer_table_measures_the_cross_entropy_hessian_of_a_collapsed_ufm():
     config = UFMConfig(K=3, n=4, d=6, L=3, lambda_W=5e-3, lambda_H=5e-3, loss="ce")
     H1, Ws = train_ufm(config, 20000, 0.5).params()
-    table = measure.layer_table(H1, Ws, loss="ce")
+    report = measure.ufm_report(H1, Ws, loss="ce")
+    table = measure.layer_table(report)
     assert np.all(np.isnan(table["hess_count"])) and np.all(np.isnan(table["alignment_min"]))
     # rank (K−1)² = 4, K = 3 large outliers over a mini-bulk of one
     assert table["ce_rank_gap"].min() > 1e6
@@ -152,6 +133,8 @@ def test_layer_table_measures_the_cross_entropy_hessian_of_a_collapsed_ufm():
     assert np.all(table["ce_large"] == 3)
     spec = hessian.layer_hessian_spectrum(H1, Ws, 2, loss="ce")
     np.testing.assert_allclose(table["ce_large_gap"][1], spec[2] / spec[3], rtol=1e-12)
+    np.testing.assert_allclose(report.layers["1"]["hessian_top"], spec[:13], rtol=1e-10,
+                               atol=1e-13 * spec[0])  # fmt: skip
 
 
 def _tiny_data():

@@ -2,7 +2,7 @@
 
 Train the residual feature map and its L linear layers on n images per class, with MSE and with
 cross-entropy, over several seeds; train a deep linear UFM of the same K, n, d and L beside it;
-measure both with :func:`dnc.realnet.measure.layer_table`.
+measure both through :func:`dnc.probe.measure` (:mod:`dnc.realnet.measure`).
 """
 
 from __future__ import annotations
@@ -263,33 +263,33 @@ def train_missing(s: Setting, root=None, jobs: int | None = None) -> int:
 def measurements(s: Setting, root=None, progress: bool | None = None) -> dict:
     """Per-seed layer tables of the real networks (``mse``, ``ce``) and of the UFM (``ufm``).
 
-    Each is a :class:`dnc.realnet.measure.SeedTables`. Also returned: the MSE networks' (H_1, Ws) of every seed under ``params``, the UFM's under
+    Each is a :class:`dnc.realnet.measure.SeedTables`, made from the :func:`dnc.probe.measure`
+    reports kept under ``reports`` (``mse``, ``ce``, ``ufm``: one per seed). Also returned: the
+    MSE networks' (H_1, Ws) of every seed under ``params``, the UFM's under
     ``ufm_params``, under ``accuracy`` each loss's final training accuracies per seed, under
     ``test_accuracy`` each loss's held-out accuracies per seed (:func:`test_accuracy`), and under
     ``ce_ufm`` the cross-entropy UFM's tables (:func:`ce_ufm_runs`, measured with ``loss="ce"``).
     Networks not in the cache are first trained in parallel (:func:`train_missing`).
     """
     train_missing(s, root)
-    out = {"params": [], "accuracy": {}}
+    out = {"params": [], "accuracy": {}, "reports": {}}
     for loss in ("mse", "ce"):
-        runs, images, _ = networks(s, loss, root, progress)
-        tables = []
-        for run in runs:
-            H1, Ws = measure.head_params(run.model(), images)
-            tables.append(measure.layer_table(H1, Ws, loss))
-            if loss == "mse":
-                out["params"].append((H1, Ws))
-        out[loss] = measure.SeedTables(tables)
+        runs, images, labels = networks(s, loss, root, progress)
+        reports = [measure.network_report(run.model(), images, labels, loss) for run in runs]
+        if loss == "mse":
+            out["params"] = [measure.head_params(run.model(), images) for run in runs]
+        out["reports"][loss] = reports
+        out[loss] = measure.SeedTables(measure.layer_table(r) for r in reports)
         out["accuracy"][loss] = np.array([run.history["accuracy"][-1] for run in runs])
     out["test_accuracy"] = {loss: test_accuracy(s, loss, root) for loss in ("mse", "ce")}
     ufm = ufm_runs(s)
-    out["ufm"] = measure.SeedTables(
-        measure.layer_table(*ufm.params(b=b)) for b in range(len(s.seeds))
-    )
     out["ufm_params"] = [ufm.params(b=b) for b in range(len(s.seeds))]
+    out["reports"]["ufm"] = [measure.ufm_report(H1, Ws) for H1, Ws in out["ufm_params"]]
+    out["ufm"] = measure.SeedTables(measure.layer_table(r) for r in out["reports"]["ufm"])
     ce_ufm = ce_ufm_runs(s)
     out["ce_ufm"] = measure.SeedTables(
-        measure.layer_table(*ce_ufm.params(b=b), loss="ce") for b in range(len(s.seeds))
+        measure.layer_table(measure.ufm_report(*ce_ufm.params(b=b), loss="ce"))
+        for b in range(len(s.seeds))
     )
     out["ce_ufm_params"] = [ce_ufm.params(b=b) for b in range(len(s.seeds))]
     out["ce_ufm_objective"] = np.asarray(ce_ufm.final_loss)

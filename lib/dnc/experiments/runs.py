@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from dnc.experiments import ce_optimum, paper_a, paper_a_later, paper_b, realnet
+from dnc.experiments import ce_optimum, paper_a, paper_a_later, paper_b, probe_mlp, realnet
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,8 @@ RUNS: tuple[Run, ...] = (
         for loss in ("mse", "ce")
         for s in (0, 1, 2)
     ),
+    # the chapter "Measure your own network": one MLP per seed, trained and probed
+    *(Run(f"probe_mlp_seed{s}", probe_mlp.train_run, (s,)) for s in probe_mlp.setting().seeds),
     Run("realnet_ufm", realnet.ufm_run),
     Run("realnet_ce_ufm", realnet.ce_ufm_run),
     Run("realnet_full_hessian", realnet.full_hessian_run),

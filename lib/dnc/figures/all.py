@@ -8,5 +8,6 @@ from dnc.figures import (  # noqa: F401
     paper_a_matrices,
     paper_a_relu,
     paper_b,
+    probe,
     realnet,
 )

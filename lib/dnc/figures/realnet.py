@@ -12,7 +12,6 @@ from matplotlib.lines import Line2D
 from dnc.experiments import realnet as experiments
 from dnc.figures import style
 from dnc.figures.registry import figure
-from dnc.realnet import measure
 from dnc.spectra import full_hessian, gradients, hessian
 
 ALIGNMENT_FLOOR = 1e-16  # 1 − f_cc' below this is round-off; drawn at the floor on a log axis
@@ -57,9 +56,9 @@ def realnet_alignment_beside_ufm(result=None, profile=None):
     result = _measured(result, profile)
     fig, ax = style.new(width=5.0)
     ax = ax[0, 0]
-    for b, (H1, Ws) in enumerate(result["params"]):
-        for l in range(1, len(Ws) + 1):
-            f = measure.kronecker_alignments(H1, Ws, l).ravel()
+    for b, report in enumerate(result["reports"]["mse"]):
+        for l, entry in enumerate(report.layers.values(), start=1):
+            f = entry["alignments"].ravel()
             x = l + 0.08 * (b - 1) + np.zeros_like(f)
             ax.semilogy(
                 x,
@@ -69,10 +68,10 @@ def realnet_alignment_beside_ufm(result=None, profile=None):
                 ms=3,
                 label=f"network, seed {b}" if l == 1 else None,
             )
-    for b, (H1, Ws) in enumerate(result["ufm_params"]):
-        worst = [1.0 - measure.kronecker_alignments(H1, Ws, l).min() for l in range(1, len(Ws) + 1)]
+    for b, report in enumerate(result["reports"]["ufm"]):
+        worst = [1.0 - entry["alignments"].min() for entry in report.layers.values()]
         ax.semilogy(
-            np.arange(1, len(Ws) + 1),
+            np.arange(1, len(worst) + 1),
             np.maximum(worst, ALIGNMENT_FLOOR),
             "k_",
             ms=14,
@@ -80,7 +79,7 @@ def realnet_alignment_beside_ufm(result=None, profile=None):
         )
     ax.set_xlabel("layer $l$")
     ax.set_ylabel("$1 - f_{cc'}$ (log)")
-    ax.set_xticks(np.arange(1, len(Ws) + 1))
+    ax.set_xticks(np.arange(1, len(worst) + 1))
     ax.legend(fontsize=style.MIN_FONT)
     return fig
 

@@ -1,15 +1,14 @@
 """Paper A's measurements on the linear layers of a trained real network, beside the UFM's.
 
-The head W_L ⋯ W_1 acting on H_1 = [h(x_1; θ̄), …, h(x_N; θ̄)] is a deep linear UFM on those
-features, so every function of :mod:`dnc.spectra.hessian`, :mod:`dnc.spectra.gradients`,
-:mod:`dnc.spectra.matrices` and :mod:`dnc.ufm.collapse` applies to (H_1, [W_1, …, W_L]) unchanged.
-:func:`layer_table` collects, per layer l = 1..L, the numbers the theorems predict exactly at the
-collapsed optimum:
+The network is measured through :func:`dnc.probe.measure`, on the L layers of its head
+(:func:`network_report`), and the trained deep linear UFM through the same call on the head
+W_L ⋯ W_1 as a network of its own fed with H_1 (:func:`ufm_report`); :func:`layer_table` keeps
+the entries below, whose values at the UFM's collapsed optimum the theorems fix:
 
 - ``nc1`` ‖Σ_W Σ_B^†‖_F² of h^(l), ``nc1_ratio`` tr Σ_W / tr Σ_B (which stays finite and
   meaningful when the class means span fewer than K − 1 directions, where Σ_B^† amplifies
-  within-class noise along the means' weakest directions), ``nc2`` distance of the means to an orthogonal frame,
-  ``nc3`` residual of A^(l) ∝ H̄^(l)ᵀ (UFM: 0);
+  within-class noise along the means' weakest directions), ``nc2`` distance of the means to an
+  orthogonal frame, ``nc3`` residual of A^(l) ∝ H̄^(l)ᵀ (UFM: 0);
 - ``hess_count`` outliers of Hess_l (UFM: K²), ``hess_spread`` (λ_1 − λ_{K²})/λ_1 of the top K²
   (UFM: 0), ``hess_gap`` λ_{K²}/λ_{K²+1} (UFM: ∞, floored at 10⁻¹² λ_1), ``hess_top_share``
   share of tr Hess_l in the top K² (UFM: 1), ``hess_prediction``
@@ -20,14 +19,10 @@ collapsed optimum:
 - ``weight_count`` outliers of W_lᵀW_l and ``weight_gap`` λ_K/λ_{K+1} (UFM: K and ∞);
 - ``nfa`` ρ(W_lᵀW_l, AGOP_l^{1/2}) with AGOP_l taken w.r.t. h^(l) (UFM: 1).
 
-Two identities of the linear head make this cheap. The input Jacobian of h ↦ A^(l) h is A^(l)
-for every sample, so AGOP_l = A^(l)ᵀA^(l) (:func:`head_agops`). And Hess_l = S ⊗ Σ with
-S = A^(l+1)ᵀA^(l+1), Σ = Av{h^(l) h^(l)ᵀ}, so for v = u ⊗ w, Hess_l v = Su ⊗ Σw and
-f(u ⊗ w) = f_S(u) f_Σ(w) with f_M(x) = (xᵀMx)²/(‖x‖²‖Mx‖²) (:func:`kronecker_alignments`).
-
-The Hessian and gradient entries above use the MSE data term ½‖z − y‖² averaged over samples.
-For a cross-entropy network (``loss="ce"``) they are NaN and the cross-entropy layer Hessian
-Av_i{A^(l+1)ᵀ(diag p_i − p_i p_iᵀ)A^(l+1) ⊗ h_i^(l) h_i^(l)ᵀ} is measured instead against what
+The head is followed only by linear maps, so the probe uses the closed forms: AGOP_l =
+A^(l)ᵀA^(l), and Hess_l = S ⊗ Σ with S = A^(l+1)ᵀA^(l+1), Σ = Av{h^(l) h^(l)ᵀ}, so that
+f(u ⊗ w) = f_S(u) f_Σ(w). For a cross-entropy network (``loss="ce"``) the MSE Hessian and
+gradient entries are NaN and the cross-entropy layer Hessian is measured instead against what
 chapter "Cross-entropy" derives at a collapsed optimum with simplex-ETF means (rank ≤ (K−1)²,
 K large outliers over a mini-bulk):
 
@@ -40,15 +35,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from torch import nn
 
-from dnc import metrics, ufm
-from dnc.agop import core as agop
+from dnc import probe
 from dnc.book import plus_minus, significant
-from dnc.spectra import gradients, hessian, matrices, predictions
-from dnc.spectra.cross_entropy import outlier_groups
-from dnc.ufm import Point, check_loss, collapse
+from dnc.spectra import hessian
 
-FLOOR = 1e-12
 KEYS = (
     "nc1",
     "nc1_ratio",
@@ -104,78 +96,39 @@ def head_params(model, images: torch.Tensor, chunk: int = 500):
     return H.numpy().T.copy(), [W.detach().numpy().copy() for W in model.weights()]
 
 
-def _gap(vals, k: int) -> float:
-    """λ_k/λ_{k+1} of a spectrum (λ_{k+1} floored at FLOOR·λ_1); ∞ when it has only k values."""
-    vals = np.sort(np.asarray(vals))[::-1]
-    if vals.size <= k:
-        return float("inf")
-    return float(vals[k - 1] / max(vals[k], FLOOR * vals[0]))
+def head_layers(model) -> list[str]:
+    """The names of the head's linear layers, W_1 … W_L, as ``model.named_modules()`` gives them."""
+    return [f"head.layers.{i}" for i in range(len(model.head.layers))]
 
 
-def layer_table(H1, Ws, loss: str = "mse") -> dict[str, np.ndarray]:
-    """The measurements of the module docstring for l = 1..L, each an array of length L.
+def linear_head(Ws) -> nn.Sequential:
+    """W_L ⋯ W_1 as an ``nn.Sequential`` of bias-free float64 ``nn.Linear`` layers "0" … "L−1"."""
+    layers = []
+    for W in Ws:
+        layer = nn.Linear(W.shape[1], W.shape[0], bias=False, dtype=torch.float64)
+        layer.weight.data = torch.as_tensor(np.array(W, dtype=np.float64))
+        layers.append(layer)
+    return nn.Sequential(*layers)
 
-    Columns of H1 must be ordered by class, n per class. The model is checked and run once
-    (:class:`dnc.ufm.Point`), as the linear head W_L ⋯ W_1 on H1.
 
-    Args:
-        H1: H_1 = [h(x_1; θ̄), …, h(x_N; θ̄)], d_0 × N, columns ordered by class (n per class).
-        Ws: [W_1, …, W_L], W_l of shape d_l × d_{l−1}, W_L of shape K × d_{L−1}.
-        loss: ``"mse"`` (the Hessian and gradient entries) or ``"ce"`` (the cross-entropy
-            Hess_l, the ``ce_*`` entries).
+def network_report(model, images, labels, loss: str = "mse") -> probe.Report:
+    """:func:`dnc.probe.measure` of the head's L layers of a :class:`~dnc.realnet.model.RealNet`."""
+    return probe.measure(model, (images, labels), head_layers(model), loss)
 
-    Returns:
-        {key: float64 array of length L} for every key of :data:`KEYS`; the entries that are not
-        measured for this loss are NaN.
 
-    Raises:
-        ValueError: an unknown loss, the checks of :class:`~dnc.ufm.point.Point` (shapes that
-            do not chain, non-finite entries, N not a multiple of K), those of
-            :func:`dnc.agop.core.nfa_correlation`, or (MSE) a data gradient that is exactly zero.
-    """
-    check_loss(loss)
-    point = Point(H1, Ws)
-    L, K, Ws = point.L, point.K, point.Ws
-    report = collapse.report_at(point)
-    out = {k: np.full(L, np.nan) for k in KEYS}
-    out["nc1"], out["nc2"], out["nc3"] = report["nc1"], report["orthogonal"], report["dnc3"]
-    out["nc1_ratio"] = np.array(
-        [metrics.nc1(x, point.labels, kind="trace_ratio") for x in point.inputs[:L]]
+def ufm_report(H1, Ws, loss: str = "mse") -> probe.Report:
+    """:func:`dnc.probe.measure` of a linear UFM (H1's columns ordered by class, n per class)."""
+    K, N = np.shape(Ws[-1])[0], np.shape(H1)[1]
+    labels = np.repeat(np.arange(K), N // K)
+    head = linear_head(Ws)
+    return probe.measure(
+        head, (np.asarray(H1, dtype=np.float64).T, labels), [str(i) for i in range(len(Ws))], loss
     )
-    agops = head_agops(Ws)
-    off = ~np.eye(K, dtype=bool)
-    for i in range(L):
-        l = i + 1
-        w_vals = matrices.weight_gram_spectrum(Ws[i])
-        out["weight_count"][i] = hessian.outlier_count(w_vals, 2 * K)
-        out["weight_gap"][i] = _gap(w_vals, K)
-        out["nfa"][i] = agop.nfa_correlation(Ws[i], agops[i])
-        if loss == "ce":
-            _cross_entropy_hessian(out, i, hessian.spectrum_at(point, l, loss="ce"), K)
-            continue
-        spec = hessian.spectrum_at(point, l)
-        top = spec[: K * K]
-        out["hess_count"][i] = hessian.outlier_count(spec, K * K + K)
-        out["hess_spread"][i] = (top[0] - top[-1]) / top[0]
-        out["hess_gap"][i] = _gap(spec, K * K)
-        out["hess_top_share"][i] = top.sum() / spec.sum()
-        predicted = predictions.outlier_eigenvalues_at(point, l).mean()
-        out["hess_prediction"][i] = abs(top.mean() - predicted) / top.mean()
-        f = kronecker_alignments_at(point, l)
-        out["alignment_min"][i], out["alignment_mean"][i] = f.min(), f.mean()
-        ft = gradients.natural_basis_coefficients_at(point, l)
-        out["grad_diag"][i], out["grad_off"][i] = np.diag(ft).mean(), ft[off].max()
-        out["grad_diag_min"][i] = np.diag(ft).min()
-    return out
 
 
-def _cross_entropy_hessian(out, i: int, spec, K: int) -> None:
-    """The ``ce_*`` entries of layer i + 1 from the cross-entropy Hess_l's spectrum."""
-    r = (K - 1) ** 2
-    out["ce_rank_gap"][i] = _gap(spec, r)
-    out["ce_rank_share"][i] = spec[:r].sum() / spec.sum()
-    out["ce_large"][i] = outlier_groups(spec[:r], r, rtol=0.0)[1]
-    out["ce_large_gap"][i] = _gap(spec, K)
+def layer_table(report: probe.Report) -> dict[str, np.ndarray]:
+    """{key: float64 array over the layers} for every key of :data:`KEYS`, from a probe report."""
+    return report.table(list(KEYS))
 
 
 def knockouts(H1, Ws, l: int) -> tuple[dict[str, int], float]:
@@ -189,39 +142,6 @@ def knockouts(H1, Ws, l: int) -> tuple[dict[str, int], float]:
     spectra = hessian.knockout_spectra(H1, Ws, l)
     counts = {name: hessian.outlier_count(v, K * K + K) for name, v in spectra.items()}
     return counts, float(1 - spectra["minus within"].sum() / spectra["Hess"].sum())
-
-
-def head_agops(Ws) -> list[np.ndarray]:
-    """[AGOP_1, …, AGOP_L] of the linear head, AGOP_l = A^(l)ᵀA^(l) with A^(l) = W_L ⋯ W_l.
-
-    The Jacobian of a linear map is the map, the same at every sample, so this equals
-    :func:`dnc.agop.core.layer_agops` on any inputs.
-    """
-    return [A.T @ A for A in ufm.products(Ws)[:-1]]
-
-
-def _factor_alignment(M, X) -> np.ndarray:
-    """f_M(x) = (xᵀMx)²/(‖x‖²‖Mx‖²) for each column x of X."""
-    MX = M @ X
-    return np.sum(X * MX, axis=0) ** 2 / (np.sum(X**2, axis=0) * np.sum(MX**2, axis=0))
-
-
-def kronecker_alignments(H1, Ws, l) -> np.ndarray:
-    """K×K f_cc' of μ_c^(l+1) ⊗ μ_c'^(l) for the linear head, as f_S(μ_c^(l+1)) f_Σ(μ_c'^(l)).
-
-    Equal to :func:`dnc.spectra.predictions.predicted_alignments`, at O(K d²) instead of
-    O(K² N d²).
-    """
-    return kronecker_alignments_at(Point(H1, Ws), l)
-
-
-def kronecker_alignments_at(point: Point, l) -> np.ndarray:
-    """:func:`kronecker_alignments` at ``point`` (a linear model)."""
-    l = point.layer(l)
-    X, A, means = point.inputs[l - 1], point.products[l], point.means
-    upper = _factor_alignment(A.T @ A, means[l])
-    lower = _factor_alignment(X @ X.T / X.shape[1], means[l - 1])
-    return np.outer(upper, lower)
 
 
 # Counts are integers that a trained network hits or misses; they are claims to assert over every

@@ -144,7 +144,7 @@ def layer_gram(At, X) -> np.ndarray:
     return gram
 
 
-def _gram_spectrum(At, X, dim: int) -> np.ndarray:
+def gram_spectrum(At, X, dim: int) -> np.ndarray:
     """Eigenvalues of (1/N) JᵀJ, descending, from the smaller of (1/N) JᵀJ and (1/N) J Jᵀ.
 
     Usually from the NK×NK Gram (1/N) J Jᵀ, padded with zeros to ``dim``; when the Hessian is the
@@ -213,7 +213,7 @@ def spectrum_at(point: Point, l, loss: str = "mse") -> np.ndarray:
         left = np.clip(eigvalsh(A.T @ A), 0.0, None)
         right = np.clip(eigvalsh(X @ X.T / X.shape[1]), 0.0, None)
         return pad_descending(np.outer(left, right).ravel(), dim)
-    return _gram_spectrum(At, X, dim)
+    return gram_spectrum(At, X, dim)
 
 
 def hessian_matvec(H1, Ws, l, v, activation: str = "linear", loss: str = "mse") -> np.ndarray:
