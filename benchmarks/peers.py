@@ -15,16 +15,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from dnc.probe.reference import Scale
 from dnc.ufm import targets
-
-
-class _Scale(nn.Module):
-    def __init__(self, factor: float):
-        super().__init__()
-        self.factor = factor
-
-    def forward(self, x):
-        return x * self.factor
 
 
 def ufm_model(Ws, activation: str, l: int, dtype=torch.float64, device="cpu"):
@@ -44,7 +36,7 @@ def ufm_model(Ws, activation: str, l: int, dtype=torch.float64, device="cpu"):
 def setup(H1, Ws, l: int, activation: str, dtype=torch.float64, device="cpu"):
     K, N = Ws[-1].shape[0], H1.shape[1]
     layers = ufm_model(Ws, activation, l, dtype)
-    layers.append(_Scale(1.0 / np.sqrt(2 * N)))
+    layers.append(Scale(1.0 / np.sqrt(2 * N)))
     model = nn.Sequential(*layers).to(device).eval()
     params = [p for p in model.parameters() if p.requires_grad]
     X = torch.as_tensor(np.asarray(H1).T.copy(), dtype=dtype, device=device)
