@@ -8,27 +8,46 @@ import numpy as np
 
 from dnc.book import markdown_table, significant
 
-# The rows of the summary table: key, label, value at the collapsed optimum of the deep linear UFM.
-ROWS = {
-    "nc1": ("NC1 ‖Σ_W Σ_B^†‖_F²", "0"),
-    "nc1_ratio": ("NC1 tr Σ_W / tr Σ_B", "0"),
-    "nc2": ("NC2, orthogonal frame", "0"),
-    "nc2_etf": ("NC2, simplex ETF", "0"),
-    "nc3": ("NC3, A^(l) ∝ H̄^(l)ᵀ residual", "0"),
-    "nc4": ("NC4, prediction ≠ nearest mean", "0"),
-    "hess_count": ("outliers of Hess_l", "K²"),
-    "hess_gap": ("λ_{K²}/λ_{K²+1}", "∞"),
-    "hess_overlap": ("top eigenvectors in the predicted span", "1"),
-    "hess_prediction": ("top K² vs Theorem 4.1 (relative)", "0"),
-    "alignment_min": ("smallest f_cc′", "1"),
-    "grad_diag": ("mean gradient share f̃_cc", "1/K"),
-    "grad_off": ("largest f̃_cc′, c ≠ c′", "0"),
-    "ce_rank_gap": ("λ_r/λ_{r+1}, r = (K−1)² (CE)", "∞"),
-    "ce_large": ("large CE outliers", "K"),
-    "weight_count": ("outliers of W_lᵀW_l", "K"),
-    "nfa": ("NFA ρ(WᵀW, AGOP^{1/2})", "1"),
-    "nfa_depth": ("NFA ρ(WᵀW, AGOP^{1/m})", "1"),
+# Each entry's label and its value at the collapsed optimum of the deep linear UFM (Markdown with
+# LaTeX; the real-network chapter's tables use the same).
+LABELS = {
+    "nc1": (r"NC1 $\Vert\Sigma_W \Sigma_B^\dagger\Vert_F^2$", "0"),
+    "nc1_ratio": (r"NC1 $\operatorname{tr}\Sigma_W / \operatorname{tr}\Sigma_B$", "0"),
+    "nc2": ("NC2 (distance to an orthogonal frame)", "0"),
+    "nc3": (r"NC3 (residual of $A^{(l)} \propto \bar H^{(l)\top}$)", "0"),
+    "hess_count": (r"outliers of $\mathrm{Hess}_l$", "$K^2$"),
+    "hess_spread": (r"spread of the top $K^2$ of $\mathrm{Hess}_l$", "0"),
+    "hess_gap": (r"$\lambda_{K^2}/\lambda_{K^2+1}$ of $\mathrm{Hess}_l$", r"$\infty$"),
+    "hess_top_share": (r"share of $\operatorname{tr}\mathrm{Hess}_l$ in the top $K^2$", "1"),
+    "hess_prediction": (r"top $K^2$ against Theorem 4.1 (relative)", "0"),
+    "alignment_min": (r"smallest $f_{cc'}$", "1"),
+    "alignment_mean": (r"mean $f_{cc'}$", "1"),
+    "grad_diag": (r"mean $\tilde f_{cc}$", "$1/K$"),
+    "grad_diag_min": (r"smallest $\tilde f_{cc}$", "$1/K$"),
+    "grad_off": (r"largest $\tilde f_{cc'}$, $c \ne c'$", "0"),
+    "weight_count": (r"outliers of $W_l^\top W_l$", "$K$"),
+    "weight_gap": (r"$\lambda_K/\lambda_{K+1}$ of $W_l^\top W_l$", r"$\infty$"),
+    "nfa": (r"NFA $\rho(W_l^\top W_l, \mathrm{AGOP}_l^{1/2})$", "1"),
+    "ce_rank_gap": (
+        r"$\lambda_r/\lambda_{r+1}$ of the CE $\mathrm{Hess}_l$, $r = (K-1)^2$",
+        r"$\infty$",
+    ),
+    "ce_rank_share": (
+        r"share of $\operatorname{tr}\mathrm{Hess}_l$ (CE) in the top $(K-1)^2$",
+        "1",
+    ),
+    "ce_large": (r"large outliers of the CE $\mathrm{Hess}_l$ (largest gap)", "$K$"),
+    "ce_large_gap": (r"$\lambda_K/\lambda_{K+1}$ of the CE $\mathrm{Hess}_l$", "$> 1$"),
+    "nc2_etf": ("NC2 (distance to a simplex ETF)", "0"),
+    "nc4": ("NC4 (prediction is not the nearest class mean)", "0"),
+    "hess_overlap": (r"top eigenvectors in the predicted span", "1"),
+    "nfa_depth": (r"NFA $\rho(W_l^\top W_l, \mathrm{AGOP}_l^{1/m})$", "1"),
 }
+
+# The rows of :meth:`Report.markdown` by default.
+ROWS = ("nc1", "nc1_ratio", "nc2", "nc2_etf", "nc3", "nc4", "hess_count", "hess_gap", "hess_overlap",
+        "hess_prediction", "alignment_min", "grad_diag", "grad_off", "ce_rank_gap", "ce_large",
+        "weight_count", "nfa", "nfa_depth")  # fmt: skip
 
 
 COUNTS = ("hess_count", "ce_large", "weight_count")
@@ -106,7 +125,9 @@ class Report:
         """A Markdown table: one row per quantity (with its collapsed-UFM value), one column per layer."""
         keys = [k for k in (keys or ROWS) if not np.all(np.isnan(self.table([k])[k]))]
         head = ["quantity", "at collapse"] + [f"`{n}`" for n in self.layers]
-        rows = [[ROWS[k][0], ROWS[k][1]] + [_cell(k, v) for v in self.table([k])[k]] for k in keys]
+        rows = [
+            [LABELS[k][0], LABELS[k][1]] + [_cell(k, v) for v in self.table([k])[k]] for k in keys
+        ]
         return markdown_table(head, rows)
 
     def _repr_markdown_(self) -> str:

@@ -196,36 +196,9 @@ class SeedTables:
         return {k: np.stack([v.mean(0), v.std(0, ddof=ddof)]) for k, v in self.arrays.items()}
 
 
-# What the deep linear UFM's theorems give for each entry at the collapsed optimum.
-PREDICTIONS = {
-    "nc1": (r"NC1 $\Vert\Sigma_W \Sigma_B^\dagger\Vert_F^2$", "0"),
-    "nc1_ratio": (r"NC1 $\operatorname{tr}\Sigma_W / \operatorname{tr}\Sigma_B$", "0"),
-    "nc2": ("NC2 (distance to an orthogonal frame)", "0"),
-    "nc3": (r"NC3 (residual of $A^{(l)} \propto \bar H^{(l)\top}$)", "0"),
-    "hess_count": (r"outliers of $\mathrm{Hess}_l$", "$K^2$"),
-    "hess_spread": (r"spread of the top $K^2$ of $\mathrm{Hess}_l$", "0"),
-    "hess_gap": (r"$\lambda_{K^2}/\lambda_{K^2+1}$ of $\mathrm{Hess}_l$", r"$\infty$"),
-    "hess_top_share": (r"share of $\operatorname{tr}\mathrm{Hess}_l$ in the top $K^2$", "1"),
-    "hess_prediction": (r"top $K^2$ against Theorem 4.1 (relative)", "0"),
-    "alignment_min": (r"smallest $f_{cc'}$", "1"),
-    "alignment_mean": (r"mean $f_{cc'}$", "1"),
-    "grad_diag": (r"mean $\tilde f_{cc}$", "$1/K$"),
-    "grad_diag_min": (r"smallest $\tilde f_{cc}$", "$1/K$"),
-    "grad_off": (r"largest $\tilde f_{cc'}$, $c \ne c'$", "0"),
-    "weight_count": (r"outliers of $W_l^\top W_l$", "$K$"),
-    "weight_gap": (r"$\lambda_K/\lambda_{K+1}$ of $W_l^\top W_l$", r"$\infty$"),
-    "nfa": (r"NFA $\rho(W_l^\top W_l, \mathrm{AGOP}_l^{1/2})$", "1"),
-    "ce_rank_gap": (
-        r"$\lambda_r/\lambda_{r+1}$ of the CE $\mathrm{Hess}_l$, $r = (K-1)^2$",
-        r"$\infty$",
-    ),
-    "ce_rank_share": (
-        r"share of $\operatorname{tr}\mathrm{Hess}_l$ (CE) in the top $(K-1)^2$",
-        "1",
-    ),
-    "ce_large": (r"large outliers of the CE $\mathrm{Hess}_l$ (largest gap)", "$K$"),
-    "ce_large_gap": (r"$\lambda_K/\lambda_{K+1}$ of the CE $\mathrm{Hess}_l$", "$> 1$"),
-}
+# What the deep linear UFM's theorems give for each entry at the collapsed optimum (the labels
+# the probe's own table uses).
+PREDICTIONS = probe.report.LABELS
 
 
 # The entries whose theorem value is 0, and those whose value is 1.
